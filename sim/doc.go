@@ -1,0 +1,11 @@
+// Package sim is onceproof's deterministic world: a virtual clock, a seeded
+// event queue, processes that can be killed and restarted, FIFO links with
+// latency, bounded buffers and partitions, crashable local disks, a durable
+// store for checkpoints, Kafka (kfake) in the loop, and a trace recorder whose
+// digest identifies a run.
+//
+// One seed decides everything. The simulator runs on one goroutine: it must not
+// read the wall clock, use global randomness, iterate maps in unsorted order,
+// or start goroutines (internal/lint enforces this). It records what happened;
+// it does not judge correctness, which is the job of package checkers.
+package sim

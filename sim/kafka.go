@@ -1,0 +1,409 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka brings one kfake broker into the simulation. Processes issue raw kmsg
+// requests through Do; the adapter sends them to kfake one at a time, from the
+// simulator's goroutine, when the simulated request reaches the broker, and
+// delivers the response to the caller after a simulated latency.
+//
+// Where it differs from a real deployment:
+//   - kfake runs on its own goroutines, but the simulator waits for each
+//     response before it goes on, so the broker sees requests in simulation
+//     order and never two at once.
+//   - kfake's transaction timeouts run on the wall clock. They are set far
+//     above any run's length; a broker-side expiry is modelled by the fault
+//     injector fencing the transactional id (ExpireTxn).
+//   - A request can be lost before the broker (never applied) or after it
+//     (applied, response lost). kfake cannot lose an EndTxn's response by
+//     itself; the adapter does it.
+type Kafka struct {
+	w        *World
+	vn       *kfake.VirtualNetwork
+	cluster  *kfake.Cluster
+	client   *kgo.Client
+	topicIDs map[string][16]byte
+	nextID   uint64
+	rules    []*KafkaRule
+	applied  map[int16]int
+	onSend   []func(c *KafkaCall)
+	onApply  []func(c *KafkaCall, resp kmsg.Response, err error)
+}
+
+// TxnTimeoutMillis is the transaction timeout the simulation's producers ask
+// for, and BrokerTxnMaxMillis the broker's cap: far above any run's wall-clock
+// length, so that kfake never times a transaction out on its own.
+const (
+	TxnTimeoutMillis   = 3_600_000
+	BrokerTxnMaxMillis = 86_400_000
+)
+
+// ErrTimeout is what a caller sees when its request or the response was lost:
+// it cannot know whether the request was applied.
+var ErrTimeout = errors.New("kafka request timed out")
+
+// KafkaFate is what happens to one request.
+type KafkaFate int
+
+// The fates of a request.
+const (
+	// Deliver applies the request and returns its response.
+	Deliver KafkaFate = iota
+	// DropRequest loses the request before the broker: never applied.
+	DropRequest
+	// DropResponse applies the request and loses the response: the caller
+	// times out without knowing (the ambiguous case).
+	DropResponse
+)
+
+func (f KafkaFate) String() string {
+	switch f {
+	case DropRequest:
+		return "drop-request"
+	case DropResponse:
+		return "drop-response"
+	}
+	return "deliver"
+}
+
+// KafkaCall is one request on its way through the adapter.
+type KafkaCall struct {
+	ID   uint64
+	From string
+	Key  kmsg.Key
+	Req  kmsg.Request
+	Sent Time
+}
+
+// KafkaRule decides the fate of matching requests, Count times (-1: until
+// removed). Rules are checked in the order they were added.
+type KafkaRule struct {
+	Name  string
+	Match func(c *KafkaCall) bool
+	Fate  KafkaFate
+	Count int
+	Hits  int
+}
+
+// NewKafka starts a one-broker kfake cluster on a virtual network of its own
+// for w, so that runs in one process never share a broker.
+func NewKafka(w *World) (*Kafka, error) {
+	vn := new(kfake.VirtualNetwork)
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(9092),
+		kfake.ListenFn(vn.Listen),
+		kfake.BrokerConfigs(map[string]string{
+			"transaction.max.timeout.ms": fmt.Sprint(BrokerTxnMaxMillis),
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start kfake: %w", err)
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.Dialer(vn.DialContext),
+		kgo.DisableClientMetrics(),
+		kgo.RequestRetries(0), // retries happen in simulated time, by the caller
+	)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return &Kafka{w: w, vn: vn, cluster: c, client: cl, topicIDs: map[string][16]byte{}, applied: map[int16]int{}}, nil
+}
+
+// Close stops the client and the broker.
+func (k *Kafka) Close() {
+	k.client.Close()
+	k.cluster.Close()
+}
+
+// Cluster exposes kfake, for faults (Fault, ControlKey) and for admin calls
+// that bypass them.
+func (k *Kafka) Cluster() *kfake.Cluster { return k.cluster }
+
+// ClientOpts returns the kgo options that reach this broker, for an
+// independent client.
+func (k *Kafka) ClientOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.SeedBrokers(k.cluster.ListenAddrs()...), kgo.Dialer(k.vn.DialContext), kgo.DisableClientMetrics()}
+}
+
+// CreateTopic creates topic with the given number of partitions. It is a
+// set-up step: it bypasses faults and takes no simulated time.
+func (k *Kafka) CreateTopic(topic string, partitions int32) error {
+	if err := k.cluster.CreateTopic(topic, partitions, nil); err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	k.w.Tracef("kafka topic %s partitions=%d", topic, partitions)
+	return nil
+}
+
+// Intercept adds a rule deciding the fate of matching requests.
+func (k *Kafka) Intercept(r *KafkaRule) *KafkaRule {
+	k.rules = append(k.rules, r)
+	return r
+}
+
+// RemoveRule removes r.
+func (k *Kafka) RemoveRule(r *KafkaRule) {
+	for i, x := range k.rules {
+		if x == r {
+			k.rules = append(k.rules[:i], k.rules[i+1:]...)
+			return
+		}
+	}
+}
+
+// InjectFault installs a kfake fault: the broker answers matching requests
+// with an error.
+func (k *Kafka) InjectFault(f kfake.Fault) *kfake.FaultHandle {
+	k.w.Tracef("kafka fault %s err=%v count=%d", keyNames(f.Keys), f.Err, f.Count)
+	return k.cluster.Fault(f)
+}
+
+// OnSend registers fn to run when a request is sent (before it reaches the
+// broker).
+func (k *Kafka) OnSend(fn func(c *KafkaCall)) { k.onSend = append(k.onSend, fn) }
+
+// OnApply registers fn to run right after the broker applied a request (or
+// answered it with an error).
+func (k *Kafka) OnApply(fn func(c *KafkaCall, resp kmsg.Response, err error)) {
+	k.onApply = append(k.onApply, fn)
+}
+
+// Applied returns how many requests of kind key reached the broker.
+func (k *Kafka) Applied(key kmsg.Key) int { return k.applied[int16(key)] }
+
+// Do sends req on behalf of p. cb runs with the response after the simulated
+// round trip, or with ErrTimeout if the request or its response was lost; it
+// does not run if p dies first. The request itself travels on: a request sent
+// just before a kill can still be applied after it, as on a real network.
+func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
+	k.nextID++
+	c := &KafkaCall{ID: k.nextID, From: p.name, Key: kmsg.Key(req.Key()), Req: req, Sent: k.w.now}
+	k.fillTopicIDs(req)
+	k.w.Tracef("kafka#%d %s -> %s", c.ID, p.name, describeRequest(req))
+	for _, fn := range k.onSend {
+		fn(c)
+	}
+	var resp kmsg.Response
+	var rerr error
+	deliver := p.Guard(func() { cb(resp, rerr) })
+	rng := k.w.Rand("kafka")
+	k.w.After(k.w.cfg.KafkaLatency.Draw(rng), func() {
+		fate := k.fate(c)
+		timeoutAt := c.Sent.Add(k.w.cfg.KafkaTimeout)
+		if fate == DropRequest {
+			k.w.Tracef("kafka#%d request lost", c.ID)
+			rerr = fmt.Errorf("%s: %w (request lost)", c.Key.Name(), ErrTimeout)
+			k.w.At(timeoutAt, deliver)
+			return
+		}
+		resp, rerr = k.issue(req)
+		k.applied[int16(c.Key)]++
+		k.w.Tracef("kafka#%d applied: %s", c.ID, describeResponse(resp, rerr))
+		for _, fn := range k.onApply {
+			fn(c, resp, rerr)
+		}
+		if fate == DropResponse {
+			k.w.Tracef("kafka#%d response lost", c.ID)
+			resp, rerr = nil, fmt.Errorf("%s: %w (response lost)", c.Key.Name(), ErrTimeout)
+			k.w.At(timeoutAt, deliver)
+			return
+		}
+		k.w.After(k.w.cfg.KafkaLatency.Draw(rng), deliver)
+	})
+}
+
+// Sync issues req at once, outside simulated time: for set-up (writing the
+// input before a run) and for end-of-run inspection.
+func (k *Kafka) Sync(req kmsg.Request) (kmsg.Response, error) {
+	k.fillTopicIDs(req)
+	return k.issue(req)
+}
+
+// issueGuard bounds the wall-clock wait for kfake's answer. It only guards
+// against a hung broker (a bug, or a fault that never answers); hitting it
+// stops the run with an error instead of hanging forever.
+const issueGuard = 30 * time.Second
+
+func (k *Kafka) issue(req kmsg.Request) (kmsg.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), issueGuard)
+	defer cancel()
+	resp, err := k.client.Request(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		k.w.Stop(fmt.Errorf("kafka %s: broker did not answer: %w", kmsg.Key(req.Key()).Name(), err))
+	}
+	return resp, err
+}
+
+func (k *Kafka) fate(c *KafkaCall) KafkaFate {
+	for i, r := range k.rules {
+		if r.Match != nil && !r.Match(c) {
+			continue
+		}
+		r.Hits++
+		if r.Count > 0 && r.Hits >= r.Count {
+			k.rules = append(k.rules[:i], k.rules[i+1:]...)
+		}
+		if r.Fate != Deliver {
+			k.w.Tracef("kafka#%d rule %q: %s", c.ID, r.Name, r.Fate)
+		}
+		return r.Fate
+	}
+	return Deliver
+}
+
+// TopicID returns the ID kfake gave topic. IDs are random per run, so they
+// must never reach the trace.
+func (k *Kafka) TopicID(topic string) [16]byte {
+	if id, ok := k.topicIDs[topic]; ok {
+		return id
+	}
+	var id [16]byte
+	if ti := k.cluster.TopicInfo(topic); ti != nil {
+		id = ti.TopicID
+		k.topicIDs[topic] = id
+	}
+	return id
+}
+
+// fillTopicIDs sets the topic IDs that recent Produce and Fetch versions
+// address topics by, so callers can build requests by name alone.
+func (k *Kafka) fillTopicIDs(req kmsg.Request) {
+	switch r := req.(type) {
+	case *kmsg.ProduceRequest:
+		for i := range r.Topics {
+			if r.Topics[i].TopicID == ([16]byte{}) {
+				r.Topics[i].TopicID = k.TopicID(r.Topics[i].Topic)
+			}
+		}
+	case *kmsg.FetchRequest:
+		for i := range r.Topics {
+			if r.Topics[i].TopicID == ([16]byte{}) {
+				r.Topics[i].TopicID = k.TopicID(r.Topics[i].Topic)
+			}
+		}
+	}
+}
+
+// PartitionEnd returns the high watermark and last stable offset of a
+// partition, read through kfake's admin view (no request, no fault).
+func (k *Kafka) PartitionEnd(topic string, partition int32) (hwm, lso int64, ok bool) {
+	pi := k.cluster.PartitionInfo(topic, partition)
+	if pi == nil {
+		return 0, 0, false
+	}
+	return pi.HighWatermark, pi.LastStableOffset, true
+}
+
+func keyNames(keys []kmsg.Key) string {
+	if len(keys) == 0 {
+		return "all"
+	}
+	var names []string
+	for _, k := range keys {
+		names = append(names, k.Name())
+	}
+	return strings.Join(names, ",")
+}
+
+// describeRequest renders a request in logical terms for the trace.
+func describeRequest(req kmsg.Request) string {
+	switch r := req.(type) {
+	case *kmsg.ProduceRequest:
+		var b strings.Builder
+		b.WriteString("Produce")
+		if r.TransactionID != nil {
+			fmt.Fprintf(&b, " txn=%s", *r.TransactionID)
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				var batch kmsg.RecordBatch
+				if err := batch.ReadFrom(p.Records); err == nil {
+					fmt.Fprintf(&b, " %s/%d n=%d pid=%d e=%d seq=%d", t.Topic, p.Partition, batch.NumRecords, batch.ProducerID, batch.ProducerEpoch, batch.FirstSequence)
+				} else {
+					fmt.Fprintf(&b, " %s/%d bytes=%d", t.Topic, p.Partition, len(p.Records))
+				}
+			}
+		}
+		return b.String()
+	case *kmsg.FetchRequest:
+		var b strings.Builder
+		b.WriteString("Fetch")
+		if r.IsolationLevel == 1 {
+			b.WriteString(" rc")
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, " %s/%d@%d", t.Topic, p.Partition, p.FetchOffset)
+			}
+		}
+		return b.String()
+	case *kmsg.InitProducerIDRequest:
+		id := ""
+		if r.TransactionalID != nil {
+			id = *r.TransactionalID
+		}
+		return fmt.Sprintf("InitProducerID txn=%s", id)
+	case *kmsg.EndTxnRequest:
+		return fmt.Sprintf("EndTxn txn=%s pid=%d e=%d commit=%v", r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+	}
+	return kmsg.Key(req.Key()).Name()
+}
+
+// describeResponse renders a response in logical terms for the trace.
+func describeResponse(resp kmsg.Response, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	switch r := resp.(type) {
+	case *kmsg.ProduceResponse:
+		var b strings.Builder
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "%d:%s@%d ", p.Partition, codeName(p.ErrorCode), p.BaseOffset)
+			}
+		}
+		return strings.TrimSpace(b.String())
+	case *kmsg.FetchResponse:
+		var b strings.Builder
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "%d:%s hw=%d lso=%d bytes=%d ", p.Partition, codeName(p.ErrorCode), p.HighWatermark, p.LastStableOffset, len(p.RecordBatches))
+			}
+		}
+		return strings.TrimSpace(b.String())
+	case *kmsg.InitProducerIDResponse:
+		return fmt.Sprintf("%s pid=%d e=%d", codeName(r.ErrorCode), r.ProducerID, r.ProducerEpoch)
+	case *kmsg.EndTxnResponse:
+		return fmt.Sprintf("%s pid=%d e=%d", codeName(r.ErrorCode), r.ProducerID, r.ProducerEpoch)
+	}
+	return fmt.Sprintf("%T", resp)
+}
+
+func codeName(code int16) string {
+	if code == 0 {
+		return "ok"
+	}
+	if err := kerr.ErrorForCode(code); err != nil {
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			return ke.Message
+		}
+		return err.Error()
+	}
+	return fmt.Sprint(code)
+}
