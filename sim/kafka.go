@@ -28,6 +28,10 @@ import (
 //   - A request can be lost before the broker (never applied) or after it
 //     (applied, response lost). kfake cannot lose an EndTxn's response by
 //     itself; the adapter does it.
+//   - kfake omits a partition's aborted-transaction list when a fetch passes
+//     the response-level byte limit, which would make aborted batches look
+//     committed to a read_committed reader; kproto.Fetch never sets a
+//     response limit it can reach.
 type Kafka struct {
 	w        *World
 	vn       *kfake.VirtualNetwork

@@ -98,13 +98,22 @@ type Position struct {
 	Offset    int64 `json:"offset"`
 }
 
+// fetchResponseBytesMax is the response-level byte limit of every fetch: far
+// above what the per-partition limits add up to, on purpose. kfake (as of
+// v0.0.0-20260918054303) stops building a response when it passes the
+// response-level limit before it lists the partition's aborted transactions,
+// so a read_committed reader would take aborted batches for committed ones.
+// Bounding only the per-partition bytes never takes that path.
+const fetchResponseBytesMax = 1 << 30
+
 // Fetch builds a fetch request that returns at once (no long poll) for the
-// given positions of topic. readCommitted selects the isolation level.
+// given positions of topic. readCommitted selects the isolation level;
+// maxBytes bounds each partition's share (at least one batch is returned).
 func Fetch(topic string, positions []Position, readCommitted bool, maxBytes int32) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
 	req.MaxWaitMillis = 0
 	req.MinBytes = 0
-	req.MaxBytes = maxBytes
+	req.MaxBytes = fetchResponseBytesMax
 	if readCommitted {
 		req.IsolationLevel = 1
 	}

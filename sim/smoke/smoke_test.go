@@ -1,0 +1,217 @@
+package smoke
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/onceproof/onceproof/sim"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func mustRun(t *testing.T, h *Harness) Result {
+	t.Helper()
+	defer h.Close()
+	res := h.Run(context.Background())
+	if res.Err != nil {
+		t.Fatalf("seed %d: %v", res.Seed, res.Err)
+	}
+	total := 0
+	for _, p := range res.Output {
+		total += len(p)
+	}
+	if total != h.Opts.Records {
+		t.Fatalf("seed %d: got %d output records, want %d", res.Seed, total, h.Opts.Records)
+	}
+	return res
+}
+
+func quiet(seed uint64) Options {
+	o := DefaultOptions(seed)
+	o.Kills, o.LossPercent = 0, 0
+	o.Sim.KeepTrace = true
+	return o
+}
+
+func TestCopyWithoutFaults(t *testing.T) {
+	h, err := New(quiet(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustRun(t, h)
+	if res.Commits == 0 {
+		t.Fatal("got 0 commits")
+	}
+}
+
+// TestDeterminism runs 200 seeds of the faulty smoke job twice each: every
+// pair of digests must be equal, and every run must be exact.
+func TestDeterminism(t *testing.T) {
+	seeds := 200
+	if testing.Short() {
+		seeds = 40
+	}
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		a := Run(context.Background(), DefaultOptions(seed))
+		b := Run(context.Background(), DefaultOptions(seed))
+		if a.Err != nil {
+			t.Fatalf("seed %d: %v", seed, a.Err)
+		}
+		if a.Digest != b.Digest || a.Events != b.Events {
+			t.Fatalf("seed %d: digests differ: %s (%d events) vs %s (%d events)", seed, a.Digest, a.Events, b.Digest, b.Events)
+		}
+	}
+}
+
+// TestSeedsDiffer shows the digest is not constant: different seeds give
+// different runs.
+func TestSeedsDiffer(t *testing.T) {
+	seen := map[string]uint64{}
+	for seed := uint64(1); seed <= 20; seed++ {
+		r := Run(context.Background(), DefaultOptions(seed))
+		if r.Err != nil {
+			t.Fatalf("seed %d: %v", seed, r.Err)
+		}
+		if prev, dup := seen[r.Digest]; dup {
+			t.Fatalf("seeds %d and %d gave the same digest %s", prev, seed, r.Digest)
+		}
+		seen[r.Digest] = seed
+	}
+}
+
+func isEndTxn(c *sim.KafkaCall) bool  { return c.Key == kmsg.EndTxn }
+func isProduce(c *sim.KafkaCall) bool { return c.Key == kmsg.Produce }
+
+func TestDroppedRequest(t *testing.T) {
+	h, err := New(quiet(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	endTxn := h.Kafka.Intercept(&sim.KafkaRule{Name: "lose 2nd EndTxn", Fate: sim.DropRequest, Count: 1, Match: nth(2, isEndTxn)})
+	produce := h.Kafka.Intercept(&sim.KafkaRule{Name: "lose a Produce", Fate: sim.DropRequest, Count: 1, Match: nth(3, isProduce)})
+	res := mustRun(t, h)
+	if endTxn.Hits != 1 || produce.Hits != 1 {
+		t.Fatalf("got hits EndTxn=%d Produce=%d, want 1 and 1", endTxn.Hits, produce.Hits)
+	}
+	if n := count(res.Trace, "request lost"); n != 2 {
+		t.Fatalf("got %d lost requests in the trace, want 2", n)
+	}
+}
+
+// TestDroppedResponse applies an EndTxn and a Produce and loses their
+// responses: the copier cannot know they were applied, retries them with the
+// same decision and sequence numbers, and the output is still exact.
+func TestDroppedResponse(t *testing.T) {
+	h, err := New(quiet(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	endTxn := h.Kafka.Intercept(&sim.KafkaRule{Name: "ambiguous EndTxn", Fate: sim.DropResponse, Count: 1, Match: nth(2, isEndTxn)})
+	produce := h.Kafka.Intercept(&sim.KafkaRule{Name: "ambiguous Produce", Fate: sim.DropResponse, Count: 1, Match: nth(4, isProduce)})
+	res := mustRun(t, h)
+	if endTxn.Hits != 1 || produce.Hits != 1 {
+		t.Fatalf("got hits EndTxn=%d Produce=%d, want 1 and 1", endTxn.Hits, produce.Hits)
+	}
+	if n := count(res.Trace, "response lost"); n != 2 {
+		t.Fatalf("got %d lost responses in the trace, want 2", n)
+	}
+}
+
+// TestKfakeFault makes the broker refuse two produces; the copier fails,
+// restarts from its saved position, and the output is still exact.
+func TestKfakeFault(t *testing.T) {
+	h, err := New(quiet(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh := h.Kafka.InjectFault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: OutputTopic, Err: kerr.NotLeaderForPartition, Count: 2})
+	res := mustRun(t, h)
+	if fh.Hits() != 2 {
+		t.Fatalf("got %d fault hits, want 2", fh.Hits())
+	}
+	if res.Kills != 2 {
+		t.Fatalf("got %d restarts, want 2 (one per refused produce)", res.Kills)
+	}
+}
+
+// TestKillLosesUnsyncedData kills the copier while it has an unsynced file on
+// its local disk: the restart must find the file gone, and the output must be
+// exact all the same.
+func TestKillLosesUnsyncedData(t *testing.T) {
+	o := quiet(5)
+	o.Kills = 3
+	h, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustRun(t, h)
+	if res.Kills == 0 {
+		t.Fatal("the copier was never killed")
+	}
+	if res.ScratchLost == 0 {
+		t.Fatalf("got %d kills and no lost scratch file: unsynced data survived a crash", res.Kills)
+	}
+}
+
+// TestManyFaultySeeds runs more seeds with a heavier fault load.
+func TestManyFaultySeeds(t *testing.T) {
+	for seed := uint64(1000); seed < 1050; seed++ {
+		o := DefaultOptions(seed)
+		o.Kills, o.LossPercent = 8, 10
+		if r := Run(context.Background(), o); r.Err != nil {
+			t.Fatalf("seed %d: %v", seed, r.Err)
+		}
+	}
+}
+
+func TestCompareCatchesAnomalies(t *testing.T) {
+	in := [][]string{{"a", "b", "c"}}
+	for _, tc := range []struct {
+		out  [][]string
+		want string
+	}{
+		{[][]string{{"a", "b"}}, "lost-write"},
+		{[][]string{{"a", "b", "b", "c"}}, "duplicate"},
+		{[][]string{{"a", "b", "c", "d"}}, "unexpected"},
+		{[][]string{{"a", "c", "b"}}, "mismatch"},
+	} {
+		err := Compare(in, tc.out)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Compare(%v): got %v, want %s", tc.out, err, tc.want)
+		}
+	}
+	if err := Compare(in, [][]string{{"a", "b", "c"}}); err != nil {
+		t.Errorf("Compare(equal): got %v", err)
+	}
+}
+
+func TestInvalidOptions(t *testing.T) {
+	o := DefaultOptions(1)
+	o.Partitions = 0
+	if _, err := New(o); err == nil || !strings.Contains(err.Error(), "partitions") {
+		t.Fatalf("got %v, want an error naming partitions", err)
+	}
+}
+
+func nth(n int, match func(*sim.KafkaCall) bool) func(*sim.KafkaCall) bool {
+	seen := 0
+	return func(c *sim.KafkaCall) bool {
+		if !match(c) {
+			return false
+		}
+		seen++
+		return seen == n
+	}
+}
+
+func count(lines []string, sub string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
