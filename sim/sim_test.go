@@ -119,7 +119,7 @@ type recorder struct {
 	name string
 }
 
-func (r *recorder) Start(p *Proc)             { *r.log = append(*r.log, r.name+" start") }
+func (r *recorder) Start(p *Proc)              { *r.log = append(*r.log, r.name+" start") }
 func (r *recorder) Receive(from ProcID, m any) { *r.log = append(*r.log, r.name+" got "+m.(string)) }
 func (r *recorder) LinkDown(peer ProcID)       { *r.log = append(*r.log, r.name+" linkdown") }
 func (r *recorder) Writable(peer ProcID)       { *r.log = append(*r.log, r.name+" writable") }

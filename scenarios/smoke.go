@@ -1,0 +1,89 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/sim/smoke"
+)
+
+func init() {
+	register(&Scenario{
+		Name:        "smoke-copier",
+		Description: "one process copies a topic in Kafka transactions while it is killed and its requests and responses are lost",
+		Job:         "smoke-copier",
+		Faults:      []string{"kill", "drop-request", "drop-response"},
+		run:         runSmoke,
+	})
+}
+
+func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
+	opts := smoke.DefaultOptions(ro.Seed)
+	opts.Sim.KeepTrace = true // the timeline is cut from the trace
+	res := smoke.Run(ctx, opts)
+	out := &Outcome{
+		Digest: res.Digest, Events: res.Events, SimTime: res.SimTime,
+		Options: map[string]string{
+			"records":      fmt.Sprint(opts.Records),
+			"partitions":   fmt.Sprint(opts.Partitions),
+			"kills":        fmt.Sprint(opts.Kills),
+			"loss_percent": fmt.Sprint(opts.LossPercent),
+			"workers":      "1",
+		},
+	}
+	for _, l := range res.Trace {
+		if isTimeline(l) {
+			out.Timeline = append(out.Timeline, l)
+		}
+	}
+	if ro.KeepTrace {
+		out.Trace = res.Trace
+	}
+	if res.Output == nil {
+		if res.Err == nil {
+			return nil, fmt.Errorf("smoke run produced no output and no error")
+		}
+		// The run did not get as far as reading the output.
+		v := checkers.Result{Checker: "run", Verdict: checkers.Unknown, Explanation: res.Err.Error()}
+		if strings.HasPrefix(res.Err.Error(), "no progress") {
+			v.Verdict, v.Anomaly = checkers.NoProgress, "no-progress"
+		}
+		out.Verdicts = append(out.Verdicts, v)
+		return out, nil
+	}
+	var expected []checkers.Expected
+	var observed []checkers.Observed
+	for p, vals := range res.Input {
+		for _, v := range vals {
+			expected = append(expected, checkers.Expected{Lineage: v, Key: fmt.Sprint(p), Value: v})
+		}
+	}
+	for p, vals := range res.Output {
+		for i, v := range vals {
+			observed = append(observed, checkers.Observed{Lineage: v, Key: fmt.Sprint(p), Value: v, Partition: int32(p), Offset: int64(i)})
+		}
+	}
+	out.Verdicts = append(out.Verdicts, checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: true}))
+	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
+	if res.OpenTxn {
+		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
+		open.Explanation = "a transaction is still open on the output: read_committed readers are stuck"
+	}
+	out.Verdicts = append(out.Verdicts, open)
+	if res.Err != nil && checkers.Worst(out.Verdicts...) == checkers.Ok {
+		out.Verdicts = append(out.Verdicts, checkers.Result{Checker: "run", Verdict: checkers.Violation, Anomaly: "run-error", Explanation: res.Err.Error()})
+	}
+	return out, nil
+}
+
+// isTimeline picks the trace lines a person wants in a compact timeline.
+func isTimeline(line string) bool {
+	for _, s := range []string{" kill ", " start ", "EndTxn", "request lost", "response lost", "finished", " partition ", " heal ", " pause ", " resume ", "checkpoint"} {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
