@@ -1,0 +1,438 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func kerrFor(code int16) error { return kerr.ErrorForCode(code) }
+
+// CheckpointConfig configures checkpointing, with Flink's names.
+type CheckpointConfig struct {
+	// Interval between checkpoint triggers.
+	Interval time.Duration `json:"interval"`
+	// Timeout after which a checkpoint that has not completed is aborted.
+	Timeout time.Duration `json:"timeout"`
+	// MinPause is the least time between the end of one checkpoint and the
+	// trigger of the next.
+	MinPause time.Duration `json:"min_pause"`
+	// TolerableFailures is how many checkpoints in a row may fail before
+	// the job is restarted.
+	TolerableFailures int `json:"tolerable_failures"`
+	// Retained is how many completed checkpoints are kept; older ones are
+	// deleted with their files.
+	Retained int `json:"retained"`
+}
+
+// RestartStrategy says how long to wait before restarting a failed job.
+type RestartStrategy struct {
+	// Kind is "fixed-delay" or "exponential-delay".
+	Kind string `json:"kind"`
+	// Delay is the fixed delay, or the first exponential one.
+	Delay time.Duration `json:"delay"`
+	// MaxDelay caps the exponential delay.
+	MaxDelay time.Duration `json:"max_delay,omitempty"`
+	// Multiplier grows the exponential delay per restart.
+	Multiplier float64 `json:"multiplier,omitempty"`
+}
+
+// next returns the delay before restart number attempt (1-based).
+func (r RestartStrategy) next(attempt int) time.Duration {
+	if r.Kind != "exponential-delay" {
+		return r.Delay
+	}
+	d := float64(r.Delay)
+	for i := 1; i < attempt; i++ {
+		d *= r.Multiplier
+		if time.Duration(d) >= r.MaxDelay {
+			return r.MaxDelay
+		}
+	}
+	return time.Duration(d)
+}
+
+// Validate reports the first invalid field.
+func (c CheckpointConfig) Validate() error {
+	switch {
+	case c.Interval <= 0:
+		return fmt.Errorf("interval: must be positive, got %v", c.Interval)
+	case c.Timeout <= 0:
+		return fmt.Errorf("timeout: must be positive, got %v", c.Timeout)
+	case c.MinPause < 0:
+		return fmt.Errorf("min_pause: negative (%v)", c.MinPause)
+	case c.TolerableFailures < 0:
+		return fmt.Errorf("tolerable_failures: negative (%d)", c.TolerableFailures)
+	case c.Retained < 1:
+		return fmt.Errorf("retained: must be at least 1, got %d", c.Retained)
+	}
+	return nil
+}
+
+// Validate reports the first invalid field.
+func (r RestartStrategy) Validate() error {
+	switch {
+	case r.Kind != "fixed-delay" && r.Kind != "exponential-delay":
+		return fmt.Errorf("kind: %q is not fixed-delay or exponential-delay", r.Kind)
+	case r.Delay < 0:
+		return fmt.Errorf("delay: negative (%v)", r.Delay)
+	case r.Kind == "exponential-delay" && r.Multiplier < 1:
+		return fmt.Errorf("multiplier: must be at least 1, got %v", r.Multiplier)
+	case r.Kind == "exponential-delay" && r.MaxDelay < r.Delay:
+		return fmt.Errorf("max_delay: %v is below delay %v", r.MaxDelay, r.Delay)
+	}
+	return nil
+}
+
+// CoordinatorEnv is what the coordinator asks of its world.
+type CoordinatorEnv interface {
+	Now() int64
+	After(d time.Duration, fn func())
+	// Deploy starts attempt's tasks (placing them is the environment's
+	// business). Cancel stops every task of attempt.
+	Deploy(attempt int, deps []Deployment)
+	Cancel(attempt int)
+	// Trigger tells a source task to start checkpoint n.
+	Trigger(attempt int, task TaskID, n, triggeredAt int64)
+	// NotifyComplete tells a task that checkpoint n is complete.
+	NotifyComplete(attempt int, task TaskID, n int64)
+	// PutMetadata writes checkpoint metadata durably; DeleteCheckpoint
+	// removes a checkpoint's files.
+	PutMetadata(n int64, data []byte, cb func(error))
+	DeleteCheckpoint(n int64)
+	Event(e Event)
+}
+
+// Metadata is a completed checkpoint as written to storage. Writing it is the
+// commit point of the checkpoint.
+type Metadata struct {
+	Job        string            `json:"job"`
+	Checkpoint int64             `json:"checkpoint"`
+	Handles    map[string]string `json:"handles"` // task name -> snapshot
+	Offsets    map[string]int64  `json:"offsets"` // "topic/p" -> next offset
+	Size       int64             `json:"size"`
+	Metrics    CheckpointMetrics `json:"metrics"`
+}
+
+// CheckpointMetrics are one checkpoint's metrics: the maxima over its
+// subtasks, and the per-subtask figures.
+type CheckpointMetrics struct {
+	TriggeredAt       int64                  `json:"triggered_at"`
+	CompletedAt       int64                  `json:"completed_at"`
+	EndToEndDuration  int64                  `json:"end_to_end_duration"`
+	AlignmentDuration int64                  `json:"alignment_duration"`
+	SyncDuration      int64                  `json:"sync_duration"`
+	AsyncDuration     int64                  `json:"async_duration"`
+	StartDelay        int64                  `json:"start_delay"`
+	CheckpointedSize  int64                  `json:"checkpointed_size"`
+	Subtasks          map[string]TaskMetrics `json:"subtasks"`
+}
+
+type pendingCheckpoint struct {
+	n           int64
+	triggeredAt int64
+	acks        map[TaskID]Ack
+}
+
+// Coordinator is the checkpoint coordinator and job master: a synchronous
+// state machine, like the tasks. It triggers checkpoints, collects acks,
+// writes metadata (the commit point), notifies completion, and restarts the
+// job from the latest completed checkpoint when a task fails.
+type Coordinator struct {
+	job      *Job
+	env      CoordinatorEnv
+	cfg      CheckpointConfig
+	restart  RestartStrategy
+	mutants  Mutants
+	prefix   string
+	attempt  int
+	restarts int
+	// counter is the highest checkpoint id ever triggered.
+	counter   int64
+	pending   *pendingCheckpoint
+	completed []Metadata
+	// bad are checkpoints a restore found corrupt.
+	bad           map[int64]bool
+	running       map[TaskID]bool
+	failures      int
+	lastCompleted int64
+	timerGen      int
+	deploying     bool
+}
+
+// NewCoordinator builds the coordinator of job. prefix is where checkpoints
+// live in storage.
+func NewCoordinator(job *Job, env CoordinatorEnv, cfg CheckpointConfig, restart RestartStrategy, mutants Mutants, prefix string) *Coordinator {
+	return &Coordinator{job: job, env: env, cfg: cfg, restart: restart, mutants: mutants, prefix: prefix, bad: map[int64]bool{}}
+}
+
+// Start deploys the first attempt.
+func (c *Coordinator) Start() { c.deploy() }
+
+// Attempt is the current attempt number; messages of other attempts are
+// stale.
+func (c *Coordinator) Attempt() int { return c.attempt }
+
+// Completed returns the retained completed checkpoints, oldest first.
+func (c *Coordinator) Completed() []Metadata { return c.completed }
+
+// Restarts is the number of times the job was restarted.
+func (c *Coordinator) Restarts() int { return c.restarts }
+
+// Counter is the highest checkpoint id triggered so far.
+func (c *Coordinator) Counter() int64 { return c.counter }
+
+func (c *Coordinator) latest() *Metadata {
+	for i := len(c.completed) - 1; i >= 0; i-- {
+		if !c.bad[c.completed[i].Checkpoint] {
+			return &c.completed[i]
+		}
+	}
+	return nil
+}
+
+func (c *Coordinator) deploy() {
+	c.attempt++
+	c.pending = nil
+	c.running = map[TaskID]bool{}
+	c.timerGen++
+	restore := c.latest()
+	if c.mutants.Has(MutantRestoreIncomplete) && c.counter > 0 && (restore == nil || restore.Checkpoint < c.counter) {
+		// Mutant: restore from the latest triggered checkpoint, whether
+		// or not it completed.
+		restore = &Metadata{Checkpoint: c.counter, Handles: map[string]string{}}
+		for _, id := range c.job.Tasks() {
+			v := c.job.Vertices[id.Vertex]
+			restore.Handles[c.job.TaskName(id)] = fmt.Sprintf("%s/chk-%d/%s-%d", c.prefix, c.counter, v.Name, id.Subtask)
+		}
+	}
+	var deps []Deployment
+	for _, id := range c.job.Tasks() {
+		d := Deployment{Task: id, FenceUpTo: c.counter + 1, StoragePrefix: c.prefix}
+		if restore != nil {
+			d.Restore, d.Handle = restore.Checkpoint, restore.Handles[c.job.TaskName(id)]
+		}
+		deps = append(deps, d)
+	}
+	from := int64(0)
+	if restore != nil {
+		from = restore.Checkpoint
+	}
+	c.env.Event(Event{Phase: "deploy", Detail: fmt.Sprintf("attempt %d from checkpoint %d", c.attempt, from)})
+	c.env.Deploy(c.attempt, deps)
+}
+
+// TaskRunning records that a task of attempt finished restoring. When all
+// have, checkpointing starts.
+func (c *Coordinator) TaskRunning(attempt int, id TaskID) {
+	if attempt != c.attempt || c.running[id] {
+		return
+	}
+	c.running[id] = true
+	if len(c.running) == len(c.job.Tasks()) {
+		c.env.Event(Event{Phase: "running", Detail: fmt.Sprintf("attempt %d", c.attempt)})
+		c.scheduleTrigger(c.cfg.Interval)
+	}
+}
+
+func (c *Coordinator) allRunning() bool { return len(c.running) == len(c.job.Tasks()) }
+
+func (c *Coordinator) scheduleTrigger(d time.Duration) {
+	gen := c.timerGen
+	c.env.After(d, func() {
+		if gen == c.timerGen {
+			c.trigger()
+		}
+	})
+}
+
+// trigger is step 1, at the coordinator: at most one checkpoint in flight,
+// and at least MinPause after the last one ended.
+func (c *Coordinator) trigger() {
+	if c.pending != nil || !c.allRunning() {
+		return
+	}
+	now := c.env.Now()
+	if wait := time.Duration(c.lastCompleted + int64(c.cfg.MinPause) - now); c.lastCompleted > 0 && wait > 0 {
+		c.scheduleTrigger(wait)
+		return
+	}
+	c.counter++
+	n := c.counter
+	c.pending = &pendingCheckpoint{n: n, triggeredAt: now, acks: map[TaskID]Ack{}}
+	c.env.Event(Event{Phase: PhaseTriggered, Checkpoint: n})
+	for _, id := range c.job.Tasks() {
+		if c.job.Vertices[id.Vertex].Kind == SourceVertex {
+			c.env.Trigger(c.attempt, id, n, now)
+		}
+	}
+	gen := c.timerGen
+	c.env.After(c.cfg.Timeout, func() {
+		if gen == c.timerGen && c.pending != nil && c.pending.n == n {
+			c.failCheckpoint(n, "timed out")
+		}
+	})
+	c.scheduleTrigger(c.cfg.Interval)
+}
+
+// Ack records a task's ack; when every task acked, the metadata is written.
+func (c *Coordinator) Ack(attempt int, a Ack) {
+	p := c.pending
+	if attempt != c.attempt || p == nil || a.Checkpoint != p.n {
+		return
+	}
+	p.acks[a.Task] = a
+	if len(p.acks) < len(c.job.Tasks()) {
+		return
+	}
+	c.commit(p)
+}
+
+// commit is step 6: write the metadata durably, then, and only then, tell
+// every task the checkpoint is complete.
+func (c *Coordinator) commit(p *pendingCheckpoint) {
+	md := Metadata{Job: c.job.Name, Checkpoint: p.n, Handles: map[string]string{}, Offsets: map[string]int64{},
+		Metrics: CheckpointMetrics{TriggeredAt: p.triggeredAt, Subtasks: map[string]TaskMetrics{}}}
+	ids := c.job.Tasks()
+	for _, id := range ids {
+		a := p.acks[id]
+		name := c.job.TaskName(id)
+		md.Handles[name] = a.Handle
+		md.Size += a.Size
+		for k, v := range a.Offsets { // lint:sorted writes into a map; order does not matter
+			md.Offsets[k] = v
+		}
+		m := &md.Metrics
+		m.Subtasks[name] = a.Metrics
+		m.AlignmentDuration = max(m.AlignmentDuration, a.Metrics.AlignmentDuration)
+		m.SyncDuration = max(m.SyncDuration, a.Metrics.SyncDuration)
+		m.AsyncDuration = max(m.AsyncDuration, a.Metrics.AsyncDuration)
+		m.StartDelay = max(m.StartDelay, a.Metrics.StartDelay)
+	}
+	md.Metrics.CheckpointedSize = md.Size
+	attempt := c.attempt
+	notify := func() {
+		for _, id := range ids {
+			c.env.NotifyComplete(attempt, id, p.n)
+		}
+	}
+	if c.mutants.Has(MutantStaleMetadataCommit) {
+		notify() // Mutant: "complete" before the commit point is durable.
+	}
+	md.Metrics.CompletedAt = c.env.Now()
+	md.Metrics.EndToEndDuration = md.Metrics.CompletedAt - p.triggeredAt
+	data, err := json.Marshal(md)
+	if err != nil {
+		c.failCheckpoint(p.n, "encode metadata: "+err.Error())
+		return
+	}
+	c.env.PutMetadata(p.n, data, func(err error) {
+		if attempt != c.attempt || c.pending != p {
+			return
+		}
+		if err != nil {
+			c.failCheckpoint(p.n, "write metadata: "+err.Error())
+			return
+		}
+		md.Metrics.CompletedAt = c.env.Now()
+		md.Metrics.EndToEndDuration = md.Metrics.CompletedAt - p.triggeredAt
+		c.pending = nil
+		c.failures = 0
+		c.lastCompleted = md.Metrics.CompletedAt
+		c.completed = append(c.completed, md)
+		c.env.Event(Event{Phase: PhaseMetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
+			md.Size, time.Duration(md.Metrics.EndToEndDuration), time.Duration(md.Metrics.AlignmentDuration), formatOffsets(md.Offsets))})
+		for len(c.completed) > c.cfg.Retained {
+			c.env.DeleteCheckpoint(c.completed[0].Checkpoint)
+			c.completed = c.completed[1:]
+		}
+		if !c.mutants.Has(MutantStaleMetadataCommit) {
+			notify()
+		}
+	})
+}
+
+func formatOffsets(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m { // lint:sorted keys are sorted below
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s@%d", k, m[k])
+	}
+	return b.String()
+}
+
+// Decline aborts checkpoint n on a task's behalf.
+func (c *Coordinator) Decline(attempt int, n int64, reason string) {
+	if attempt == c.attempt && c.pending != nil && c.pending.n == n {
+		c.failCheckpoint(n, "declined: "+reason)
+	}
+}
+
+func (c *Coordinator) failCheckpoint(n int64, reason string) {
+	c.pending = nil
+	c.failures++
+	c.env.Event(Event{Phase: "checkpoint-failed", Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
+	if c.failures > c.cfg.TolerableFailures {
+		c.failures = 0
+		c.failover(fmt.Sprintf("checkpoint %d failed: %s", n, reason))
+	}
+}
+
+// TaskFailed restarts the job. A failure to restore from a checkpoint marks
+// that checkpoint bad, so the restart uses the one before it.
+func (c *Coordinator) TaskFailed(attempt int, f Failure) {
+	if attempt != c.attempt {
+		return
+	}
+	if f.RestoreCheckpoint > 0 {
+		c.bad[f.RestoreCheckpoint] = true
+	}
+	c.failover(fmt.Sprintf("task %s failed: %s", c.job.TaskName(f.Task), f.Reason))
+}
+
+// WorkerLost restarts the job: tasks were lost with the worker.
+func (c *Coordinator) WorkerLost(worker string) {
+	c.failover("lost worker " + worker)
+}
+
+// failover cancels the attempt and deploys the next one after the restart
+// strategy's delay.
+func (c *Coordinator) failover(reason string) {
+	if c.deploying {
+		return
+	}
+	c.deploying = true
+	c.restarts++
+	c.timerGen++
+	c.pending = nil
+	delay := c.restart.next(c.restarts)
+	c.env.Event(Event{Phase: "failover", Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
+	c.env.Cancel(c.attempt)
+	c.env.After(delay, func() {
+		c.deploying = false
+		c.deploy()
+	})
+}
+
+// ErrNoCheckpoint is returned by LatestCompleted when none completed.
+var ErrNoCheckpoint = errors.New("no completed checkpoint")
+
+// LatestCompleted returns the latest completed checkpoint not known bad.
+func (c *Coordinator) LatestCompleted() (Metadata, error) {
+	if md := c.latest(); md != nil {
+		return *md, nil
+	}
+	return Metadata{}, ErrNoCheckpoint
+}

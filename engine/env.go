@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TaskEnv is everything a task asks of the world it runs in. The simulator
+// and the live runner implement it; the task never does I/O any other way.
+//
+// Ordering duties of the implementer (the task relies on them):
+//   - Callbacks (Kafka, Persist, Load, After) run later, one at a time, on
+//     the task's own thread of control, never inside the call that asked
+//     for them; and never after the task was cancelled.
+//   - Send on a channel is FIFO: messages arrive in the order they were sent,
+//     or the connection breaks and the task fails.
+//   - Persist calls its callback with nil only once the data is durable: a
+//     task acks a checkpoint only after that, so an acknowledged snapshot
+//     survives any crash.
+type TaskEnv interface {
+	// Now is the current time in nanoseconds.
+	Now() int64
+	// Send sends m on output channel ch of gate g (a downstream edge).
+	Send(g, ch int, m StreamMsg)
+	// SendCredit returns n credits to the upstream end of input channel in.
+	SendCredit(in int, n int)
+	// Kafka issues req; cb gets the response, or an error (a timeout when
+	// the request or its response was lost).
+	Kafka(req kmsg.Request, cb func(kmsg.Response, error))
+	// Persist writes data under name in checkpoint storage.
+	Persist(name string, data []byte, cb func(error))
+	// Load reads name from checkpoint storage.
+	Load(name string, cb func([]byte, error))
+	// After runs fn after d.
+	After(d time.Duration, fn func())
+	// Running reports that the task finished restoring and is processing.
+	Running()
+	// Ack acknowledges a checkpoint to the coordinator.
+	Ack(a Ack)
+	// Decline tells the coordinator the task cannot take checkpoint n.
+	Decline(n int64, reason string)
+	// Fail reports that the task cannot go on; the job restarts.
+	Fail(f Failure)
+	// Event reports a step of the checkpoint protocol (for the trace, for
+	// metrics and for fault triggers).
+	Event(e Event)
+}
+
+// MsgKind is the kind of a stream message.
+type MsgKind int
+
+// The kinds of stream message.
+const (
+	MsgRecord MsgKind = iota
+	MsgBarrier
+)
+
+// StreamMsg travels on a channel between two tasks.
+type StreamMsg struct {
+	Kind   MsgKind `json:"kind"`
+	Record Record  `json:"record,omitzero"`
+	// Barrier fields: the checkpoint and when it was triggered.
+	Checkpoint  int64 `json:"checkpoint,omitempty"`
+	TriggeredAt int64 `json:"triggered_at,omitempty"`
+}
+
+// Phase names a step of the checkpoint protocol; fault plans trigger on them.
+type Phase string
+
+// The phases of a checkpoint, in the order they happen.
+const (
+	PhaseTriggered         Phase = "triggered"
+	PhaseBarrierInjected   Phase = "barrier-injected"
+	PhaseBarrierReceived   Phase = "barrier-received"
+	PhaseAligned           Phase = "aligned"
+	PhaseSnapshotTaken     Phase = "snapshot-taken"
+	PhaseSnapshotDurable   Phase = "snapshot-durable"
+	PhaseAckSent           Phase = "ack-sent"
+	PhaseMetadataWritten   Phase = "metadata-written"
+	PhaseCompleteDelivered Phase = "complete-delivered"
+	PhaseEndTxnSent        Phase = "endtxn-sent"
+	PhaseEndTxnApplied     Phase = "endtxn-applied"
+)
+
+// Event is one step of the protocol, reported by a task or the coordinator.
+type Event struct {
+	Phase      Phase
+	Checkpoint int64
+	Task       string
+	Detail     string
+}
+
+// Ack acknowledges checkpoint Checkpoint for one task: its snapshot is
+// durable under Handle.
+type Ack struct {
+	Task       TaskID      `json:"task"`
+	Checkpoint int64       `json:"checkpoint"`
+	Handle     string      `json:"handle"`
+	Size       int64       `json:"size"`
+	Metrics    TaskMetrics `json:"metrics"`
+	// Offsets are a source task's positions in the snapshot, "topic/p" ->
+	// next offset; the coordinator keeps them in the metadata so that the
+	// harness can fold the oracle up to them.
+	Offsets map[string]int64 `json:"offsets,omitempty"`
+}
+
+// TaskMetrics are one subtask's checkpoint metrics, named as Flink names
+// them. Durations are in nanoseconds of the task's clock.
+type TaskMetrics struct {
+	// StartDelay: from the trigger to the first barrier reaching the task.
+	StartDelay int64 `json:"start_delay"`
+	// AlignmentDuration: from the first barrier to the last one.
+	AlignmentDuration int64 `json:"alignment_duration"`
+	// SyncDuration: taking the snapshot (and, for sinks, the pre-commit
+	// flush) while the task processes nothing.
+	SyncDuration int64 `json:"sync_duration"`
+	// AsyncDuration: uploading the snapshot.
+	AsyncDuration int64 `json:"async_duration"`
+	// CheckpointedSize: bytes uploaded.
+	CheckpointedSize int64 `json:"checkpointed_size"`
+	// EndToEndDuration: from the trigger to the ack.
+	EndToEndDuration int64 `json:"end_to_end_duration"`
+}
+
+// Failure says why a task stopped.
+type Failure struct {
+	Task   TaskID
+	Reason string
+	// RestoreCheckpoint is set when the task could not restore from that
+	// checkpoint (its snapshot is missing or corrupt): the coordinator then
+	// falls back to an older retained checkpoint.
+	RestoreCheckpoint int64
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Mutant names a deliberate bug in the reference engine. Each re-creates a
+// failure that happened in a real system; the harness proves its worth by
+// catching every one. All are off by default.
+type Mutant string
+
+// The mutants.
+const (
+	// MutantCommitBeforeComplete: the sink commits at the barrier instead
+	// of on "checkpoint complete", so a checkpoint that then fails leaves
+	// committed output its restored state does not account for
+	// (duplicates after recovery).
+	MutantCommitBeforeComplete Mutant = "commit-before-complete"
+	// MutantNoRecoverCommit: on restore the sink aborts the transactions
+	// its snapshot pre-committed instead of committing them: loss after a
+	// crash between the commit point and EndTxn.
+	MutantNoRecoverCommit Mutant = "no-recover-commit"
+	// MutantNoAlignment: barriers are forwarded without blocking channels;
+	// records after the barrier on a fast input leak into the snapshot
+	// (at-least-once state).
+	MutantNoAlignment Mutant = "no-alignment"
+	// MutantLateOffsetSnapshot: the source records its position after
+	// emitting the next batch, so a restore skips that batch.
+	MutantLateOffsetSnapshot Mutant = "late-offset-snapshot"
+	// MutantRestoreIncomplete: the job restores from the latest triggered
+	// checkpoint, complete or not.
+	MutantRestoreIncomplete Mutant = "restore-incomplete"
+	// MutantNoFenceLingering: transactions a previous attempt left open are
+	// not aborted; they pin the last stable offset forever.
+	MutantNoFenceLingering Mutant = "no-fence-lingering"
+	// MutantAckBeforeDurable: a task acks before its snapshot is durable.
+	MutantAckBeforeDurable Mutant = "ack-before-durable"
+	// MutantStaleMetadataCommit: the coordinator says "complete" before the
+	// checkpoint metadata is durable.
+	MutantStaleMetadataCommit Mutant = "stale-metadata-commit"
+)
+
+// mutantDocs describes every mutant, for listings.
+var mutantDocs = map[Mutant]string{
+	MutantCommitBeforeComplete: "the sink commits at the barrier instead of on checkpoint completion",
+	MutantNoRecoverCommit:      "on restore the sink aborts its pre-committed transactions instead of committing them",
+	MutantNoAlignment:          "barriers are forwarded without blocking the channels that delivered them",
+	MutantLateOffsetSnapshot:   "the source records its position after emitting the next batch",
+	MutantRestoreIncomplete:    "restore from the latest triggered checkpoint, not the latest completed one",
+	MutantNoFenceLingering:     "transactions of the previous attempt are not aborted",
+	MutantAckBeforeDurable:     "a task acks the checkpoint before its snapshot is durable",
+	MutantStaleMetadataCommit:  "the coordinator notifies completion before the metadata is durable",
+}
+
+// AllMutants lists every mutant, sorted by name.
+func AllMutants() []Mutant {
+	out := make([]Mutant, 0, len(mutantDocs))
+	for m := range mutantDocs { // lint:sorted sorted below
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Describe returns the mutant's one-line description.
+func (m Mutant) Describe() string { return mutantDocs[m] }
+
+// ParseMutant checks a mutant name.
+func ParseMutant(name string) (Mutant, error) {
+	m := Mutant(name)
+	if _, ok := mutantDocs[m]; ok {
+		return m, nil
+	}
+	var names []string
+	for _, k := range AllMutants() {
+		names = append(names, string(k))
+	}
+	return "", fmt.Errorf("unknown mutant %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// Mutants is the set of mutants switched on.
+type Mutants []Mutant
+
+// Has reports whether m is on.
+func (ms Mutants) Has(m Mutant) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}

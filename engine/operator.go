@@ -1,0 +1,123 @@
+package engine
+
+import "sort"
+
+// Operator is what an operator task runs. Its state lives in the task's
+// state backend, never in its own fields, so that a snapshot holds all of it.
+type Operator interface {
+	// Process handles one record from input.
+	Process(ctx *Context, input int, r Record)
+	// OnTimer runs when a timer registered for ctx's current key fires.
+	OnTimer(ctx *Context, at int64)
+}
+
+// KeyedProcessFunction is user code on a keyed stream: it sees one record at
+// a time with its key's state, and timers.
+type KeyedProcessFunction interface {
+	// ProcessElement handles r, which arrived on input (0, or 1 for the
+	// second stream of ConnectKeyed).
+	ProcessElement(ctx *Context, input int, r Record)
+	// OnTimer runs when a timer of ctx.Key() fires at time at.
+	OnTimer(ctx *Context, at int64)
+}
+
+// ProcessFunc adapts a function to a KeyedProcessFunction without timers.
+type ProcessFunc func(ctx *Context, input int, r Record)
+
+// ProcessElement calls f.
+func (f ProcessFunc) ProcessElement(ctx *Context, input int, r Record) { f(ctx, input, r) }
+
+// OnTimer does nothing.
+func (ProcessFunc) OnTimer(*Context, int64) {}
+
+// Context is what an operator sees while it handles a record or a timer.
+type Context struct {
+	t   *Task
+	key string
+	kg  int
+}
+
+// Key is the current record's key.
+func (c *Context) Key() string { return c.key }
+
+// Now is the task's current time in nanoseconds (simulated in the simulator).
+func (c *Context) Now() int64 { return c.t.env.Now() }
+
+// Emit sends r downstream.
+func (c *Context) Emit(r Record) { c.t.emit(r) }
+
+// Value returns the value state called name for the current key.
+func (c *Context) Value(name string) ValueState { return ValueState{c: c, name: name} }
+
+// List returns the list state called name for the current key.
+func (c *Context) List(name string) ListState { return ListState{c: c, name: name} }
+
+// RegisterTimer asks for OnTimer at time at (nanoseconds, the task's clock)
+// for the current key. Timers are part of the snapshot.
+func (c *Context) RegisterTimer(at int64) { c.t.registerTimer(c.kg, c.key, at) }
+
+// ValueState is one keyed value.
+type ValueState struct {
+	c    *Context
+	name string
+}
+
+// Get returns the value and whether it is set.
+func (s ValueState) Get() (string, bool) { return s.c.t.state.Get(s.c.kg, s.name, s.c.key) }
+
+// Set sets the value.
+func (s ValueState) Set(v string) { s.c.t.state.Set(s.c.kg, s.name, s.c.key, v) }
+
+// Clear removes the value.
+func (s ValueState) Clear() { s.c.t.state.Delete(s.c.kg, s.name, s.c.key) }
+
+// ListState is one keyed list.
+type ListState struct {
+	c    *Context
+	name string
+}
+
+// Get returns the list.
+func (s ListState) Get() []string { return s.c.t.state.GetList(s.c.kg, s.name, s.c.key) }
+
+// Add appends v.
+func (s ListState) Add(v string) { s.c.t.state.Append(s.c.kg, s.name, s.c.key, v) }
+
+// Clear empties the list.
+func (s ListState) Clear() { s.c.t.state.ClearList(s.c.kg, s.name, s.c.key) }
+
+// funcOp is a stateless map, filter or flatMap.
+type funcOp struct {
+	fn func(r Record, emit func(Record))
+}
+
+func (o *funcOp) Process(ctx *Context, _ int, r Record) { o.fn(r, ctx.Emit) }
+func (o *funcOp) OnTimer(*Context, int64)               {}
+
+// keyedOp runs a KeyedProcessFunction; keyOf gives each input's key.
+type keyedOp struct {
+	fn    KeyedProcessFunction
+	keyOf []func(Record) string
+}
+
+func (o *keyedOp) Process(ctx *Context, input int, r Record) { o.fn.ProcessElement(ctx, input, r) }
+func (o *keyedOp) OnTimer(ctx *Context, at int64)            { o.fn.OnTimer(ctx, at) }
+
+// timer is one registered timer.
+type timer struct {
+	KG  int    `json:"kg"`
+	Key string `json:"key"`
+	At  int64  `json:"at"`
+}
+
+func sortTimers(ts []timer) {
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].At != ts[j].At {
+			return ts[i].At < ts[j].At
+		}
+		if ts[i].KG != ts[j].KG {
+			return ts[i].KG < ts[j].KG
+		}
+		return ts[i].Key < ts[j].Key
+	})
+}

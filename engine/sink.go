@@ -1,0 +1,327 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/onceproof/onceproof/internal/kproto"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// SinkState is a sink task's snapshot: the transactions it pre-committed and
+// has not seen committed. Restoring a checkpoint commits all of them.
+type SinkState struct {
+	Pending []PendingTxn `json:"pending,omitempty"`
+}
+
+// PendingTxn is a pre-committed transaction: every record produced and
+// acknowledged, no EndTxn yet.
+type PendingTxn struct {
+	// Checkpoint is the checkpoint whose barrier pre-committed it; the
+	// transaction is committed once that checkpoint (or a later one)
+	// completes.
+	Checkpoint int64           `json:"checkpoint"`
+	Producer   kproto.Producer `json:"producer"`
+	Records    int             `json:"records"`
+}
+
+// TxnTimeoutMillis is the transaction timeout sinks ask for. It must exceed
+// the longest time from a transaction's first write to its commit,
+// including a recovery; kfake measures it on the wall clock.
+var TxnTimeoutMillis int32 = 3_600_000
+
+// openTxn is the transaction records are currently written to.
+type openTxn struct {
+	prod    kproto.Producer
+	seq     []int32
+	records int
+}
+
+// kop is one Kafka operation of the sink. The sink runs them one at a time,
+// in order, so a produce never overtakes the InitProducerID of its
+// transaction and a commit never overtakes the produces before it.
+type kop struct {
+	name string
+	run  func(done func())
+}
+
+// sink is the exactly-once (or at-least-once) Kafka sink.
+type sink struct {
+	t    *Task
+	spec *SinkSpec
+	buf  [][]kproto.Record
+	// unflushed counts records buffered or in produce requests not yet
+	// acknowledged; the sink takes no input past a bound on it.
+	unflushed int
+	cur       *openTxn
+	pending   []PendingTxn
+	ops       []kop
+	running   bool
+	flushing  bool
+	// committed is the highest checkpoint through which every pending
+	// transaction is committed.
+	committed int64
+	// lost counts pre-committed transactions the broker refused to commit.
+	lost int
+}
+
+func newSink(t *Task) *sink {
+	return &sink{t: t, spec: t.v.Sink, buf: make([][]kproto.Record, t.v.Sink.Partitions)}
+}
+
+func (s *sink) exactlyOnce() bool { return s.spec.Guarantee == ExactlyOnce }
+
+func (s *sink) txnID(k int64) string {
+	return fmt.Sprintf("%s-%d-%d", s.spec.TxnPrefix, s.t.id.Subtask, k)
+}
+
+// start is step 8: commit what the restored snapshot pre-committed, fence
+// every id a previous attempt may have left open, then open a transaction.
+func (s *sink) start(snap *TaskSnapshot) {
+	restored := int64(0)
+	if snap != nil {
+		restored = snap.Checkpoint
+		s.committed = restored
+		if snap.Sink != nil {
+			for _, p := range snap.Sink.Pending {
+				s.enqueueCommit(p, !s.t.cfg.Mutants.Has(MutantNoRecoverCommit), "recover")
+			}
+		}
+	}
+	if !s.exactlyOnce() {
+		return
+	}
+	// Every transactional id of an earlier attempt lies in
+	// (restored, FenceUpTo]: InitProducerID on each aborts whatever it left
+	// open, so no stray transaction pins the last stable offset. The last
+	// one becomes this attempt's first transaction.
+	if !s.t.cfg.Mutants.Has(MutantNoFenceLingering) {
+		for k := restored + 1; k < s.t.dep.FenceUpTo; k++ {
+			s.enqueueInit(s.txnID(k), false)
+		}
+	}
+	s.enqueueInit(s.txnID(max(s.t.dep.FenceUpTo, restored+1)), true)
+}
+
+// busy reports whether the sink must stop taking input: during a
+// pre-commit, or while too much is unflushed.
+func (s *sink) busy() bool {
+	return s.flushing || s.unflushed >= 2*s.t.cfg.SinkBatchRecords*int(s.spec.Partitions)
+}
+
+func (s *sink) add(r Record) {
+	p := PartitionFor(r.Key, s.spec.Partitions, s.t.id.Subtask)
+	s.buf[p] = append(s.buf[p], kproto.Record{Key: []byte(r.Key), Value: []byte(r.Value)})
+	s.unflushed++
+	if len(s.buf[p]) >= s.t.cfg.SinkBatchRecords {
+		s.flushPartition(p)
+	}
+}
+
+func (s *sink) flushPartition(p int32) {
+	recs := s.buf[p]
+	if len(recs) == 0 {
+		return
+	}
+	s.buf[p] = nil
+	s.enqueue(kop{name: "produce", run: func(done func()) {
+		var req kmsg.Request
+		if s.exactlyOnce() {
+			c := s.cur
+			req = kproto.Produce(c.prod.TxnID, s.spec.Topic, p, kproto.EncodeBatch(c.prod, c.seq[p], true, 0, recs))
+		} else {
+			req = kproto.Produce("", s.spec.Topic, p, kproto.EncodeBatch(kproto.Producer{ID: -1, Epoch: -1}, -1, false, 0, recs))
+		}
+		s.do(req, "produce", func(resp kmsg.Response) error {
+			if _, err := kproto.ProduceResult(resp); err != nil {
+				return err
+			}
+			if s.exactlyOnce() {
+				s.cur.seq[p] += int32(len(recs))
+				s.cur.records += len(recs)
+			}
+			s.unflushed -= len(recs)
+			done()
+			return nil
+		})
+	}})
+}
+
+// preCommit is step 4: flush everything before barrier n, then hand the
+// snapshot's sink state to done and open the next transaction.
+func (s *sink) preCommit(n int64, done func(*SinkState)) {
+	s.flushing = true
+	for p := range s.buf {
+		s.flushPartition(int32(p))
+	}
+	s.enqueue(kop{name: "pre-commit", run: func(next func()) {
+		if s.exactlyOnce() && s.cur.records > 0 {
+			pt := PendingTxn{Checkpoint: n, Producer: s.cur.prod, Records: s.cur.records}
+			s.pending = append(s.pending, pt)
+			if s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) {
+				s.enqueueCommit(pt, true, "early")
+			}
+		}
+		done(&SinkState{Pending: append([]PendingTxn(nil), s.pending...)})
+		if s.exactlyOnce() {
+			s.enqueueInit(s.txnID(n+1), true)
+		}
+		s.flushing = false
+		next()
+		s.t.pump()
+	}})
+}
+
+// complete is step 7: commit every pending transaction up to n.
+func (s *sink) complete(n int64) {
+	var keep []PendingTxn
+	for _, p := range s.pending {
+		if p.Checkpoint <= n {
+			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) {
+				s.enqueueCommit(p, true, "complete")
+			}
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	s.pending = keep
+	s.enqueue(kop{name: "committed-through", run: func(done func()) {
+		s.committed = max(s.committed, n)
+		done()
+	}})
+}
+
+// CommittedThrough is the highest checkpoint through which the sink has
+// committed every pre-committed transaction (0 for other tasks).
+func (t *Task) CommittedThrough() int64 {
+	if t.snk == nil {
+		return 0
+	}
+	return t.snk.committed
+}
+
+// LostTransactions counts pre-committed transactions the broker refused to
+// commit: data loss the engine reports instead of hiding.
+func (t *Task) LostTransactions() int {
+	if t.snk == nil {
+		return 0
+	}
+	return t.snk.lost
+}
+
+func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
+	s.enqueue(kop{name: "end-txn", run: func(done func()) {
+		s.t.event(PhaseEndTxnSent, p.Checkpoint, fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit))
+		s.doRaw(kproto.EndTxn(p.Producer, commit), "end txn", func(resp kmsg.Response, err error) {
+			if err == nil {
+				_, err = kproto.EndTxnResult(p.Producer, resp)
+			}
+			if err != nil && retriable(err) {
+				// Still unknown after every retry: restart, and the
+				// restore commits it again from the snapshot.
+				s.t.fail(Failure{Reason: fmt.Sprintf("sink end txn %s: %v", p.Producer, err)})
+				return
+			}
+			if err != nil && commit {
+				// The commit point passed, so this transaction had to
+				// commit. The broker refusing it (it timed out, or was
+				// fenced) is data loss: say so loudly, as Flink does,
+				// rather than retrying forever.
+				s.lost++
+				s.t.event(PhaseEndTxnSent, p.Checkpoint, fmt.Sprintf("LOST pre-committed transaction %s (%d records): %v", p.Producer, p.Records, err))
+			}
+			done()
+		})
+	}})
+}
+
+// enqueueInit runs InitProducerID on id: it fences and aborts whatever an
+// earlier producer left open on it. use makes it the open transaction.
+func (s *sink) enqueueInit(id string, use bool) {
+	s.enqueue(kop{name: "init", run: func(done func()) {
+		s.do(kproto.InitProducerID(id, TxnTimeoutMillis), "init producer id", func(resp kmsg.Response) error {
+			prod, err := kproto.InitProducerIDResult(id, resp)
+			if err != nil {
+				return err
+			}
+			if use {
+				s.cur = &openTxn{prod: prod, seq: make([]int32, s.spec.Partitions)}
+			}
+			done()
+			return nil
+		})
+	}})
+}
+
+func (s *sink) enqueue(op kop) {
+	s.ops = append(s.ops, op)
+	s.next()
+}
+
+// next runs the next queued operation if none is running.
+func (s *sink) next() {
+	if s.running || len(s.ops) == 0 || s.t.failed {
+		return
+	}
+	op := s.ops[0]
+	s.ops = s.ops[1:]
+	s.running = true
+	op.run(func() {
+		s.running = false
+		s.next()
+		s.t.pump()
+	})
+}
+
+// do issues req, retries it unchanged on a timeout or a retriable error, and
+// fails the task on any other error; handle turns a response into an error.
+func (s *sink) do(req kmsg.Request, what string, handle func(kmsg.Response) error) {
+	s.doRaw(req, what, func(resp kmsg.Response, err error) {
+		if err == nil {
+			err = handle(resp)
+		}
+		if err != nil {
+			s.t.fail(Failure{Reason: fmt.Sprintf("sink %s: %v", what, err)})
+		}
+	})
+}
+
+// doRaw issues req and retries it unchanged (same sequence numbers, same
+// decision) on a timeout or a retriable error, up to KafkaRetries times.
+func (s *sink) doRaw(req kmsg.Request, what string, cb func(kmsg.Response, error)) {
+	tries := 0
+	var attempt func()
+	attempt = func() {
+		s.t.env.Kafka(req, func(resp kmsg.Response, err error) {
+			if err == nil {
+				err = responseErr(resp)
+			}
+			if err != nil && retriable(err) && tries < s.t.cfg.KafkaRetries {
+				tries++
+				s.t.env.After(s.t.cfg.PollInterval, attempt)
+				return
+			}
+			cb(resp, err)
+		})
+	}
+	attempt()
+}
+
+// responseErr extracts a retriable error from a response, so that doRaw can
+// retry it; non-retriable codes are left to the caller's decoding.
+func responseErr(resp kmsg.Response) error {
+	var code int16
+	switch r := resp.(type) {
+	case *kmsg.EndTxnResponse:
+		code = r.ErrorCode
+	case *kmsg.InitProducerIDResponse:
+		code = r.ErrorCode
+	case *kmsg.ProduceResponse:
+		if len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1 {
+			code = r.Topics[0].Partitions[0].ErrorCode
+		}
+	}
+	if err := kerrFor(code); err != nil && retriable(err) {
+		return err
+	}
+	return nil
+}

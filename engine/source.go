@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/onceproof/onceproof/internal/kproto"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// SourceState is a source task's snapshot: the next offset to read in each
+// partition it owns.
+type SourceState struct {
+	Topic     string            `json:"topic"`
+	Positions []kproto.Position `json:"positions"`
+}
+
+// source reads its partitions with read_committed fetches, one at a time,
+// and emits records only while every output channel has credit.
+//
+// Its position is the next offset after the last record it emitted, never
+// after the last record it fetched: a barrier placed between two emitted
+// batches must see exactly the records before it.
+type source struct {
+	t        *Task
+	topic    string
+	pos      []kproto.Position
+	fetching bool
+	sleeping bool
+	retries  int
+	// deferred is a checkpoint whose position the late-offset-snapshot
+	// mutant records only after the next batch.
+	deferred *deferredSnapshot
+}
+
+type deferredSnapshot struct {
+	n, triggeredAt int64
+	m              TaskMetrics
+}
+
+func newSource(t *Task) *source {
+	spec := t.v.Source
+	s := &source{t: t, topic: spec.Topic}
+	for p := int32(0); p < spec.Partitions; p++ {
+		if int(p)%t.v.Parallelism == t.id.Subtask {
+			s.pos = append(s.pos, kproto.Position{Partition: p})
+		}
+	}
+	return s
+}
+
+func (s *source) start(snap *TaskSnapshot) {
+	if snap != nil && snap.Source != nil {
+		for _, saved := range snap.Source.Positions {
+			for i := range s.pos {
+				if s.pos[i].Partition == saved.Partition {
+					s.pos[i].Offset = saved.Offset
+				}
+			}
+		}
+	}
+	s.maybeFetch()
+}
+
+func (s *source) snapshot() *SourceState {
+	return &SourceState{Topic: s.topic, Positions: append([]kproto.Position(nil), s.pos...)}
+}
+
+// offsets renders the positions as "topic/partition" -> next offset.
+func (s *source) offsets() map[string]int64 {
+	m := make(map[string]int64, len(s.pos))
+	for _, p := range s.pos {
+		m[fmt.Sprintf("%s/%d", s.topic, p.Partition)] = p.Offset
+	}
+	return m
+}
+
+// trigger is step 1 of the protocol: record the position and emit the
+// barrier, in the same step, so no record falls between the two.
+func (s *source) trigger(n, triggeredAt int64) {
+	t := s.t
+	t.event(PhaseBarrierInjected, n, "")
+	if t.cfg.Mutants.Has(MutantLateOffsetSnapshot) && s.fetching {
+		t.lastBarrier = n
+		t.broadcastBarrier(n, triggeredAt)
+		s.deferred = &deferredSnapshot{n: n, triggeredAt: triggeredAt}
+		return
+	}
+	t.checkpoint(n, triggeredAt, t.env.Now())
+}
+
+func (s *source) maybeFetch() {
+	t := s.t
+	if s.fetching || s.sleeping || !t.running || t.failed || len(s.pos) == 0 || !t.hasCredit() {
+		return
+	}
+	s.fetching = true
+	from := append([]kproto.Position(nil), s.pos...)
+	t.env.Kafka(kproto.Fetch(s.topic, from, true, t.cfg.FetchBytesMax), func(resp kmsg.Response, err error) {
+		s.fetching = false
+		var parts []kproto.Fetched
+		if err == nil {
+			parts, err = kproto.DecodeFetch(resp, s.topic, from, true)
+		}
+		for _, f := range parts {
+			if err == nil && f.Err != nil {
+				err = f.Err
+			}
+		}
+		if err != nil {
+			s.retry(err)
+			return
+		}
+		s.retries = 0
+		emitted := 0
+		for _, f := range parts {
+			for _, r := range f.Records {
+				t.emit(Record{Key: string(r.Key), Value: string(r.Value), Time: r.Timestamp.UnixMilli(),
+					Origin: fmt.Sprintf("%s/%d@%d", s.topic, f.Partition, r.Offset)})
+				emitted++
+			}
+			for i := range s.pos {
+				if s.pos[i].Partition == f.Partition {
+					s.pos[i].Offset = f.Next
+				}
+			}
+		}
+		if d := s.deferred; d != nil {
+			s.deferred = nil
+			// Mutant: the position now includes the batch emitted after
+			// the barrier.
+			t.upload(d.n, d.triggeredAt, &TaskSnapshot{Source: s.snapshot()}, d.m, s.offsets())
+		}
+		if emitted == 0 {
+			s.sleep()
+			return
+		}
+		s.maybeFetch()
+	})
+}
+
+func (s *source) sleep() {
+	s.sleeping = true
+	s.t.env.After(s.t.cfg.PollInterval, func() {
+		s.sleeping = false
+		s.maybeFetch()
+	})
+}
+
+// retry handles a failed fetch: transient errors are retried after the poll
+// interval, up to KafkaRetries in a row; anything else fails the task.
+func (s *source) retry(err error) {
+	s.retries++
+	if s.retries > s.t.cfg.KafkaRetries || !retriable(err) {
+		s.t.fail(Failure{Reason: fmt.Sprintf("fetch %s: %v", s.topic, err)})
+		return
+	}
+	s.sleep()
+}
+
+// ErrTimeout is what a TaskEnv returns when a Kafka request or its response
+// was lost: the caller cannot know whether it was applied.
+var ErrTimeout = errors.New("kafka request timed out")
+
+// retriable reports whether a Kafka error is worth retrying with the same
+// request.
+func retriable(err error) bool {
+	if errors.Is(err, ErrTimeout) {
+		return true
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	return false
+}

@@ -1,0 +1,501 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// TaskConfig tunes a task.
+type TaskConfig struct {
+	// ChannelCredits is how many records may be in flight on one channel
+	// before the sender must wait for the receiver (credit-based flow
+	// control, as in Flink). It bounds every queue in the job.
+	ChannelCredits int `json:"channel_credits"`
+	// PollInterval is how long an idle source waits before fetching again.
+	PollInterval time.Duration `json:"poll_interval"`
+	// FetchBytesMax bounds one source fetch per partition.
+	FetchBytesMax int32 `json:"fetch_bytes_max"`
+	// SinkBatchRecords is how many records a sink buffers per partition
+	// before it produces them.
+	SinkBatchRecords int `json:"sink_batch_records"`
+	// KafkaRetries bounds consecutive retries of one Kafka request.
+	KafkaRetries int `json:"kafka_retries"`
+	// Mutants switch on deliberate bugs, by name (see mutants.go).
+	Mutants Mutants `json:"mutants,omitempty"`
+}
+
+// DefaultTaskConfig returns the defaults.
+func DefaultTaskConfig() TaskConfig {
+	return TaskConfig{
+		ChannelCredits:   32,
+		PollInterval:     5 * time.Millisecond,
+		FetchBytesMax:    16 << 10,
+		SinkBatchRecords: 64,
+		KafkaRetries:     10,
+	}
+}
+
+// Deployment is what a task needs to start: who it is and where to restore
+// from.
+type Deployment struct {
+	Task TaskID `json:"task"`
+	// Restore is the checkpoint to restore from (0: start empty) and Handle
+	// the task's snapshot in it.
+	Restore int64  `json:"restore,omitempty"`
+	Handle  string `json:"handle,omitempty"`
+	// FenceUpTo is one past the highest checkpoint id ever triggered: every
+	// transactional id a sink of a previous attempt may have opened has a
+	// checkpoint id below it.
+	FenceUpTo int64 `json:"fence_up_to"`
+	// StoragePrefix is where the task writes its snapshots.
+	StoragePrefix string `json:"storage_prefix"`
+}
+
+// inChannel is one input channel: one upstream subtask on one input edge.
+type inChannel struct {
+	input    int // the vertex input (edge) it belongs to
+	upstream int // the upstream subtask
+	queue    []StreamMsg
+	blocked  bool // barrier received, waiting for the others (aligned mode)
+	unacked  int  // records consumed but not yet returned as credit
+}
+
+// outGate is one downstream edge: a channel per downstream subtask.
+type outGate struct {
+	part    Partitioning
+	credits []int
+}
+
+// alignment tracks the barriers of one checkpoint at a task with inputs.
+type alignment struct {
+	checkpoint  int64
+	triggeredAt int64
+	firstAt     int64
+	received    []bool
+	count       int
+}
+
+// Task is one subtask: a synchronous state machine. Its inputs are the
+// methods Start, Enqueue, Credit, Trigger, NotifyComplete and the callbacks
+// of its TaskEnv; its outputs are calls on the TaskEnv.
+//
+// The checkpoint protocol, in the order it happens at a task:
+//
+//  1. A source is told Trigger(n). In one step it records its Kafka
+//     positions in its snapshot and emits barrier n on every output
+//     channel (source.go).
+//  2. A task with inputs receives barrier n on a channel and blocks that
+//     channel; records behind the barrier wait (aligned mode).
+//  3. When barrier n has come on every input, the task snapshots its
+//     state (the synchronous part) and forwards barrier n on every output,
+//     then unblocks its inputs.
+//  4. A sink at barrier n first flushes its open transaction (every record
+//     produced, no EndTxn) and records {transactional id, producer id,
+//     epoch} in its snapshot: the pre-commit (sink.go).
+//  5. The snapshot is uploaded (the asynchronous part); only once it is
+//     durable does the task Ack n.
+//  6. The coordinator writes the checkpoint's metadata: the commit point
+//     (coordinator.go). Then it tells every task NotifyComplete(n).
+//  7. On NotifyComplete(n) a sink commits its pre-committed transactions up
+//     to n.
+//  8. On restore, a sink first commits the transactions in its restored
+//     snapshot, then fences every other id the previous attempt may have
+//     opened.
+type Task struct {
+	id    TaskID
+	name  string
+	job   *Job
+	v     *Vertex
+	env   TaskEnv
+	cfg   TaskConfig
+	dep   Deployment
+	state StateBackend
+
+	inputs []*inChannel
+	gates  []*outGate
+	rr     int
+
+	op  Operator
+	src *source
+	snk *sink
+
+	timers  []timer
+	running bool
+	failed  bool
+
+	align *alignment
+	// lastBarrier is the highest checkpoint whose barrier this task has
+	// passed; an older barrier is a leftover of an aborted checkpoint.
+	lastBarrier int64
+	ctx         Context
+}
+
+// NewTask builds the task for dep. state is its backend (nil: heap).
+func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateBackend) *Task {
+	v := job.Vertices[dep.Task.Vertex]
+	if state == nil {
+		state = NewHeapBackend()
+	}
+	t := &Task{id: dep.Task, name: job.TaskName(dep.Task), job: job, v: v, env: env, cfg: cfg, dep: dep, state: state}
+	t.ctx.t = t
+	for in, e := range v.Inputs {
+		for u := 0; u < job.Vertices[e.From].Parallelism; u++ {
+			t.inputs = append(t.inputs, &inChannel{input: in, upstream: u})
+		}
+	}
+	for _, d := range job.Downstream(dep.Task.Vertex) {
+		dv := job.Vertices[d.Vertex]
+		g := &outGate{part: dv.Inputs[d.Input].Partitioning, credits: make([]int, dv.Parallelism)}
+		for i := range g.credits {
+			g.credits[i] = cfg.ChannelCredits
+		}
+		t.gates = append(t.gates, g)
+	}
+	switch v.Kind {
+	case SourceVertex:
+		t.src = newSource(t)
+	case SinkVertex:
+		t.snk = newSink(t)
+	default:
+		t.op = v.NewOperator()
+	}
+	return t
+}
+
+// ID is the task's id; Name is "vertex/subtask".
+func (t *Task) ID() TaskID   { return t.id }
+func (t *Task) Name() string { return t.name }
+
+// InputIndex maps (vertex input, upstream subtask) to the task's channel
+// index, which Enqueue and SendCredit use.
+func (t *Task) InputIndex(input, upstream int) int {
+	for i, c := range t.inputs {
+		if c.input == input && c.upstream == upstream {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("task %s has no input %d from upstream %d", t.name, input, upstream))
+}
+
+// Start restores the task (if it has a checkpoint) and starts processing.
+func (t *Task) Start() {
+	if t.dep.Restore == 0 {
+		t.begin(nil)
+		return
+	}
+	t.env.Load(t.dep.Handle, func(data []byte, err error) {
+		if err == nil {
+			var s *TaskSnapshot
+			if s, err = DecodeSnapshot(data); err == nil {
+				t.begin(s)
+				return
+			}
+		}
+		t.fail(Failure{Reason: fmt.Sprintf("restore from checkpoint %d: %v", t.dep.Restore, err), RestoreCheckpoint: t.dep.Restore})
+	})
+}
+
+func (t *Task) begin(s *TaskSnapshot) {
+	if s != nil {
+		start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
+		var mine []KeyGroupState
+		for _, g := range s.Keyed {
+			if g.KG >= start && g.KG < end {
+				mine = append(mine, g)
+			}
+		}
+		t.state.Restore(mine)
+		for _, tm := range s.Timers {
+			t.scheduleTimer(tm)
+		}
+		t.lastBarrier = s.Checkpoint
+	}
+	switch {
+	case t.src != nil:
+		t.src.start(s)
+	case t.snk != nil:
+		t.snk.start(s)
+	}
+	t.running = true
+	t.env.Running()
+	t.pump()
+}
+
+// Enqueue delivers a message that arrived on input channel in.
+func (t *Task) Enqueue(in int, m StreamMsg) {
+	if t.failed {
+		return
+	}
+	t.inputs[in].queue = append(t.inputs[in].queue, m)
+	t.pump()
+}
+
+// Credit returns n credits on output channel ch of gate g.
+func (t *Task) Credit(g, ch, n int) {
+	if t.failed {
+		return
+	}
+	t.gates[g].credits[ch] += n
+	t.pump()
+	if t.src != nil {
+		t.src.maybeFetch()
+	}
+}
+
+// hasCredit reports whether every output channel can take a record. A task
+// processes a record only then, so no queue grows past ChannelCredits plus
+// what one input record can emit.
+func (t *Task) hasCredit() bool {
+	for _, g := range t.gates {
+		for _, c := range g.credits {
+			if c <= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pump processes queued input until there is none it may take.
+func (t *Task) pump() {
+	for t.running && !t.failed {
+		if t.snk != nil && t.snk.busy() {
+			return
+		}
+		credit := t.hasCredit()
+		picked := -1
+		for i := range t.inputs {
+			c := t.inputs[(t.rr+i)%len(t.inputs)]
+			if c.blocked || len(c.queue) == 0 {
+				continue
+			}
+			// Barriers need no credit: they carry no data.
+			if credit || c.queue[0].Kind == MsgBarrier {
+				picked = (t.rr + i) % len(t.inputs)
+				break
+			}
+		}
+		if picked < 0 {
+			return
+		}
+		t.rr = (picked + 1) % len(t.inputs)
+		c := t.inputs[picked]
+		m := c.queue[0]
+		c.queue = c.queue[1:]
+		if m.Kind == MsgBarrier {
+			t.onBarrier(picked, m)
+			continue
+		}
+		c.unacked++
+		if c.unacked*2 >= t.cfg.ChannelCredits {
+			t.env.SendCredit(picked, c.unacked)
+			c.unacked = 0
+		}
+		t.process(c.input, m.Record)
+	}
+}
+
+func (t *Task) process(input int, r Record) {
+	if t.snk != nil {
+		t.snk.add(r)
+		return
+	}
+	if t.v.Keyed {
+		t.ctx.key = r.Key
+		t.ctx.kg = KeyGroup(r.Key, t.job.MaxParallelism)
+	}
+	t.op.Process(&t.ctx, input, r)
+}
+
+// emit sends r on every output gate, to the channel its partitioning picks.
+func (t *Task) emit(r Record) {
+	for gi, g := range t.gates {
+		ch := t.id.Subtask
+		if g.part == Hash {
+			ch = SubtaskForKeyGroup(KeyGroup(r.Key, t.job.MaxParallelism), t.job.MaxParallelism, len(g.credits))
+		}
+		g.credits[ch]--
+		t.env.Send(gi, ch, StreamMsg{Kind: MsgRecord, Record: r})
+	}
+}
+
+// broadcastBarrier sends barrier n on every output channel.
+func (t *Task) broadcastBarrier(n, triggeredAt int64) {
+	for gi, g := range t.gates {
+		for ch := range g.credits {
+			t.env.Send(gi, ch, StreamMsg{Kind: MsgBarrier, Checkpoint: n, TriggeredAt: triggeredAt})
+		}
+	}
+}
+
+func (t *Task) event(p Phase, n int64, detail string) {
+	t.env.Event(Event{Phase: p, Checkpoint: n, Task: t.name, Detail: detail})
+}
+
+// onBarrier is steps 2 and 3 of the protocol.
+func (t *Task) onBarrier(in int, m StreamMsg) {
+	n := m.Checkpoint
+	t.event(PhaseBarrierReceived, n, fmt.Sprintf("input %d", in))
+	if n <= t.lastBarrier {
+		return // a barrier of a checkpoint this task already passed or dropped
+	}
+	if t.align != nil && t.align.checkpoint < n {
+		// A newer checkpoint overtook the one being aligned, which must
+		// have been aborted: drop it and align the new one.
+		t.unblockAll()
+		t.align = nil
+	}
+	if t.align == nil {
+		t.align = &alignment{checkpoint: n, triggeredAt: m.TriggeredAt, firstAt: t.env.Now(), received: make([]bool, len(t.inputs))}
+	}
+	a := t.align
+	if !a.received[in] {
+		a.received[in] = true
+		a.count++
+		if !t.cfg.Mutants.Has(MutantNoAlignment) {
+			t.inputs[in].blocked = true
+		}
+	}
+	if a.count < len(t.inputs) {
+		return
+	}
+	t.align = nil
+	t.unblockAll()
+	t.event(PhaseAligned, n, "")
+	t.checkpoint(n, a.triggeredAt, a.firstAt)
+}
+
+func (t *Task) unblockAll() {
+	for _, c := range t.inputs {
+		c.blocked = false
+	}
+}
+
+// checkpoint takes the snapshot of checkpoint n (aligned), forwards the
+// barrier and uploads. firstAt is when the first barrier arrived.
+func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
+	t.lastBarrier = n
+	m := TaskMetrics{StartDelay: firstAt - triggeredAt, AlignmentDuration: t.env.Now() - firstAt}
+	if t.snk != nil {
+		// The sink pre-commits first: its snapshot must name a transaction
+		// that holds every record before the barrier.
+		syncStart := t.env.Now()
+		t.snk.preCommit(n, func(ss *SinkState) {
+			m.SyncDuration = t.env.Now() - syncStart
+			t.upload(n, triggeredAt, &TaskSnapshot{Sink: ss}, m, nil)
+		})
+		return
+	}
+	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...)}
+	var offsets map[string]int64
+	if t.src != nil {
+		snap.Source = t.src.snapshot()
+		offsets = t.src.offsets()
+	}
+	t.broadcastBarrier(n, triggeredAt)
+	t.upload(n, triggeredAt, snap, m, offsets)
+}
+
+// upload is step 5: write the snapshot, ack only once it is durable.
+func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, offsets map[string]int64) {
+	snap.Task, snap.Checkpoint = t.name, n
+	data, err := EncodeSnapshot(snap)
+	if err != nil {
+		t.env.Decline(n, err.Error())
+		return
+	}
+	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data)))
+	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
+	asyncStart := t.env.Now()
+	ack := func() {
+		m.AsyncDuration = t.env.Now() - asyncStart
+		m.CheckpointedSize = int64(len(data))
+		m.EndToEndDuration = t.env.Now() - triggeredAt
+		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: int64(len(data)), Metrics: m, Offsets: offsets})
+		t.event(PhaseAckSent, n, "")
+	}
+	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
+		ack()
+		t.env.Persist(handle, data, func(error) {})
+		return
+	}
+	t.env.Persist(handle, data, func(err error) {
+		if err != nil {
+			t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+			return
+		}
+		t.event(PhaseSnapshotDurable, n, "")
+		ack()
+	})
+}
+
+// Trigger starts checkpoint n at a source (step 1).
+func (t *Task) Trigger(n, triggeredAt int64) {
+	if t.failed || !t.running || t.src == nil {
+		return
+	}
+	t.src.trigger(n, triggeredAt)
+}
+
+// NotifyComplete tells the task checkpoint n is complete (step 7).
+func (t *Task) NotifyComplete(n int64) {
+	if t.failed {
+		return
+	}
+	t.event(PhaseCompleteDelivered, n, "")
+	if t.snk != nil {
+		t.snk.complete(n)
+	}
+}
+
+// Cancel stops the task: nothing it was owed runs any more. It does not
+// abort transactions; the next attempt fences them.
+func (t *Task) Cancel() { t.failed = true }
+
+func (t *Task) fail(f Failure) {
+	if t.failed {
+		return
+	}
+	t.failed = true
+	f.Task = t.id
+	t.env.Fail(f)
+}
+
+func (t *Task) registerTimer(kg int, key string, at int64) {
+	tm := timer{KG: kg, Key: key, At: at}
+	if !t.containsTimer(tm) {
+		t.scheduleTimer(tm)
+	}
+}
+
+func (t *Task) scheduleTimer(tm timer) {
+	if !t.containsTimer(tm) {
+		t.timers = append(t.timers, tm)
+		sortTimers(t.timers)
+	}
+	d := time.Duration(tm.At - t.env.Now())
+	t.env.After(max(d, 0), func() { t.fireTimer(tm) })
+}
+
+func (t *Task) containsTimer(tm timer) bool {
+	for _, x := range t.timers {
+		if x == tm {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Task) fireTimer(tm timer) {
+	if t.failed || !t.containsTimer(tm) {
+		return
+	}
+	for i, x := range t.timers {
+		if x == tm {
+			t.timers = append(t.timers[:i], t.timers[i+1:]...)
+			break
+		}
+	}
+	t.ctx.key, t.ctx.kg = tm.Key, tm.KG
+	t.op.OnTimer(&t.ctx, tm.At)
+}
