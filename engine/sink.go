@@ -80,12 +80,14 @@ func (s *sink) start(snap *TaskSnapshot) {
 	restored := int64(0)
 	if snap != nil {
 		restored = snap.Checkpoint
-		s.committed = restored
 		if snap.Sink != nil {
 			for _, p := range snap.Sink.Pending {
 				s.enqueueCommit(p, !s.t.cfg.Mutants.Has(MutantNoRecoverCommit), "recover")
 			}
 		}
+		// Committed through the restored checkpoint only once the commits
+		// above are done: the queue runs in order.
+		s.enqueueCommitted(restored)
 	}
 	if !s.exactlyOnce() {
 		return
@@ -184,6 +186,12 @@ func (s *sink) complete(n int64) {
 		}
 	}
 	s.pending = keep
+	s.enqueueCommitted(n)
+}
+
+// enqueueCommitted records, once every operation queued before it is done,
+// that the sink has committed everything through checkpoint n.
+func (s *sink) enqueueCommitted(n int64) {
 	s.enqueue(kop{name: "committed-through", run: func(done func()) {
 		s.committed = max(s.committed, n)
 		done()

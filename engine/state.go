@@ -80,10 +80,14 @@ func (h *HeapBackend) Get(kg int, name, key string) (string, bool) {
 }
 
 // Set implements StateBackend.
-func (h *HeapBackend) Set(kg int, name, key, value string) { h.group(kg).values[stateKey{name, key}] = value }
+func (h *HeapBackend) Set(kg int, name, key, value string) {
+	h.group(kg).values[stateKey{name, key}] = value
+}
 
 // Delete implements StateBackend.
-func (h *HeapBackend) Delete(kg int, name, key string) { delete(h.group(kg).values, stateKey{name, key}) }
+func (h *HeapBackend) Delete(kg int, name, key string) {
+	delete(h.group(kg).values, stateKey{name, key})
+}
 
 // GetList implements StateBackend. The caller may not modify the result.
 func (h *HeapBackend) GetList(kg int, name, key string) []string {
@@ -103,7 +107,9 @@ func (h *HeapBackend) Append(kg int, name, key, value string) {
 }
 
 // ClearList implements StateBackend.
-func (h *HeapBackend) ClearList(kg int, name, key string) { delete(h.group(kg).lists, stateKey{name, key}) }
+func (h *HeapBackend) ClearList(kg int, name, key string) {
+	delete(h.group(kg).lists, stateKey{name, key})
+}
 
 // Snapshot implements StateBackend.
 func (h *HeapBackend) Snapshot() []KeyGroupState {

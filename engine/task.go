@@ -60,11 +60,17 @@ type inChannel struct {
 	unacked  int  // records consumed but not yet returned as credit
 }
 
-// outGate is one downstream edge: a channel per downstream subtask.
+// outGate is one downstream edge: a channel per downstream subtask, with
+// its credit; channels a forward edge does not connect hold unconnected.
 type outGate struct {
 	part    Partitioning
 	credits []int
 }
+
+// unconnected marks a channel of a gate that does not exist.
+const unconnected = -1 << 40
+
+func (g *outGate) connected(ch int) bool { return g.credits[ch] > unconnected/2 }
 
 // alignment tracks the barriers of one checkpoint at a task with inputs.
 type alignment struct {
@@ -138,16 +144,24 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	}
 	t := &Task{id: dep.Task, name: job.TaskName(dep.Task), job: job, v: v, env: env, cfg: cfg, dep: dep, state: state}
 	t.ctx.t = t
+	// A forward edge connects subtask i to subtask i only; a hash edge
+	// connects every upstream subtask to every downstream one.
 	for in, e := range v.Inputs {
 		for u := 0; u < job.Vertices[e.From].Parallelism; u++ {
-			t.inputs = append(t.inputs, &inChannel{input: in, upstream: u})
+			if e.Partitioning == Hash || u == dep.Task.Subtask {
+				t.inputs = append(t.inputs, &inChannel{input: in, upstream: u})
+			}
 		}
 	}
 	for _, d := range job.Downstream(dep.Task.Vertex) {
 		dv := job.Vertices[d.Vertex]
 		g := &outGate{part: dv.Inputs[d.Input].Partitioning, credits: make([]int, dv.Parallelism)}
 		for i := range g.credits {
-			g.credits[i] = cfg.ChannelCredits
+			if g.part == Hash || i == dep.Task.Subtask {
+				g.credits[i] = cfg.ChannelCredits
+			} else {
+				g.credits[i] = unconnected
+			}
 		}
 		t.gates = append(t.gates, g)
 	}
@@ -175,6 +189,11 @@ func (t *Task) InputIndex(input, upstream int) int {
 		}
 	}
 	panic(fmt.Sprintf("task %s has no input %d from upstream %d", t.name, input, upstream))
+}
+
+// InputChannel maps a channel index back to (vertex input, upstream subtask).
+func (t *Task) InputChannel(in int) (input, upstream int) {
+	return t.inputs[in].input, t.inputs[in].upstream
 }
 
 // Start restores the task (if it has a checkpoint) and starts processing.
@@ -210,14 +229,14 @@ func (t *Task) begin(s *TaskSnapshot) {
 		}
 		t.lastBarrier = s.Checkpoint
 	}
+	t.running = true
+	t.env.Running()
 	switch {
 	case t.src != nil:
 		t.src.start(s)
 	case t.snk != nil:
 		t.snk.start(s)
 	}
-	t.running = true
-	t.env.Running()
 	t.pump()
 }
 
@@ -247,8 +266,8 @@ func (t *Task) Credit(g, ch, n int) {
 // what one input record can emit.
 func (t *Task) hasCredit() bool {
 	for _, g := range t.gates {
-		for _, c := range g.credits {
-			if c <= 0 {
+		for ch, c := range g.credits {
+			if c <= 0 && g.connected(ch) {
 				return false
 			}
 		}
@@ -323,7 +342,9 @@ func (t *Task) emit(r Record) {
 func (t *Task) broadcastBarrier(n, triggeredAt int64) {
 	for gi, g := range t.gates {
 		for ch := range g.credits {
-			t.env.Send(gi, ch, StreamMsg{Kind: MsgBarrier, Checkpoint: n, TriggeredAt: triggeredAt})
+			if g.connected(ch) {
+				t.env.Send(gi, ch, StreamMsg{Kind: MsgBarrier, Checkpoint: n, TriggeredAt: triggeredAt})
+			}
 		}
 	}
 }

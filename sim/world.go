@@ -43,7 +43,8 @@ func (l Latency) Draw(r *rand.Rand) time.Duration {
 	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
 }
 
-func (l Latency) validate(field string) error {
+// Validate reports an invalid field of l, named under field.
+func (l Latency) Validate(field string) error {
 	switch {
 	case l.Min < 0:
 		return fmt.Errorf("%s.min: negative latency %v", field, l.Min)
@@ -101,13 +102,13 @@ func (c Config) Validate() error {
 	if c.Workers <= 0 {
 		return fmt.Errorf("workers: must be at least 1, got %d", c.Workers)
 	}
-	if err := c.LinkLatency.validate("link_latency"); err != nil {
+	if err := c.LinkLatency.Validate("link_latency"); err != nil {
 		return err
 	}
 	if c.LinkBufferMessages <= 0 {
 		return fmt.Errorf("link_buffer_messages: must be at least 1, got %d", c.LinkBufferMessages)
 	}
-	if err := c.KafkaLatency.validate("kafka_latency"); err != nil {
+	if err := c.KafkaLatency.Validate("kafka_latency"); err != nil {
 		return err
 	}
 	if c.KafkaTimeout <= 0 {

@@ -1,0 +1,266 @@
+// Package jobs holds the reference jobs that scenarios, tests and benchmarks
+// run, each with a workload generator and a sequential oracle: a few dozen
+// lines that compute, from the committed input, exactly what the committed
+// output must be.
+package jobs
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/onceproof/onceproof/engine"
+)
+
+// Topic is a Kafka topic a job reads or writes.
+type Topic struct {
+	Name       string
+	Partitions int32
+}
+
+// Params size a job and its workload.
+type Params struct {
+	// Parallelism of every vertex.
+	Parallelism int `json:"parallelism"`
+	// Partitions of every topic.
+	Partitions int32 `json:"partitions"`
+	// Records per input topic.
+	Records int `json:"records"`
+	// Keys is the number of distinct keys.
+	Keys int `json:"keys"`
+	// Guarantee of the sink.
+	Guarantee engine.Guarantee `json:"guarantee"`
+}
+
+// Validate reports the first invalid field.
+func (p Params) Validate() error {
+	switch {
+	case p.Parallelism < 1:
+		return fmt.Errorf("parallelism: must be at least 1, got %d", p.Parallelism)
+	case p.Partitions < 1:
+		return fmt.Errorf("partitions: must be at least 1, got %d", p.Partitions)
+	case p.Records < 0:
+		return fmt.Errorf("records: negative (%d)", p.Records)
+	case p.Keys < 1:
+		return fmt.Errorf("keys: must be at least 1, got %d", p.Keys)
+	}
+	return nil
+}
+
+// Input is one record to write to an input topic before the run.
+type Input struct {
+	Topic     string
+	Partition int32
+	Key       string
+	Value     string
+	Time      int64
+}
+
+// Committed is an input record as it was committed, with its offset.
+type Committed struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       string
+	Value     string
+}
+
+// Output is one record the oracle says must be committed exactly once.
+type Output struct {
+	Lineage string
+	Key     string
+	Value   string
+}
+
+// Spec is a job with its workload and oracle.
+type Spec struct {
+	Name        string
+	Description string
+	Inputs      func(p Params) []Topic
+	Output      func(p Params) Topic
+	Build       func(p Params) (*engine.Job, error)
+	// Generate draws the input from r only.
+	Generate func(r *rand.Rand, p Params) []Input
+	// Oracle computes the expected output from the committed input, in
+	// each partition's offset order.
+	Oracle func(in []Committed) []Output
+	// Lineage recovers an output record's lineage from its key and value.
+	Lineage func(key, value string) string
+	// OrderedPerKey says whether per-key output order is defined.
+	OrderedPerKey bool
+}
+
+var registry = map[string]*Spec{}
+
+// Lookup returns the job called name.
+func Lookup(name string) (*Spec, error) {
+	if s, ok := registry[name]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("unknown job %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Names lists the jobs, sorted.
+func Names() []string {
+	var out []string
+	for n := range registry { // lint:sorted sorted below
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func one(name string) func(Params) []Topic {
+	return func(p Params) []Topic { return []Topic{{Name: name, Partitions: p.Partitions}} }
+}
+
+func topic(name string) func(Params) Topic {
+	return func(p Params) Topic { return Topic{Name: name, Partitions: p.Partitions} }
+}
+
+// keyed generates records over p.Keys keys, each key always in the same
+// partition (as a keyed producer would write it), values unique.
+func keyed(t string, r *rand.Rand, p Params) []Input {
+	out := make([]Input, 0, p.Records)
+	for i := 0; i < p.Records; i++ {
+		k := fmt.Sprintf("k%d", r.IntN(p.Keys))
+		out = append(out, Input{Topic: t, Partition: engine.PartitionFor(k, p.Partitions, 0), Key: k,
+			Value: fmt.Sprintf("%s-%d", t, i), Time: int64(i)})
+	}
+	return out
+}
+
+func init() {
+	registry["copier"] = &Spec{
+		Name:        "copier",
+		Description: "source -> map -> sink: copies every record, marked",
+		Inputs:      one("in"),
+		Output:      topic("out"),
+		Build: func(p Params) (*engine.Job, error) {
+			b := engine.NewJob("copier")
+			b.Source("src", "in", p.Partitions, p.Parallelism).
+				Map("map", func(r engine.Record) engine.Record { r.Value = "copy(" + r.Value + ")"; return r }).
+				SinkTo("sink", "out", p.Partitions, p.Parallelism, p.Guarantee)
+			return b.Build()
+		},
+		Generate: func(r *rand.Rand, p Params) []Input { return keyed("in", r, p) },
+		Oracle: func(in []Committed) []Output {
+			out := make([]Output, 0, len(in))
+			for _, c := range in {
+				out = append(out, Output{Lineage: c.Value, Key: c.Key, Value: "copy(" + c.Value + ")"})
+			}
+			return out
+		},
+		Lineage: func(_, v string) string {
+			return strings.TrimSuffix(strings.TrimPrefix(v, "copy("), ")")
+		},
+		OrderedPerKey: true,
+	}
+
+	registry["keyed-count"] = &Spec{
+		Name:        "keyed-count",
+		Description: "running count per key in keyed value state; each output carries the key's input count",
+		Inputs:      one("in"),
+		Output:      topic("counts"),
+		Build: func(p Params) (*engine.Job, error) {
+			b := engine.NewJob("keyed-count")
+			b.Source("src", "in", p.Partitions, p.Parallelism).
+				KeyBy(func(r engine.Record) string { return r.Key }).
+				Process("count", p.Parallelism, func() engine.KeyedProcessFunction { return engine.ProcessFunc(countFn) }).
+				SinkTo("sink", "counts", p.Partitions, p.Parallelism, p.Guarantee)
+			return b.Build()
+		},
+		Generate: func(r *rand.Rand, p Params) []Input { return keyed("in", r, p) },
+		Oracle: func(in []Committed) []Output {
+			counts := map[string]int{}
+			out := make([]Output, 0, len(in))
+			for _, c := range in {
+				counts[c.Key]++
+				v := countValue(c.Key, counts[c.Key])
+				out = append(out, Output{Lineage: v, Key: c.Key, Value: v})
+			}
+			return out
+		},
+		Lineage:       func(_, v string) string { return v },
+		OrderedPerKey: true,
+	}
+
+	registry["join"] = &Spec{
+		Name:        "join",
+		Description: "keyed inner join of two topics (a task with two inputs): every matching left/right pair once",
+		Inputs: func(p Params) []Topic {
+			return []Topic{{Name: "left", Partitions: p.Partitions}, {Name: "right", Partitions: p.Partitions}}
+		},
+		Output: topic("joined"),
+		Build: func(p Params) (*engine.Job, error) {
+			b := engine.NewJob("join")
+			key := func(r engine.Record) string { return r.Key }
+			l := b.Source("left", "left", p.Partitions, p.Parallelism).KeyBy(key)
+			r := b.Source("right", "right", p.Partitions, p.Parallelism).KeyBy(key)
+			engine.ConnectKeyed(l, r, "join", p.Parallelism, func() engine.KeyedProcessFunction { return engine.ProcessFunc(joinFn) }).
+				SinkTo("sink", "joined", p.Partitions, p.Parallelism, p.Guarantee)
+			return b.Build()
+		},
+		Generate: func(r *rand.Rand, p Params) []Input {
+			half := p
+			half.Records = p.Records / 2
+			return append(keyed("left", r, half), keyed("right", r, half)...)
+		},
+		Oracle: func(in []Committed) []Output {
+			left, right := map[string][]string{}, map[string][]string{}
+			for _, c := range in {
+				if c.Topic == "left" {
+					left[c.Key] = append(left[c.Key], c.Value)
+				} else {
+					right[c.Key] = append(right[c.Key], c.Value)
+				}
+			}
+			var out []Output
+			for _, c := range in {
+				if c.Topic != "left" {
+					continue
+				}
+				for _, rv := range right[c.Key] {
+					v := pairValue(c.Value, rv)
+					out = append(out, Output{Lineage: v, Key: c.Key, Value: v})
+				}
+			}
+			return out
+		},
+		Lineage: func(_, v string) string { return v },
+	}
+}
+
+func countValue(key string, n int) string { return fmt.Sprintf("%s#%d", key, n) }
+
+// countFn counts records per key in value state.
+func countFn(ctx *engine.Context, _ int, r engine.Record) {
+	st := ctx.Value("count")
+	n := 0
+	if v, ok := st.Get(); ok {
+		fmt.Sscan(v, &n)
+	}
+	n++
+	st.Set(fmt.Sprint(n))
+	ctx.Emit(engine.Record{Key: r.Key, Value: countValue(r.Key, n), Origin: r.Origin})
+}
+
+func pairValue(l, r string) string { return "L=" + l + ",R=" + r }
+
+// joinFn keeps both sides in list state and emits each new pair once: a
+// record meets every record the other side has already stored.
+func joinFn(ctx *engine.Context, input int, r engine.Record) {
+	mine, other := ctx.List("left"), ctx.List("right")
+	if input == 1 {
+		mine, other = other, mine
+	}
+	mine.Add(r.Value)
+	for _, o := range other.Get() {
+		l, rv := r.Value, o
+		if input == 1 {
+			l, rv = o, r.Value
+		}
+		ctx.Emit(engine.Record{Key: r.Key, Value: pairValue(l, rv), Origin: r.Origin})
+	}
+}

@@ -1,0 +1,470 @@
+// Package cluster runs the reference engine in the simulated world: a job
+// master process hosting the checkpoint coordinator, worker processes hosting
+// the tasks, the protocol's messages on simulated links, checkpoints in the
+// durable store and Kafka in the loop. It records what happened; the verdict
+// comes from package checkers.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/internal/kproto"
+	"github.com/onceproof/onceproof/internal/observe"
+	"github.com/onceproof/onceproof/sim"
+)
+
+// Options configure one run of a job in the simulator.
+type Options struct {
+	Sim        sim.Config              `json:"sim"`
+	Job        string                  `json:"job"`
+	Params     jobs.Params             `json:"params"`
+	Checkpoint engine.CheckpointConfig `json:"checkpoint"`
+	Restart    engine.RestartStrategy  `json:"restart"`
+	Task       engine.TaskConfig       `json:"task"`
+	Mutants    engine.Mutants          `json:"mutants,omitempty"`
+	// StorageLatency is the time to read or write one checkpoint object.
+	StorageLatency sim.Latency `json:"storage_latency"`
+	// Heartbeat is how often the job master probes its workers.
+	Heartbeat time.Duration `json:"heartbeat"`
+	// InputTxnRecords is the size of the transactions the input is written
+	// in; every fourth is aborted, so the input holds aborted records and
+	// control markers.
+	InputTxnRecords int `json:"input_txn_records"`
+	// Kills is the number of worker kills, at seeded random times in
+	// [0, KillWindow), each restarting the worker after up to
+	// RestartDelayMax.
+	Kills           int           `json:"kills"`
+	KillWindow      time.Duration `json:"kill_window"`
+	RestartDelayMax time.Duration `json:"restart_delay_max"`
+	// RunLimit bounds simulated time. A run that has not drained its input
+	// by then made no progress.
+	RunLimit time.Duration `json:"run_limit"`
+}
+
+// DefaultOptions returns the standard options for job at seed.
+func DefaultOptions(job string, seed uint64) Options {
+	s := sim.DefaultConfig(seed)
+	return Options{
+		Sim:             s,
+		Job:             job,
+		Params:          jobs.Params{Parallelism: 2, Partitions: 3, Records: 300, Keys: 12},
+		Checkpoint:      engine.CheckpointConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, MinPause: 10 * time.Millisecond, TolerableFailures: 0, Retained: 2},
+		Restart:         engine.RestartStrategy{Kind: "fixed-delay", Delay: 50 * time.Millisecond},
+		Task:            engine.DefaultTaskConfig(),
+		StorageLatency:  sim.Latency{Min: 500 * time.Microsecond, Max: 5 * time.Millisecond},
+		Heartbeat:       20 * time.Millisecond,
+		InputTxnRecords: 11,
+		KillWindow:      time.Second,
+		RestartDelayMax: 200 * time.Millisecond,
+		RunLimit:        60 * time.Second,
+	}
+}
+
+// Validate reports the first invalid option by name.
+func (o Options) Validate() error {
+	if err := o.Sim.Validate(); err != nil {
+		return fmt.Errorf("sim.%w", err)
+	}
+	if _, err := jobs.Lookup(o.Job); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if err := o.Params.Validate(); err != nil {
+		return fmt.Errorf("params.%w", err)
+	}
+	if err := o.Checkpoint.Validate(); err != nil {
+		return fmt.Errorf("checkpoint.%w", err)
+	}
+	if err := o.Restart.Validate(); err != nil {
+		return fmt.Errorf("restart.%w", err)
+	}
+	switch {
+	case o.Task.ChannelCredits < 2:
+		return fmt.Errorf("task.channel_credits: must be at least 2, got %d", o.Task.ChannelCredits)
+	case o.Task.SinkBatchRecords < 1:
+		return fmt.Errorf("task.sink_batch_records: must be at least 1, got %d", o.Task.SinkBatchRecords)
+	case o.Heartbeat <= 0:
+		return fmt.Errorf("heartbeat: must be positive, got %v", o.Heartbeat)
+	case o.InputTxnRecords < 1:
+		return fmt.Errorf("input_txn_records: must be at least 1, got %d", o.InputTxnRecords)
+	case o.Kills < 0:
+		return fmt.Errorf("kills: negative (%d)", o.Kills)
+	case o.Kills > 0 && o.KillWindow <= 0:
+		return fmt.Errorf("kill_window: must be positive when kills > 0, got %v", o.KillWindow)
+	case o.RestartDelayMax < 0:
+		return fmt.Errorf("restart_delay_max: negative (%v)", o.RestartDelayMax)
+	case o.RunLimit <= 0:
+		return fmt.Errorf("run_limit: must be positive, got %v", o.RunLimit)
+	}
+	return o.StorageLatency.Validate("storage_latency")
+}
+
+// Cluster is one run being set up or running.
+type Cluster struct {
+	opts    Options
+	spec    *jobs.Spec
+	job     *engine.Job
+	w       *sim.World
+	k       *sim.Kafka
+	prefix  string
+	jmProc  *sim.Proc
+	jm      *jobMaster
+	workers []*sim.Proc
+	// workerProgs are the workers' current programs (nil while dead).
+	workerProgs []*worker
+	taskIdx     map[engine.TaskID]int
+	input       []jobs.Committed
+	inputEnd    map[string]int64
+	hooks       []func(p *sim.Proc, e engine.Event)
+	// drainedAt is when the run drained, or 0.
+	drainedAt sim.Time
+	// faultsUntil is when the last scheduled fault ends; drain is judged
+	// only after it.
+	faultsUntil sim.Time
+}
+
+// New builds the world, starts Kafka, writes and reads back the input,
+// spawns the job master and the workers, and schedules the kills.
+func New(opts Options) (*Cluster, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster options: %w", err)
+	}
+	spec, _ := jobs.Lookup(opts.Job)
+	job, err := spec.Build(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sim.New(opts.Sim)
+	if err != nil {
+		return nil, err
+	}
+	k, err := sim.NewKafka(w)
+	if err != nil {
+		return nil, err
+	}
+	// One switch turns a mutant on everywhere: coordinator and tasks.
+	opts.Task.Mutants = opts.Mutants
+	c := &Cluster{opts: opts, spec: spec, job: job, w: w, k: k, prefix: "checkpoints/" + job.Name, taskIdx: map[engine.TaskID]int{}}
+	for i, id := range job.Tasks() {
+		c.taskIdx[id] = i
+	}
+	if err := c.writeInput(); err != nil {
+		k.Close()
+		return nil, err
+	}
+	c.jmProc = w.Spawn("jm", c.newJobMaster)
+	c.workerProgs = make([]*worker, opts.Sim.Workers)
+	for i := 0; i < opts.Sim.Workers; i++ {
+		c.workers = append(c.workers, w.Spawn(fmt.Sprintf("w%d", i), c.newWorker(i)))
+	}
+	c.scheduleKills()
+	return c, nil
+}
+
+// Close stops Kafka.
+func (c *Cluster) Close() { c.k.Close() }
+
+// World, Kafka and Job expose the run's parts, for tests and fault injectors.
+func (c *Cluster) World() *sim.World    { return c.w }
+func (c *Cluster) Kafka() *sim.Kafka    { return c.k }
+func (c *Cluster) Job() *engine.Job     { return c.job }
+func (c *Cluster) Workers() []*sim.Proc { return c.workers }
+func (c *Cluster) JobMaster() *sim.Proc { return c.jmProc }
+
+// OnEvent registers fn to run at every checkpoint-protocol event, at the
+// moment it happens, in the process p where it happens.
+func (c *Cluster) OnEvent(fn func(p *sim.Proc, e engine.Event)) { c.hooks = append(c.hooks, fn) }
+
+// HoldFaultsUntil tells the run that faults last until t: the input counts
+// as drained only after it.
+func (c *Cluster) HoldFaultsUntil(t sim.Time) { c.faultsUntil = max(c.faultsUntil, t) }
+
+// WorkerOf returns the worker hosting task (by name, "vertex/subtask") in the
+// current attempt, or nil.
+func (c *Cluster) WorkerOf(task string) *sim.Proc {
+	if c.jm == nil || c.jm.placement == nil {
+		return nil
+	}
+	for i, id := range c.job.Tasks() {
+		if c.job.TaskName(id) == task {
+			return c.workers[c.jm.placement[i]]
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) taskIndex(id engine.TaskID) int { return c.taskIdx[id] }
+
+func (c *Cluster) placementString(pl []int) string {
+	var b strings.Builder
+	for i, id := range c.job.Tasks() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s@%s", c.job.TaskName(id), c.workers[pl[i]].Name())
+	}
+	return b.String()
+}
+
+func (c *Cluster) event(p *sim.Proc, e engine.Event) {
+	var b strings.Builder
+	b.WriteString(string(e.Phase))
+	if e.Checkpoint > 0 {
+		fmt.Fprintf(&b, " cp=%d", e.Checkpoint)
+	}
+	if e.Task != "" {
+		b.WriteString(" " + e.Task)
+	}
+	if e.Detail != "" {
+		b.WriteString(" " + e.Detail)
+	}
+	p.Tracef("%s", b.String())
+	for _, h := range c.hooks {
+		h(p, e)
+	}
+}
+
+func (c *Cluster) scheduleKills() {
+	rng := c.w.Rand("faults")
+	for i := 0; i < c.opts.Kills; i++ {
+		at := sim.Time(rng.Int64N(int64(c.opts.KillWindow)))
+		victim := c.workers[rng.IntN(len(c.workers))]
+		delay := time.Millisecond
+		if c.opts.RestartDelayMax > 0 {
+			delay += time.Duration(rng.Int64N(int64(c.opts.RestartDelayMax)))
+		}
+		c.HoldFaultsUntil(at.Add(delay))
+		c.w.At(at, func() { c.w.KillFor(victim, "scheduled kill", delay) })
+	}
+}
+
+// writeInput writes the job's input in transactions (every fourth aborted)
+// and reads back what was committed, with offsets, for the oracle.
+func (c *Cluster) writeInput() error {
+	p := c.opts.Params
+	for _, t := range append(c.spec.Inputs(p), c.spec.Output(p)) {
+		if err := c.k.CreateTopic(t.Name, t.Partitions); err != nil {
+			return err
+		}
+	}
+	recs := c.spec.Generate(c.w.Rand("workload"), p)
+	resp, err := c.k.Sync(kproto.InitProducerID("input-writer", sim.TxnTimeoutMillis))
+	if err != nil {
+		return fmt.Errorf("write input: %w", err)
+	}
+	prod, err := kproto.InitProducerIDResult("input-writer", resp)
+	if err != nil {
+		return fmt.Errorf("write input: %w", err)
+	}
+	type tp struct {
+		topic string
+		p     int32
+	}
+	txn := 0
+	for i := 0; i < len(recs); {
+		abort := txn%4 == 3
+		txn++
+		var batches []tp
+		byTP := map[tp][]kproto.Record{}
+		n := min(c.opts.InputTxnRecords, len(recs)-i)
+		chunk := recs[i : i+n]
+		if !abort {
+			i += n
+		}
+		for _, r := range chunk {
+			key := tp{r.Topic, r.Partition}
+			if _, ok := byTP[key]; !ok {
+				batches = append(batches, key)
+			}
+			v := r.Value
+			if abort {
+				v = "aborted-" + v
+			}
+			byTP[key] = append(byTP[key], kproto.Record{Key: []byte(r.Key), Value: []byte(v)})
+		}
+		for _, key := range batches {
+			ts := chunk[0].Time
+			r, err := c.k.Sync(kproto.Produce(prod.TxnID, key.topic, key.p, kproto.EncodeBatch(prod, 0, true, ts, byTP[key])))
+			if err == nil {
+				_, err = kproto.ProduceResult(r)
+			}
+			if err != nil {
+				return fmt.Errorf("write input: produce: %w", err)
+			}
+		}
+		r, err := c.k.Sync(kproto.EndTxn(prod, !abort))
+		if err == nil {
+			prod, err = kproto.EndTxnResult(prod, r)
+		}
+		if err != nil {
+			return fmt.Errorf("write input: end txn: %w", err)
+		}
+	}
+	c.inputEnd = map[string]int64{}
+	for _, t := range c.spec.Inputs(p) {
+		got, err := observe.ReadCommitted(context.Background(), t.Name, 30*time.Second, c.k.ClientOpts()...)
+		if err != nil {
+			return fmt.Errorf("read back input: %w", err)
+		}
+		for _, r := range got.Records {
+			c.input = append(c.input, jobs.Committed{Topic: t.Name, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
+		}
+		for _, e := range got.Partitions {
+			c.inputEnd[fmt.Sprintf("%s/%d", t.Name, e.Partition)] = e.HighWatermark
+		}
+	}
+	c.w.Tracef("input written: %d committed records in %d transactions", len(c.input), txn)
+	return nil
+}
+
+// drained reports whether the job has consumed and committed all its input:
+// a completed checkpoint covers every input partition's end, and every sink
+// subtask has committed through it.
+func (c *Cluster) drained() bool {
+	if c.w.Now() < c.faultsUntil || c.jm == nil || c.jm.coord == nil {
+		return false
+	}
+	md, err := c.jm.coord.LatestCompleted()
+	if err != nil {
+		return false
+	}
+	for tp, end := range c.inputEnd { // lint:sorted only a conjunction is computed
+		if md.Offsets[tp] < end {
+			return false
+		}
+	}
+	sinks := 0
+	for _, wp := range c.workerProgs {
+		if wp == nil || wp.attempt != c.jm.coord.Attempt() {
+			continue
+		}
+		for _, t := range wp.tasks {
+			if t != nil && c.job.Vertices[t.ID().Vertex].Kind == engine.SinkVertex {
+				if t.CommittedThrough() < md.Checkpoint {
+					return false
+				}
+				sinks++
+			}
+		}
+	}
+	return sinks == c.sinkCount()
+}
+
+func (c *Cluster) sinkCount() int {
+	n := 0
+	for _, v := range c.job.Vertices {
+		if v.Kind == engine.SinkVertex {
+			n += v.Parallelism
+		}
+	}
+	return n
+}
+
+// Result is what a run did and what the checkers said.
+type Result struct {
+	Seed        uint64            `json:"seed"`
+	Digest      string            `json:"digest"`
+	Events      int               `json:"events"`
+	SimTime     time.Duration     `json:"sim_time"`
+	Restarts    int               `json:"restarts"`
+	Kills       int               `json:"kills"`
+	Checkpoints []engine.Metadata `json:"checkpoints"`
+	LostTxns    int               `json:"lost_transactions"`
+	Verdicts    []checkers.Result `json:"verdicts"`
+	Trace       []string          `json:"-"`
+}
+
+// Verdict is the worst of the checkers' verdicts.
+func (r *Result) Verdict() checkers.Verdict { return checkers.Worst(r.Verdicts...) }
+
+// Run runs until the job drains (or the run limit), then judges the output.
+func (c *Cluster) Run(ctx context.Context) *Result {
+	err := c.w.Run(sim.Time(c.opts.RunLimit), c.drained)
+	res := &Result{Seed: c.opts.Sim.Seed, Events: c.w.Events(), SimTime: c.w.Now().Duration()}
+	for _, p := range c.workers {
+		res.Kills += p.Crashes()
+	}
+	if c.jm != nil && c.jm.coord != nil {
+		res.Restarts = c.jm.coord.Restarts()
+		res.Checkpoints = c.jm.coord.Completed()
+	}
+	for _, wp := range c.workerProgs {
+		if wp != nil {
+			for _, t := range wp.tasks {
+				if t != nil {
+					res.LostTxns += t.LostTransactions()
+				}
+			}
+		}
+	}
+	drained := c.drained()
+	c.w.Tracef("end drained=%v restarts=%d", drained, res.Restarts)
+	res.Digest = c.w.Trace().Digest()
+	res.Trace = c.w.Trace().Lines()
+	switch {
+	case err != nil:
+		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "run", Verdict: checkers.Unknown, Anomaly: "run-error", Explanation: err.Error()})
+	case !drained:
+		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.NoProgress, Anomaly: "undrained-input",
+			Explanation: fmt.Sprintf("the job did not consume and commit all its input within %v of simulated time", c.opts.RunLimit)})
+	default:
+		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.Ok,
+			Explanation: fmt.Sprintf("input drained and committed at %v", c.w.Now())})
+	}
+	res.Verdicts = append(res.Verdicts, c.judgeOutput(ctx)...)
+	if res.LostTxns > 0 {
+		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "engine", Verdict: checkers.Violation, Anomaly: "lost-transaction",
+			Explanation: fmt.Sprintf("the engine reported %d pre-committed transactions the broker refused to commit", res.LostTxns)})
+	}
+	return res
+}
+
+// judgeOutput reads the output with an independent read_committed consumer
+// and runs the exactly-once checker against the oracle, and checks that no
+// transaction was left open.
+func (c *Cluster) judgeOutput(ctx context.Context) []checkers.Result {
+	out := c.spec.Output(c.opts.Params)
+	got, err := observe.ReadCommitted(ctx, out.Name, 30*time.Second, c.k.ClientOpts()...)
+	if err != nil {
+		return []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Unknown, Explanation: "could not read the output: " + err.Error()}}
+	}
+	var expected []checkers.Expected
+	for _, o := range c.spec.Oracle(c.input) {
+		expected = append(expected, checkers.Expected{Lineage: o.Lineage, Key: o.Key, Value: o.Value})
+	}
+	var observed []checkers.Observed
+	for _, r := range got.Records {
+		k, v := string(r.Key), string(r.Value)
+		observed = append(observed, checkers.Observed{Lineage: c.spec.Lineage(k, v), Key: k, Value: v, Partition: r.Partition, Offset: r.Offset})
+	}
+	eo := checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: c.spec.OrderedPerKey})
+	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
+	var stuck []string
+	for _, p := range got.Partitions {
+		if p.LastStable < p.HighWatermark {
+			stuck = append(stuck, fmt.Sprintf("%s/%d lso=%d hwm=%d", out.Name, p.Partition, p.LastStable, p.HighWatermark))
+		}
+	}
+	sort.Strings(stuck)
+	if len(stuck) > 0 {
+		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
+		open.Explanation = "transactions left open pin the last stable offset: " + strings.Join(stuck, ", ")
+	}
+	return []checkers.Result{eo, open}
+}
+
+// Run builds a cluster, runs it and closes it.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	c, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Run(ctx), nil
+}

@@ -1,0 +1,508 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/sim"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Messages between the job master and the workers, and between workers.
+// Every one carries the attempt it belongs to; a process drops messages of
+// an attempt other than its own, so a restarted job never sees leftovers.
+type (
+	deployMsg struct {
+		Attempt   int
+		Deps      []engine.Deployment
+		Placement []int // worker index per task, in job.Tasks() order
+	}
+	cancelMsg  struct{ Attempt int }
+	triggerMsg struct {
+		Attempt        int
+		Task           engine.TaskID
+		N, TriggeredAt int64
+	}
+	completeMsg struct {
+		Attempt int
+		Task    engine.TaskID
+		N       int64
+	}
+	heartbeatMsg struct{}
+	dataMsg      struct {
+		Attempt         int
+		To              engine.TaskID
+		Input, Upstream int
+		Msg             engine.StreamMsg
+	}
+	creditMsg struct {
+		Attempt  int
+		To       engine.TaskID
+		Gate, Ch int
+		N        int
+	}
+	runningMsg struct {
+		Attempt int
+		Task    engine.TaskID
+	}
+	ackMsg struct {
+		Attempt int
+		Ack     engine.Ack
+	}
+	declineMsg struct {
+		Attempt int
+		N       int64
+		Reason  string
+	}
+	failedMsg struct {
+		Attempt int
+		Failure engine.Failure
+	}
+)
+
+// jobMaster is the coordinator's process. It implements engine.CoordinatorEnv
+// on top of the simulated world.
+type jobMaster struct {
+	c     *Cluster
+	p     *sim.Proc
+	coord *engine.Coordinator
+	// placement of the current attempt: worker index per task.
+	placement []int
+	attempt   int
+}
+
+func (c *Cluster) newJobMaster(p *sim.Proc) sim.Program {
+	jm := &jobMaster{c: c, p: p}
+	c.jm = jm
+	return jm
+}
+
+func (jm *jobMaster) Start(p *sim.Proc) {
+	c := jm.c
+	jm.coord = engine.NewCoordinator(c.job, jm, c.opts.Checkpoint, c.opts.Restart, c.opts.Mutants, c.prefix)
+	jm.coord.Start()
+	jm.heartbeat()
+}
+
+// heartbeat probes the workers hosting the current attempt; a worker that
+// cannot be reached has lost its tasks.
+func (jm *jobMaster) heartbeat() {
+	jm.p.After(jm.c.opts.Heartbeat, func() {
+		jm.checkWorkers()
+		jm.heartbeat()
+	})
+}
+
+func (jm *jobMaster) checkWorkers() {
+	for _, wi := range jm.hosts() {
+		if err := jm.p.Send(jm.c.workers[wi].ID(), heartbeatMsg{}); errors.Is(err, sim.ErrLinkDown) {
+			jm.coord.WorkerLost(jm.c.workers[wi].Name())
+			return
+		}
+	}
+}
+
+// hosts lists the workers of the current placement, sorted.
+func (jm *jobMaster) hosts() []int {
+	seen := make([]bool, len(jm.c.workers))
+	var out []int
+	for _, wi := range jm.placement {
+		if !seen[wi] {
+			seen[wi] = true
+			out = append(out, wi)
+		}
+	}
+	sortInts(out)
+	return out
+}
+
+func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
+	co := jm.coord
+	switch m := msg.(type) {
+	case runningMsg:
+		co.TaskRunning(m.Attempt, m.Task)
+	case ackMsg:
+		co.Ack(m.Attempt, m.Ack)
+	case declineMsg:
+		co.Decline(m.Attempt, m.N, m.Reason)
+	case failedMsg:
+		co.TaskFailed(m.Attempt, m.Failure)
+	}
+}
+
+func (jm *jobMaster) LinkDown(peer sim.ProcID) {
+	for _, wi := range jm.hosts() {
+		if jm.c.workers[wi].ID() == peer {
+			jm.coord.WorkerLost(jm.c.workers[wi].Name())
+			return
+		}
+	}
+}
+
+func (jm *jobMaster) Writable(sim.ProcID) {}
+
+// CoordinatorEnv.
+
+func (jm *jobMaster) Now() int64 { return int64(jm.p.World().Now()) }
+
+func (jm *jobMaster) After(d time.Duration, fn func()) { jm.p.After(d, fn) }
+
+// Deploy places the tasks round-robin on the workers the job master can
+// reach, in task order. With none reachable it waits and tries again.
+func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
+	var usable []int
+	for i, w := range jm.c.workers {
+		if jm.c.w.Net().Connected(jm.p.ID(), w.ID()) {
+			usable = append(usable, i)
+		}
+	}
+	if len(usable) == 0 {
+		jm.p.Tracef("no worker reachable for attempt %d; retrying", attempt)
+		jm.p.After(jm.c.opts.Heartbeat, func() {
+			if attempt == jm.coord.Attempt() {
+				jm.Deploy(attempt, deps)
+			}
+		})
+		return
+	}
+	jm.attempt = attempt
+	jm.placement = make([]int, len(deps))
+	for i := range deps {
+		jm.placement[i] = usable[i%len(usable)]
+	}
+	jm.p.Tracef("deploy attempt %d on %s", attempt, jm.c.placementString(jm.placement))
+	for _, wi := range jm.hosts() {
+		var mine []engine.Deployment
+		for i, d := range deps {
+			if jm.placement[i] == wi {
+				mine = append(mine, d)
+			}
+		}
+		if err := jm.p.Send(jm.c.workers[wi].ID(), deployMsg{Attempt: attempt, Deps: mine, Placement: jm.placement}); err != nil {
+			jm.coord.WorkerLost(jm.c.workers[wi].Name())
+			return
+		}
+	}
+}
+
+func (jm *jobMaster) Cancel(attempt int) {
+	for _, w := range jm.c.workers {
+		_ = jm.p.Send(w.ID(), cancelMsg{Attempt: attempt}) // best effort: an unreachable worker's tasks are fenced anyway
+	}
+}
+
+func (jm *jobMaster) sendTo(task engine.TaskID, msg any) {
+	wi := jm.placement[jm.c.taskIndex(task)]
+	_ = jm.p.Send(jm.c.workers[wi].ID(), msg) // a lost message surfaces as a checkpoint timeout or a lost worker
+}
+
+func (jm *jobMaster) Trigger(attempt int, task engine.TaskID, n, at int64) {
+	jm.sendTo(task, triggerMsg{Attempt: attempt, Task: task, N: n, TriggeredAt: at})
+}
+
+func (jm *jobMaster) NotifyComplete(attempt int, task engine.TaskID, n int64) {
+	jm.sendTo(task, completeMsg{Attempt: attempt, Task: task, N: n})
+}
+
+// PutMetadata writes the commit point to durable storage after a storage
+// latency; the job master must still be alive for it to land.
+func (jm *jobMaster) PutMetadata(n int64, data []byte, cb func(error)) {
+	c := jm.c
+	jm.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), func() {
+		cb(c.w.Store().Put(fmt.Sprintf("%s/chk-%d/_metadata", c.prefix, n), data))
+	})
+}
+
+func (jm *jobMaster) DeleteCheckpoint(n int64) {
+	st := jm.c.w.Store()
+	dir := fmt.Sprintf("%s/chk-%d", jm.c.prefix, n)
+	names, _ := st.List(dir)
+	for _, name := range names {
+		_ = st.Delete(dir + "/" + name) // a leftover file costs space, not correctness
+	}
+	jm.p.Tracef("checkpoint %d deleted (%d objects)", n, len(names))
+}
+
+func (jm *jobMaster) Event(e engine.Event) { jm.c.event(jm.p, e) }
+
+// worker hosts tasks of one attempt at a time.
+type worker struct {
+	c       *Cluster
+	p       *sim.Proc
+	index   int
+	attempt int
+	tasks   []*engine.Task // indexed like job.Tasks(); nil where not hosted here
+	envs    []*taskEnv
+	place   []int
+	// early holds messages of an attempt this worker has not been deployed
+	// for yet: a fast upstream can send before the deploy arrives.
+	early []dataOrCredit
+	// outbox holds messages a full link refused, per peer, in order.
+	outbox [][]any
+	failed bool
+}
+
+type dataOrCredit struct{ msg any }
+
+func (c *Cluster) newWorker(i int) func(p *sim.Proc) sim.Program {
+	return func(p *sim.Proc) sim.Program {
+		w := &worker{c: c, p: p, index: i, outbox: make([][]any, len(c.w.Procs()))}
+		c.workerProgs[i] = w
+		return w
+	}
+}
+
+func (w *worker) Start(*sim.Proc) {}
+
+func (w *worker) Receive(from sim.ProcID, msg any) {
+	switch m := msg.(type) {
+	case deployMsg:
+		w.deploy(m)
+	case cancelMsg:
+		if m.Attempt == w.attempt {
+			w.cancel()
+		}
+	case triggerMsg:
+		if t := w.task(m.Attempt, m.Task); t != nil {
+			t.Trigger(m.N, m.TriggeredAt)
+		}
+	case completeMsg:
+		if t := w.task(m.Attempt, m.Task); t != nil {
+			t.NotifyComplete(m.N)
+		}
+	case dataMsg:
+		w.data(m)
+	case creditMsg:
+		w.credit(m)
+	}
+}
+
+func (w *worker) task(attempt int, id engine.TaskID) *engine.Task {
+	if attempt != w.attempt || w.tasks == nil {
+		return nil
+	}
+	return w.tasks[w.c.taskIndex(id)]
+}
+
+func (w *worker) deploy(m deployMsg) {
+	if m.Attempt <= w.attempt {
+		return
+	}
+	w.cancel()
+	w.attempt, w.place, w.failed = m.Attempt, m.Placement, false
+	for i := range w.outbox {
+		w.outbox[i] = nil // messages of older attempts: every receiver drops them
+	}
+	ids := w.c.job.Tasks()
+	w.tasks = make([]*engine.Task, len(ids))
+	w.envs = make([]*taskEnv, len(ids))
+	var started []*engine.Task
+	for _, d := range m.Deps {
+		i := w.c.taskIndex(d.Task)
+		env := &taskEnv{w: w, id: d.Task, attempt: m.Attempt}
+		t := engine.NewTask(w.c.job, d, env, w.c.opts.Task, nil)
+		env.t = t
+		w.tasks[i], w.envs[i] = t, env
+		started = append(started, t)
+	}
+	for _, t := range started {
+		t.Start()
+	}
+	early := w.early
+	w.early = nil
+	for _, e := range early {
+		w.Receive(w.p.ID(), e.msg)
+	}
+}
+
+func (w *worker) cancel() {
+	for i, t := range w.tasks {
+		if t != nil {
+			t.Cancel()
+			w.envs[i].cancelled = true
+		}
+	}
+	w.tasks, w.envs = nil, nil
+}
+
+func (w *worker) data(m dataMsg) {
+	if m.Attempt > w.attempt {
+		w.early = append(w.early, dataOrCredit{m})
+		return
+	}
+	if t := w.task(m.Attempt, m.To); t != nil {
+		t.Enqueue(t.InputIndex(m.Input, m.Upstream), m.Msg)
+	}
+}
+
+func (w *worker) credit(m creditMsg) {
+	if m.Attempt > w.attempt {
+		w.early = append(w.early, dataOrCredit{m})
+		return
+	}
+	if t := w.task(m.Attempt, m.To); t != nil {
+		t.Credit(m.Gate, m.Ch, m.N)
+	}
+}
+
+// LinkDown: losing the job master means losing the job; losing a peer that
+// exchanges data with this worker's tasks means a channel lost messages, so
+// the attempt cannot go on.
+func (w *worker) LinkDown(peer sim.ProcID) {
+	// What was queued for the broken connection is lost with it; waiting
+	// for a Writable that will never come would stall the next attempt.
+	w.outbox[peer] = nil
+	if w.tasks == nil || w.failed {
+		return
+	}
+	if peer == w.c.jmProc.ID() {
+		w.p.Tracef("lost the job master: cancelling attempt %d", w.attempt)
+		w.cancel()
+		return
+	}
+	for _, wi := range w.place {
+		if w.c.workers[wi].ID() == peer {
+			w.reportFailure(fmt.Sprintf("connection to %s lost", w.c.workers[wi].Name()))
+			return
+		}
+	}
+}
+
+func (w *worker) reportFailure(reason string) {
+	for i, t := range w.tasks {
+		if t != nil {
+			w.failed = true
+			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: engine.Failure{Task: w.c.job.Tasks()[i], Reason: reason}})
+			return
+		}
+	}
+}
+
+func (w *worker) Writable(peer sim.ProcID) {
+	q := w.outbox[peer]
+	for len(q) > 0 {
+		err := w.p.Send(peer, q[0])
+		if errors.Is(err, sim.ErrBackpressure) {
+			break
+		}
+		q = q[1:]
+		if err != nil {
+			w.reportFailure(fmt.Sprintf("send to %s: %v", w.c.w.Proc(peer).Name(), err))
+			q = nil
+		}
+	}
+	w.outbox[peer] = q
+}
+
+// sendPeer sends msg to another worker in FIFO order, queueing behind a full
+// link; a broken link fails the attempt.
+func (w *worker) sendPeer(wi int, msg any) {
+	peer := w.c.workers[wi].ID()
+	if peer == w.p.ID() {
+		w.p.After(0, func() { w.Receive(peer, msg) })
+		return
+	}
+	if len(w.outbox[peer]) > 0 {
+		w.outbox[peer] = append(w.outbox[peer], msg)
+		return
+	}
+	switch err := w.p.Send(peer, msg); {
+	case errors.Is(err, sim.ErrBackpressure):
+		w.outbox[peer] = append(w.outbox[peer], msg)
+	case err != nil:
+		w.reportFailure(fmt.Sprintf("send to %s: %v", w.c.workers[wi].Name(), err))
+	}
+}
+
+// taskEnv is engine.TaskEnv for one task on a simulated worker.
+type taskEnv struct {
+	w         *worker
+	t         *engine.Task
+	id        engine.TaskID
+	attempt   int
+	cancelled bool
+}
+
+func (e *taskEnv) Now() int64 { return int64(e.w.p.World().Now()) }
+
+// guard drops a callback if the task was cancelled meanwhile.
+func (e *taskEnv) guard(fn func()) func() {
+	return func() {
+		if !e.cancelled {
+			fn()
+		}
+	}
+}
+
+func (e *taskEnv) Send(g, ch int, m engine.StreamMsg) {
+	c := e.w.c
+	d := c.job.Downstream(e.id.Vertex)[g]
+	to := engine.TaskID{Vertex: d.Vertex, Subtask: ch}
+	e.w.sendPeer(e.w.place[c.taskIndex(to)], dataMsg{Attempt: e.attempt, To: to, Input: d.Input, Upstream: e.id.Subtask, Msg: m})
+}
+
+func (e *taskEnv) SendCredit(in int, n int) {
+	c := e.w.c
+	input, upstream := e.t.InputChannel(in)
+	from := c.job.Vertices[e.id.Vertex].Inputs[input].From
+	gate := -1
+	for gi, d := range c.job.Downstream(from) {
+		if d.Vertex == e.id.Vertex && d.Input == input {
+			gate = gi
+		}
+	}
+	to := engine.TaskID{Vertex: from, Subtask: upstream}
+	e.w.sendPeer(e.w.place[c.taskIndex(to)], creditMsg{Attempt: e.attempt, To: to, Gate: gate, Ch: e.id.Subtask, N: n})
+}
+
+func (e *taskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
+	e.w.c.k.Do(e.w.p, req, e.guardResp(cb))
+}
+
+func (e *taskEnv) guardResp(cb func(kmsg.Response, error)) func(kmsg.Response, error) {
+	return func(resp kmsg.Response, err error) {
+		if e.cancelled {
+			return
+		}
+		if errors.Is(err, sim.ErrTimeout) {
+			err = fmt.Errorf("%w: %v", engine.ErrTimeout, err)
+		}
+		cb(resp, err)
+	}
+}
+
+func (e *taskEnv) Persist(name string, data []byte, cb func(error)) {
+	c := e.w.c
+	e.w.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), e.guard(func() { cb(c.w.Store().Put(name, data)) }))
+}
+
+func (e *taskEnv) Load(name string, cb func([]byte, error)) {
+	c := e.w.c
+	e.w.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), e.guard(func() { cb(c.w.Store().Get(name)) }))
+}
+
+func (e *taskEnv) After(d time.Duration, fn func()) { e.w.p.After(d, e.guard(fn)) }
+
+func (e *taskEnv) toJM(msg any) {
+	if !e.cancelled {
+		_ = e.w.p.Send(e.w.c.jmProc.ID(), msg) // unreachable job master: it fails over on its own
+	}
+}
+
+func (e *taskEnv) Running()         { e.toJM(runningMsg{Attempt: e.attempt, Task: e.id}) }
+func (e *taskEnv) Ack(a engine.Ack) { e.toJM(ackMsg{Attempt: e.attempt, Ack: a}) }
+func (e *taskEnv) Decline(n int64, reason string) {
+	e.toJM(declineMsg{Attempt: e.attempt, N: n, Reason: reason})
+}
+func (e *taskEnv) Fail(f engine.Failure) { e.toJM(failedMsg{Attempt: e.attempt, Failure: f}) }
+func (e *taskEnv) Event(ev engine.Event) { e.w.c.event(e.w.p, ev) }
+
+func sortInts(s []int) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
