@@ -104,6 +104,10 @@ type CoordinatorEnv interface {
 	// PutMetadata writes checkpoint metadata durably; DeleteCheckpoint
 	// removes a checkpoint's files.
 	PutMetadata(n int64, data []byte, cb func(error))
+	// PersistState writes the coordinator's own state (checkpoint counter,
+	// attempt) durably, so that a restarted coordinator never reuses a
+	// checkpoint id or an attempt number.
+	PersistState(data []byte, cb func(error))
 	DeleteCheckpoint(n int64)
 	Event(e Event)
 }
@@ -165,6 +169,35 @@ type Coordinator struct {
 	deploying     bool
 }
 
+// State is what the coordinator keeps durably across its own failures.
+type State struct {
+	// Counter is the highest checkpoint id ever triggered.
+	Counter int64 `json:"counter"`
+	// Attempt is the highest attempt ever deployed.
+	Attempt int `json:"attempt"`
+}
+
+// Recover primes a restarted coordinator, before Start, with its durable
+// state and the completed checkpoints found in storage (oldest first).
+func (c *Coordinator) Recover(st State, completed []Metadata) {
+	c.counter, c.attempt = st.Counter, st.Attempt
+	c.completed = completed
+	for len(c.completed) > c.cfg.Retained {
+		c.completed = c.completed[1:]
+	}
+	latest := int64(0)
+	if n := len(c.completed); n > 0 {
+		latest = c.completed[n-1].Checkpoint
+	}
+	c.env.Event(Event{Phase: "recovered", Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
+}
+
+// persistState writes the counter and attempt, then runs next.
+func (c *Coordinator) persistState(next func(error)) {
+	data, _ := json.Marshal(State{Counter: c.counter, Attempt: c.attempt})
+	c.env.PersistState(data, next)
+}
+
 // NewCoordinator builds the coordinator of job. prefix is where checkpoints
 // live in storage.
 func NewCoordinator(job *Job, env CoordinatorEnv, cfg CheckpointConfig, restart RestartStrategy, mutants Mutants, prefix string) *Coordinator {
@@ -223,8 +256,28 @@ func (c *Coordinator) deploy() {
 	if restore != nil {
 		from = restore.Checkpoint
 	}
-	c.env.Event(Event{Phase: "deploy", Detail: fmt.Sprintf("attempt %d from checkpoint %d", c.attempt, from)})
-	c.env.Deploy(c.attempt, deps)
+	attempt := c.attempt
+	c.deploying = true
+	c.persistState(func(err error) {
+		if attempt != c.attempt {
+			return
+		}
+		if err != nil {
+			// Deploying an attempt number that is not durable could
+			// reuse it after a coordinator failure: wait and retry.
+			c.env.Event(Event{Phase: "deploy-delayed", Detail: "persist coordinator state: " + err.Error()})
+			c.env.After(c.restart.Delay+time.Millisecond, func() {
+				if attempt == c.attempt {
+					c.attempt--
+					c.deploy()
+				}
+			})
+			return
+		}
+		c.deploying = false
+		c.env.Event(Event{Phase: "deploy", Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
+		c.env.Deploy(attempt, deps)
+	})
 }
 
 // TaskRunning records that a task of attempt finished restoring. When all
@@ -264,20 +317,33 @@ func (c *Coordinator) trigger() {
 	}
 	c.counter++
 	n := c.counter
-	c.pending = &pendingCheckpoint{n: n, triggeredAt: now, acks: map[TaskID]Ack{}}
-	c.env.Event(Event{Phase: PhaseTriggered, Checkpoint: n})
-	for _, id := range c.job.Tasks() {
-		if c.job.Vertices[id.Vertex].Kind == SourceVertex {
-			c.env.Trigger(c.attempt, id, n, now)
-		}
-	}
+	p := &pendingCheckpoint{n: n, triggeredAt: now, acks: map[TaskID]Ack{}}
+	c.pending = p
 	gen := c.timerGen
 	c.env.After(c.cfg.Timeout, func() {
-		if gen == c.timerGen && c.pending != nil && c.pending.n == n {
+		if gen == c.timerGen && c.pending == p {
 			c.failCheckpoint(n, "timed out")
 		}
 	})
 	c.scheduleTrigger(c.cfg.Interval)
+	// The id must be durable before any barrier carries it: sinks name
+	// transactions after checkpoint ids, and a restarted coordinator fences
+	// every id up to its counter.
+	c.persistState(func(err error) {
+		if gen != c.timerGen || c.pending != p {
+			return
+		}
+		if err != nil {
+			c.failCheckpoint(n, "persist checkpoint counter: "+err.Error())
+			return
+		}
+		c.env.Event(Event{Phase: PhaseTriggered, Checkpoint: n})
+		for _, id := range c.job.Tasks() {
+			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
+				c.env.Trigger(c.attempt, id, n, now)
+			}
+		}
+	})
 }
 
 // Ack records a task's ack; when every task acked, the metadata is written.
@@ -411,7 +477,7 @@ func (c *Coordinator) WorkerLost(worker string) {
 // strategy's delay.
 func (c *Coordinator) failover(reason string) {
 	if c.deploying {
-		return
+		return // a restart is already on its way
 	}
 	c.deploying = true
 	c.restarts++
@@ -420,10 +486,7 @@ func (c *Coordinator) failover(reason string) {
 	delay := c.restart.next(c.restarts)
 	c.env.Event(Event{Phase: "failover", Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
 	c.env.Cancel(c.attempt)
-	c.env.After(delay, func() {
-		c.deploying = false
-		c.deploy()
-	})
+	c.env.After(delay, c.deploy)
 }
 
 // ErrNoCheckpoint is returned by LatestCompleted when none completed.

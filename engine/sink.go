@@ -333,3 +333,12 @@ func responseErr(resp kmsg.Response) error {
 	}
 	return nil
 }
+
+// OpenTxn is the transactional id a sink task writes to now ("" for other
+// tasks, or before its first transaction is open).
+func (t *Task) OpenTxn() string {
+	if t.snk == nil || t.snk.cur == nil {
+		return ""
+	}
+	return t.snk.cur.prod.TxnID
+}

@@ -31,8 +31,10 @@ type Options struct {
 	Mutants    engine.Mutants          `json:"mutants,omitempty"`
 	// StorageLatency is the time to read or write one checkpoint object.
 	StorageLatency sim.Latency `json:"storage_latency"`
-	// Heartbeat is how often the job master probes its workers.
-	Heartbeat time.Duration `json:"heartbeat"`
+	// Heartbeat is how often the job master probes its workers;
+	// HeartbeatTimeout is the silence after which a worker counts as lost.
+	Heartbeat        time.Duration `json:"heartbeat"`
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout"`
 	// InputTxnRecords is the size of the transactions the input is written
 	// in; every fourth is aborted, so the input holds aborted records and
 	// control markers.
@@ -52,18 +54,19 @@ type Options struct {
 func DefaultOptions(job string, seed uint64) Options {
 	s := sim.DefaultConfig(seed)
 	return Options{
-		Sim:             s,
-		Job:             job,
-		Params:          jobs.Params{Parallelism: 2, Partitions: 3, Records: 300, Keys: 12},
-		Checkpoint:      engine.CheckpointConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, MinPause: 10 * time.Millisecond, TolerableFailures: 0, Retained: 2},
-		Restart:         engine.RestartStrategy{Kind: "fixed-delay", Delay: 50 * time.Millisecond},
-		Task:            engine.DefaultTaskConfig(),
-		StorageLatency:  sim.Latency{Min: 500 * time.Microsecond, Max: 5 * time.Millisecond},
-		Heartbeat:       20 * time.Millisecond,
-		InputTxnRecords: 11,
-		KillWindow:      time.Second,
-		RestartDelayMax: 200 * time.Millisecond,
-		RunLimit:        60 * time.Second,
+		Sim:              s,
+		Job:              job,
+		Params:           jobs.Params{Parallelism: 2, Partitions: 3, Records: 300, Keys: 12},
+		Checkpoint:       engine.CheckpointConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, MinPause: 10 * time.Millisecond, TolerableFailures: 0, Retained: 2},
+		Restart:          engine.RestartStrategy{Kind: "fixed-delay", Delay: 50 * time.Millisecond},
+		Task:             engine.DefaultTaskConfig(),
+		StorageLatency:   sim.Latency{Min: 500 * time.Microsecond, Max: 5 * time.Millisecond},
+		Heartbeat:        20 * time.Millisecond,
+		HeartbeatTimeout: 100 * time.Millisecond,
+		InputTxnRecords:  11,
+		KillWindow:       time.Second,
+		RestartDelayMax:  200 * time.Millisecond,
+		RunLimit:         60 * time.Second,
 	}
 }
 
@@ -91,6 +94,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("task.sink_batch_records: must be at least 1, got %d", o.Task.SinkBatchRecords)
 	case o.Heartbeat <= 0:
 		return fmt.Errorf("heartbeat: must be positive, got %v", o.Heartbeat)
+	case o.HeartbeatTimeout < o.Heartbeat:
+		return fmt.Errorf("heartbeat_timeout: %v is below heartbeat %v", o.HeartbeatTimeout, o.Heartbeat)
 	case o.InputTxnRecords < 1:
 		return fmt.Errorf("input_txn_records: must be at least 1, got %d", o.InputTxnRecords)
 	case o.Kills < 0:
@@ -127,6 +132,15 @@ type Cluster struct {
 	// faultsUntil is when the last scheduled fault ends; drain is judged
 	// only after it.
 	faultsUntil sim.Time
+	// storageExtra is latency a storage-slow fault adds to every access.
+	storageExtra time.Duration
+	// inj is the fault injector, when a plan was injected.
+	inj *injector
+}
+
+// storageDelay is the time one checkpoint storage access takes now.
+func (c *Cluster) storageDelay() time.Duration {
+	return c.opts.StorageLatency.Draw(c.w.Rand("storage")) + c.storageExtra
 }
 
 // New builds the world, starts Kafka, writes and reads back the input,

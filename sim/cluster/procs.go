@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
@@ -31,6 +33,7 @@ type (
 		N       int64
 	}
 	heartbeatMsg struct{}
+	pongMsg      struct{ Worker int }
 	dataMsg      struct {
 		Attempt         int
 		To              engine.TaskID
@@ -71,10 +74,21 @@ type jobMaster struct {
 	// placement of the current attempt: worker index per task.
 	placement []int
 	attempt   int
+	// lastPong is when each worker last answered a heartbeat (-1: never).
+	lastPong []sim.Time
+}
+
+// alive reports whether worker wi answered a heartbeat recently. A paused
+// or partitioned worker stops answering; its tasks count as lost.
+func (jm *jobMaster) alive(wi int) bool {
+	return jm.lastPong[wi] >= 0 && jm.p.World().Now()-jm.lastPong[wi] <= sim.Time(jm.c.opts.HeartbeatTimeout)
 }
 
 func (c *Cluster) newJobMaster(p *sim.Proc) sim.Program {
-	jm := &jobMaster{c: c, p: p}
+	jm := &jobMaster{c: c, p: p, lastPong: make([]sim.Time, len(c.workers))}
+	for i := range jm.lastPong {
+		jm.lastPong[i] = -1
+	}
 	c.jm = jm
 	return jm
 }
@@ -82,8 +96,49 @@ func (c *Cluster) newJobMaster(p *sim.Proc) sim.Program {
 func (jm *jobMaster) Start(p *sim.Proc) {
 	c := jm.c
 	jm.coord = engine.NewCoordinator(c.job, jm, c.opts.Checkpoint, c.opts.Restart, c.opts.Mutants, c.prefix)
+	if p.Incarnation() > 0 {
+		st, completed := c.recoverCoordinator()
+		jm.coord.Recover(st, completed)
+	}
+	jm.pingAll()
 	jm.coord.Start()
 	jm.heartbeat()
+}
+
+// recoverCoordinator reads what a restarted coordinator needs from durable
+// storage: its counter and attempt, and every checkpoint whose metadata was
+// written (the commit point), oldest first. Unreadable metadata is skipped:
+// that checkpoint never committed as far as anyone can tell.
+func (c *Cluster) recoverCoordinator() (engine.State, []engine.Metadata) {
+	st := c.w.Store()
+	var state engine.State
+	if data, err := st.Get(c.prefix + "/coordinator.json"); err == nil {
+		_ = json.Unmarshal(data, &state) // a damaged file leaves zeros, caught below by the ids found
+	}
+	names, _ := st.List(c.prefix)
+	var completed []engine.Metadata
+	for _, name := range names {
+		var n int64
+		if _, err := fmt.Sscanf(name, "chk-%d", &n); err != nil {
+			continue
+		}
+		state.Counter = max(state.Counter, n)
+		data, err := st.Get(fmt.Sprintf("%s/%s/_metadata", c.prefix, name))
+		if err != nil {
+			continue
+		}
+		var md engine.Metadata
+		if json.Unmarshal(data, &md) == nil && md.Checkpoint == n {
+			completed = append(completed, md)
+		}
+	}
+	sort.Slice(completed, func(i, j int) bool { return completed[i].Checkpoint < completed[j].Checkpoint })
+	return state, completed
+}
+
+func (jm *jobMaster) PersistState(data []byte, cb func(error)) {
+	c := jm.c
+	jm.p.After(c.storageDelay(), func() { cb(c.w.Store().Put(c.prefix+"/coordinator.json", data)) })
 }
 
 // heartbeat probes the workers hosting the current attempt; a worker that
@@ -91,13 +146,25 @@ func (jm *jobMaster) Start(p *sim.Proc) {
 func (jm *jobMaster) heartbeat() {
 	jm.p.After(jm.c.opts.Heartbeat, func() {
 		jm.checkWorkers()
+		jm.pingAll()
 		jm.heartbeat()
 	})
 }
 
+func (jm *jobMaster) pingAll() {
+	for _, w := range jm.c.workers {
+		_ = jm.p.Send(w.ID(), heartbeatMsg{}) // silence is what checkWorkers looks for
+	}
+}
+
+// checkWorkers declares the job's workers lost when they cannot be reached
+// or stopped answering heartbeats.
 func (jm *jobMaster) checkWorkers() {
+	if jm.placement == nil || jm.attempt != jm.coord.Attempt() {
+		return
+	}
 	for _, wi := range jm.hosts() {
-		if err := jm.p.Send(jm.c.workers[wi].ID(), heartbeatMsg{}); errors.Is(err, sim.ErrLinkDown) {
+		if !jm.c.w.Net().Connected(jm.p.ID(), jm.c.workers[wi].ID()) || !jm.alive(wi) {
 			jm.coord.WorkerLost(jm.c.workers[wi].Name())
 			return
 		}
@@ -121,6 +188,8 @@ func (jm *jobMaster) hosts() []int {
 func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
 	co := jm.coord
 	switch m := msg.(type) {
+	case pongMsg:
+		jm.lastPong[m.Worker] = jm.p.World().Now()
 	case runningMsg:
 		co.TaskRunning(m.Attempt, m.Task)
 	case ackMsg:
@@ -154,7 +223,7 @@ func (jm *jobMaster) After(d time.Duration, fn func()) { jm.p.After(d, fn) }
 func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 	var usable []int
 	for i, w := range jm.c.workers {
-		if jm.c.w.Net().Connected(jm.p.ID(), w.ID()) {
+		if jm.c.w.Net().Connected(jm.p.ID(), w.ID()) && jm.alive(i) {
 			usable = append(usable, i)
 		}
 	}
@@ -210,7 +279,7 @@ func (jm *jobMaster) NotifyComplete(attempt int, task engine.TaskID, n int64) {
 // latency; the job master must still be alive for it to land.
 func (jm *jobMaster) PutMetadata(n int64, data []byte, cb func(error)) {
 	c := jm.c
-	jm.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), func() {
+	jm.p.After(c.storageDelay(), func() {
 		cb(c.w.Store().Put(fmt.Sprintf("%s/chk-%d/_metadata", c.prefix, n), data))
 	})
 }
@@ -258,6 +327,8 @@ func (w *worker) Start(*sim.Proc) {}
 
 func (w *worker) Receive(from sim.ProcID, msg any) {
 	switch m := msg.(type) {
+	case heartbeatMsg:
+		_ = w.p.Send(from, pongMsg{Worker: w.index}) // a lost pong is a missed heartbeat
 	case deployMsg:
 		w.deploy(m)
 	case cancelMsg:
@@ -475,12 +546,12 @@ func (e *taskEnv) guardResp(cb func(kmsg.Response, error)) func(kmsg.Response, e
 
 func (e *taskEnv) Persist(name string, data []byte, cb func(error)) {
 	c := e.w.c
-	e.w.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), e.guard(func() { cb(c.w.Store().Put(name, data)) }))
+	e.w.p.After(c.storageDelay(), e.guard(func() { cb(c.w.Store().Put(name, data)) }))
 }
 
 func (e *taskEnv) Load(name string, cb func([]byte, error)) {
 	c := e.w.c
-	e.w.p.After(c.opts.StorageLatency.Draw(c.w.Rand("storage")), e.guard(func() { cb(c.w.Store().Get(name)) }))
+	e.w.p.After(c.storageDelay(), e.guard(func() { cb(c.w.Store().Get(name)) }))
 }
 
 func (e *taskEnv) After(d time.Duration, fn func()) { e.w.p.After(d, e.guard(fn)) }
