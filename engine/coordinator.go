@@ -167,6 +167,10 @@ type Coordinator struct {
 	lastCompleted int64
 	timerGen      int
 	deploying     bool
+	// writing counts metadata writes in flight; deployWaiting is set while
+	// a deploy waits for them.
+	writing       int
+	deployWaiting bool
 }
 
 // State is what the coordinator keeps durably across its own failures.
@@ -230,6 +234,13 @@ func (c *Coordinator) latest() *Metadata {
 }
 
 func (c *Coordinator) deploy() {
+	if c.writing > 0 {
+		// A checkpoint's metadata is being written: whether it lands
+		// decides what to restore from. Wait for it.
+		c.deployWaiting = true
+		c.deploying = true
+		return
+	}
 	c.attempt++
 	c.pending = nil
 	c.running = map[TaskID]bool{}
@@ -307,7 +318,12 @@ func (c *Coordinator) scheduleTrigger(d time.Duration) {
 // trigger is step 1, at the coordinator: at most one checkpoint in flight,
 // and at least MinPause after the last one ended.
 func (c *Coordinator) trigger() {
-	if c.pending != nil || !c.allRunning() {
+	if !c.allRunning() {
+		return // TaskRunning starts the schedule again once all run
+	}
+	if c.pending != nil {
+		// One in flight: skip this tick, keep the schedule alive.
+		c.scheduleTrigger(c.cfg.Interval)
 		return
 	}
 	now := c.env.Now()
@@ -397,19 +413,23 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		c.failCheckpoint(p.n, "encode metadata: "+err.Error())
 		return
 	}
+	c.writing++
 	c.env.PutMetadata(p.n, data, func(err error) {
-		if attempt != c.attempt || c.pending != p {
-			return
-		}
+		c.writing--
+		current := attempt == c.attempt && c.pending == p
 		if err != nil {
-			c.failCheckpoint(p.n, "write metadata: "+err.Error())
+			if current {
+				c.failCheckpoint(p.n, "write metadata: "+err.Error())
+			}
+			c.deployIfWaiting()
 			return
 		}
+		// The metadata is durable: the checkpoint is complete, whatever
+		// happened meanwhile. A restart must restore from it (its sinks'
+		// transactions are pre-committed and must be committed), so a
+		// failover waits for this write before it deploys.
 		md.Metrics.CompletedAt = c.env.Now()
 		md.Metrics.EndToEndDuration = md.Metrics.CompletedAt - p.triggeredAt
-		c.pending = nil
-		c.failures = 0
-		c.lastCompleted = md.Metrics.CompletedAt
 		c.completed = append(c.completed, md)
 		c.env.Event(Event{Phase: PhaseMetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
 			md.Size, time.Duration(md.Metrics.EndToEndDuration), time.Duration(md.Metrics.AlignmentDuration), formatOffsets(md.Offsets))})
@@ -417,10 +437,26 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 			c.env.DeleteCheckpoint(c.completed[0].Checkpoint)
 			c.completed = c.completed[1:]
 		}
+		if !current {
+			c.env.Event(Event{Phase: "late-metadata", Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})
+			c.deployIfWaiting()
+			return
+		}
+		c.pending = nil
+		c.failures = 0
+		c.lastCompleted = md.Metrics.CompletedAt
 		if !c.mutants.Has(MutantStaleMetadataCommit) {
 			notify()
 		}
 	})
+}
+
+// deployIfWaiting runs a deploy that waited for metadata writes in flight.
+func (c *Coordinator) deployIfWaiting() {
+	if c.writing == 0 && c.deployWaiting {
+		c.deployWaiting = false
+		c.deploy()
+	}
 }
 
 func formatOffsets(m map[string]int64) string {

@@ -223,13 +223,15 @@ func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
 			if err == nil {
 				_, err = kproto.EndTxnResult(p.Producer, resp)
 			}
-			if err != nil && retriable(err) {
-				// Still unknown after every retry: restart, and the
-				// restore commits it again from the snapshot.
+			if err != nil && !(commit && txnGone(err)) {
+				// Not known lost (still failing after every retry, or an
+				// error that says nothing about the transaction):
+				// restart, and the restore commits it again from the
+				// snapshot.
 				s.t.fail(Failure{Reason: fmt.Sprintf("sink end txn %s: %v", p.Producer, err)})
 				return
 			}
-			if err != nil && commit {
+			if err != nil {
 				// The commit point passed, so this transaction had to
 				// commit. The broker refusing it (it timed out, or was
 				// fenced) is data loss: say so loudly, as Flink does,

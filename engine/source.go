@@ -164,14 +164,30 @@ func (s *source) retry(err error) {
 var ErrTimeout = errors.New("kafka request timed out")
 
 // retriable reports whether a Kafka error is worth retrying with the same
-// request.
+// request. kerr's flag misses CONCURRENT_TRANSACTIONS, which a transaction
+// coordinator answers while it finishes the previous EndTxn: the Java
+// producer retries it, and so does the engine.
 func retriable(err error) bool {
-	if errors.Is(err, ErrTimeout) {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, kerr.ConcurrentTransactions) {
 		return true
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		return ke.Retriable
+	}
+	return false
+}
+
+// txnGone reports whether an EndTxn error means the broker no longer holds
+// the transaction as it was pre-committed: it was aborted (a timeout) or its
+// producer was fenced. Only these make a pre-committed transaction lost;
+// any other error is retried by restarting from the checkpoint.
+func txnGone(err error) bool {
+	for _, e := range []error{kerr.InvalidTxnState, kerr.ProducerFenced, kerr.InvalidProducerEpoch,
+		kerr.TransactionalIDNotFound, kerr.InvalidProducerIDMapping} {
+		if errors.Is(err, e) {
+			return true
+		}
 	}
 	return false
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/faults"
 )
 
 // Scenario is a named, replayable run: a job, a workload, a topology, a
@@ -31,6 +33,10 @@ type RunOptions struct {
 	// KeepTrace keeps every trace line in the outcome (the digest is always
 	// computed).
 	KeepTrace bool
+	// Plan replaces the scenario's own fault plan (or its swarm).
+	Plan *faults.Plan
+	// Mutants switches on deliberate engine bugs.
+	Mutants engine.Mutants
 }
 
 // Outcome is what one run did and what the checkers said.
@@ -41,6 +47,10 @@ type Outcome struct {
 	Events   int               `json:"events"`
 	SimTime  time.Duration     `json:"sim_time_ns"`
 	Options  map[string]string `json:"options"`
+	Swarm    string            `json:"swarm,omitempty"`
+	Plan     faults.Plan       `json:"plan"`
+	Stats    map[string]int    `json:"stats,omitempty"`
+	Fired    []string          `json:"fired,omitempty"`
 	Timeline []string          `json:"timeline"`
 	Verdicts []checkers.Result `json:"verdicts"`
 	Trace    []string          `json:"-"`

@@ -20,6 +20,9 @@ func init() {
 }
 
 func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
+	if ro.Plan != nil || len(ro.Mutants) > 0 {
+		return nil, &BadInputError{Err: fmt.Errorf("smoke-copier draws its own kills and losses; it takes no fault plan and no mutant")}
+	}
 	opts := smoke.DefaultOptions(ro.Seed)
 	opts.Sim.KeepTrace = true // the timeline is cut from the trace
 	res := smoke.Run(ctx, opts)
@@ -80,7 +83,8 @@ func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
 
 // isTimeline picks the trace lines a person wants in a compact timeline.
 func isTimeline(line string) bool {
-	for _, s := range []string{" kill ", " start ", "EndTxn", "request lost", "response lost", "finished", " partition ", " heal ", " pause ", " resume ", "checkpoint"} {
+	for _, s := range []string{" kill ", " start ", "request lost", "response lost", "finished", " partition ", "heal", " pause ",
+		" resume ", "fault ", "deploy attempt", "failover", "metadata-written", "checkpoint-failed", "LOST", "recovered", "endtxn-sent", "expire-txn", "end drained", "isolate", "cut "} {
 		if strings.Contains(line, s) {
 			return true
 		}

@@ -76,7 +76,13 @@ type jobMaster struct {
 	attempt   int
 	// lastPong is when each worker last answered a heartbeat (-1: never).
 	lastPong []sim.Time
+	// waits counts heartbeats a deploy has waited for missing workers.
+	waits int
 }
+
+// deployWaitsMax is how many heartbeats a deploy waits for every worker to
+// answer before it places the tasks on the workers it has.
+const deployWaitsMax = 5
 
 // alive reports whether worker wi answered a heartbeat recently. A paused
 // or partitioned worker stops answering; its tasks count as lost.
@@ -227,8 +233,13 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 			usable = append(usable, i)
 		}
 	}
-	if len(usable) == 0 {
-		jm.p.Tracef("no worker reachable for attempt %d; retrying", attempt)
+	// Wait a few heartbeats for every worker, as a job waits for its
+	// slots, then settle for those that answer; with none, keep waiting.
+	if len(usable) < len(jm.c.workers) && (jm.waits < deployWaitsMax || len(usable) == 0) {
+		jm.waits++
+		if jm.waits == deployWaitsMax {
+			jm.p.Tracef("attempt %d: %d of %d workers answer; waiting", attempt, len(usable), len(jm.c.workers))
+		}
 		jm.p.After(jm.c.opts.Heartbeat, func() {
 			if attempt == jm.coord.Attempt() {
 				jm.Deploy(attempt, deps)
@@ -236,6 +247,7 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 		})
 		return
 	}
+	jm.waits = 0
 	jm.attempt = attempt
 	jm.placement = make([]int, len(deps))
 	for i := range deps {

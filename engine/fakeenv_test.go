@@ -1,0 +1,415 @@
+package engine
+
+// This file holds the fakes the engine's scripted tests drive: a TaskEnv
+// and a CoordinatorEnv that write every output call as one readable line
+// into a log and hold every callback (Persist, Load, Kafka, After,
+// PutMetadata) in a queue until the test releases it. There are no
+// goroutines and no wall clock: time moves only when a test fires timers,
+// and a callback runs only when a test completes it, which is exactly the
+// "later, one at a time, never inside the call that asked" duty TaskEnv
+// documents.
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fakeLog collects output lines until a test takes them.
+type fakeLog struct{ lines []string }
+
+func (l *fakeLog) logf(format string, args ...any) {
+	l.lines = append(l.lines, strings.TrimRight(fmt.Sprintf(format, args...), " "))
+}
+
+// take returns the lines logged since the last take.
+func (l *fakeLog) take() []string {
+	out := l.lines
+	l.lines = nil
+	return out
+}
+
+// fakeClock is a manual clock with a timer queue. Timers fire only inside
+// fireTimers, in (due time, order scheduled) order, with the clock set to
+// each timer's due time while it runs.
+type fakeClock struct {
+	log    *fakeLog
+	now    int64
+	seq    int
+	timers []fakeTimer
+}
+
+type fakeTimer struct {
+	at  int64
+	seq int
+	fn  func()
+}
+
+// fireTimersMax bounds one fireTimers call: a timer that keeps rescheduling
+// itself at zero delay is a bug, not a reason to spin forever.
+const fireTimersMax = 10_000
+
+func (c *fakeClock) Now() int64 { return c.now }
+
+func (c *fakeClock) After(d time.Duration, fn func()) {
+	c.log.logf("after %v", d)
+	c.seq++
+	c.timers = append(c.timers, fakeTimer{at: c.now + int64(d), seq: c.seq, fn: fn})
+}
+
+// fireTimers runs every timer due at or before upTo (including timers those
+// timers schedule), then leaves the clock at upTo.
+func (c *fakeClock) fireTimers(upTo time.Duration) {
+	for range fireTimersMax {
+		i := -1
+		for j, tm := range c.timers {
+			if tm.at <= int64(upTo) && (i < 0 || tm.at < c.timers[i].at || (tm.at == c.timers[i].at && tm.seq < c.timers[i].seq)) {
+				i = j
+			}
+		}
+		if i < 0 {
+			c.now = max(c.now, int64(upTo))
+			return
+		}
+		tm := c.timers[i]
+		c.timers = slices.Delete(c.timers, i, i+1)
+		c.now = max(c.now, tm.at)
+		tm.fn()
+	}
+	panic(fmt.Sprintf("fireTimers(%v): more than %d timers fired", upTo, fireTimersMax))
+}
+
+// fakeTaskEnv is a TaskEnv that logs every output and queues every
+// callback.
+type fakeTaskEnv struct {
+	fakeLog
+	fakeClock
+
+	persists []fakePersist
+	loads    []fakeLoad
+	kafkas   []fakeKafka
+	// persisted is every Persist call in order, completed or not, so a test
+	// can look inside a snapshot the task wrote.
+	persisted []fakePersist
+	acks      []Ack
+}
+
+type fakePersist struct {
+	name string
+	data []byte
+	cb   func(error)
+}
+
+type fakeLoad struct {
+	name string
+	cb   func([]byte, error)
+}
+
+type fakeKafka struct {
+	req kmsg.Request
+	cb  func(kmsg.Response, error)
+}
+
+func newFakeTaskEnv() *fakeTaskEnv {
+	e := &fakeTaskEnv{}
+	e.fakeClock.log = &e.fakeLog
+	return e
+}
+
+var _ TaskEnv = (*fakeTaskEnv)(nil)
+
+func (e *fakeTaskEnv) Send(g, ch int, m StreamMsg) { e.logf("send g%d/ch%d %s", g, ch, renderMsg(m)) }
+func (e *fakeTaskEnv) SendCredit(in int, n int)    { e.logf("credit in%d +%d", in, n) }
+
+func (e *fakeTaskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
+	e.logf("kafka %s", renderKafka(req))
+	e.kafkas = append(e.kafkas, fakeKafka{req: req, cb: cb})
+}
+
+func (e *fakeTaskEnv) Persist(name string, data []byte, cb func(error)) {
+	e.logf("persist %s (%d bytes)", name, len(data))
+	p := fakePersist{name: name, data: slices.Clone(data), cb: cb}
+	e.persists = append(e.persists, p)
+	e.persisted = append(e.persisted, p)
+}
+
+func (e *fakeTaskEnv) Load(name string, cb func([]byte, error)) {
+	e.logf("load %s", name)
+	e.loads = append(e.loads, fakeLoad{name: name, cb: cb})
+}
+
+func (e *fakeTaskEnv) Running() { e.logf("running") }
+
+func (e *fakeTaskEnv) Ack(a Ack) {
+	e.logf("ack %d", a.Checkpoint)
+	e.acks = append(e.acks, a)
+}
+
+func (e *fakeTaskEnv) Decline(n int64, reason string) { e.logf("decline %d: %s", n, reason) }
+
+func (e *fakeTaskEnv) Fail(f Failure) {
+	e.logf("fail restore=%d: %s", f.RestoreCheckpoint, f.Reason)
+}
+
+func (e *fakeTaskEnv) Event(ev Event) { e.logf("event %s", renderEvent(ev)) }
+
+// completePersist runs the callback of the i-th outstanding Persist.
+func (e *fakeTaskEnv) completePersist(i int, err error) {
+	p := e.persists[i]
+	e.persists = slices.Delete(e.persists, i, i+1)
+	p.cb(err)
+}
+
+// completeLoad runs the callback of the i-th outstanding Load.
+func (e *fakeTaskEnv) completeLoad(i int, data []byte, err error) {
+	l := e.loads[i]
+	e.loads = slices.Delete(e.loads, i, i+1)
+	l.cb(data, err)
+}
+
+// completeKafka runs the callback of the i-th outstanding Kafka request.
+func (e *fakeTaskEnv) completeKafka(i int, resp kmsg.Response, err error) {
+	k := e.kafkas[i]
+	e.kafkas = slices.Delete(e.kafkas, i, i+1)
+	k.cb(resp, err)
+}
+
+// logSnapshot decodes the i-th snapshot the task persisted and logs its
+// content: one line for the snapshot, one per keyed value or list (in key
+// group order, as snapshots are sorted), one per source position.
+func (e *fakeTaskEnv) logSnapshot(i int) {
+	s, err := DecodeSnapshot(e.persisted[i].data)
+	if err != nil {
+		e.logf("snapshot %s: %v", e.persisted[i].name, err)
+		return
+	}
+	e.logf("snapshot %s cp=%d", s.Task, s.Checkpoint)
+	for _, g := range s.Keyed {
+		for _, v := range g.Values {
+			e.logf("  kg %d value %s[%s]=%s", g.KG, v.Name, v.Key, v.Value)
+		}
+		for _, l := range g.Lists {
+			e.logf("  kg %d list %s[%s]=%s", g.KG, l.Name, l.Key, strings.Join(l.Values, ","))
+		}
+	}
+	if s.Source != nil {
+		for _, p := range s.Source.Positions {
+			e.logf("  position %s/%d@%d", s.Source.Topic, p.Partition, p.Offset)
+		}
+	}
+}
+
+func renderMsg(m StreamMsg) string {
+	if m.Kind == MsgBarrier {
+		return fmt.Sprintf("barrier %d", m.Checkpoint)
+	}
+	return fmt.Sprintf("record k=%s v=%s", m.Record.Key, m.Record.Value)
+}
+
+func renderEvent(ev Event) string {
+	s := string(ev.Phase)
+	if ev.Checkpoint != 0 {
+		s += fmt.Sprintf(" cp=%d", ev.Checkpoint)
+	}
+	if ev.Detail != "" {
+		s += " " + ev.Detail
+	}
+	return s
+}
+
+func renderKafka(req kmsg.Request) string {
+	switch r := req.(type) {
+	case *kmsg.FetchRequest:
+		var parts []string
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, fmt.Sprintf("%s/%d@%d", t.Topic, p.Partition, p.FetchOffset))
+			}
+		}
+		return fmt.Sprintf("Fetch isolation=%d %s", r.IsolationLevel, strings.Join(parts, ","))
+	case *kmsg.ProduceRequest:
+		txn := ""
+		if r.TransactionID != nil {
+			txn = *r.TransactionID
+		}
+		var parts []string
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, fmt.Sprintf("%s/%d", t.Topic, p.Partition))
+			}
+		}
+		return fmt.Sprintf("Produce txn=%s %s", txn, strings.Join(parts, ","))
+	case *kmsg.InitProducerIDRequest:
+		txn := ""
+		if r.TransactionalID != nil {
+			txn = *r.TransactionalID
+		}
+		return fmt.Sprintf("InitProducerID txn=%s", txn)
+	case *kmsg.EndTxnRequest:
+		return fmt.Sprintf("EndTxn txn=%s pid=%d epoch=%d commit=%v", r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+	}
+	return kmsg.NameForKey(req.Key())
+}
+
+// fakeCoordEnv is a CoordinatorEnv that logs every output and queues
+// metadata and coordinator-state writes.
+type fakeCoordEnv struct {
+	fakeLog
+	fakeClock
+
+	job      *Job
+	metadata []fakeMetadata
+	states   []fakeState
+	// deploys is every deployment, by attempt.
+	deploys map[int][]Deployment
+}
+
+type fakeState struct {
+	data []byte
+	cb   func(error)
+}
+
+type fakeMetadata struct {
+	n    int64
+	data []byte
+	cb   func(error)
+}
+
+func newFakeCoordEnv(job *Job) *fakeCoordEnv {
+	e := &fakeCoordEnv{job: job, deploys: map[int][]Deployment{}}
+	e.fakeClock.log = &e.fakeLog
+	return e
+}
+
+var _ CoordinatorEnv = (*fakeCoordEnv)(nil)
+
+// Deploy logs one line per attempt: every deployment of an attempt restores
+// the same checkpoint with the same fence, which the line states (and
+// checks: a disagreement is logged as such).
+func (e *fakeCoordEnv) Deploy(attempt int, deps []Deployment) {
+	e.deploys[attempt] = deps
+	restore, fence := deps[0].Restore, deps[0].FenceUpTo
+	for _, d := range deps {
+		if d.Restore != restore || d.FenceUpTo != fence {
+			e.logf("deploy attempt %d: DISAGREEING deployment %+v", attempt, d)
+		}
+	}
+	e.logf("deploy attempt %d: %d tasks restore=%d fence=%d", attempt, len(deps), restore, fence)
+}
+
+func (e *fakeCoordEnv) Cancel(attempt int) { e.logf("cancel attempt %d", attempt) }
+
+func (e *fakeCoordEnv) Trigger(attempt int, task TaskID, n, triggeredAt int64) {
+	e.logf("trigger a%d %s cp=%d at=%v", attempt, e.job.TaskName(task), n, time.Duration(triggeredAt))
+}
+
+func (e *fakeCoordEnv) NotifyComplete(attempt int, task TaskID, n int64) {
+	e.logf("notify a%d %s cp=%d", attempt, e.job.TaskName(task), n)
+}
+
+func (e *fakeCoordEnv) PutMetadata(n int64, data []byte, cb func(error)) {
+	var md Metadata
+	if err := json.Unmarshal(data, &md); err != nil {
+		e.logf("put-metadata cp=%d: undecodable: %v", n, err)
+	} else {
+		e.logf("put-metadata cp=%d (metadata cp=%d, %d handles)", n, md.Checkpoint, len(md.Handles))
+	}
+	e.metadata = append(e.metadata, fakeMetadata{n: n, data: slices.Clone(data), cb: cb})
+}
+
+func (e *fakeCoordEnv) PersistState(data []byte, cb func(error)) {
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		e.logf("persist-state: undecodable: %v", err)
+	} else {
+		e.logf("persist-state counter=%d attempt=%d", st.Counter, st.Attempt)
+	}
+	e.states = append(e.states, fakeState{data: slices.Clone(data), cb: cb})
+}
+
+func (e *fakeCoordEnv) DeleteCheckpoint(n int64) { e.logf("delete cp=%d", n) }
+
+func (e *fakeCoordEnv) Event(ev Event) { e.logf("event %s", renderEvent(ev)) }
+
+// completeState runs the callback of the i-th outstanding PersistState.
+func (e *fakeCoordEnv) completeState(i int, err error) {
+	st := e.states[i]
+	e.states = slices.Delete(e.states, i, i+1)
+	st.cb(err)
+}
+
+// completeMetadata runs the callback of the i-th outstanding PutMetadata.
+func (e *fakeCoordEnv) completeMetadata(i int, err error) {
+	m := e.metadata[i]
+	e.metadata = slices.Delete(e.metadata, i, i+1)
+	m.cb(err)
+}
+
+// step is one line of a script: an action and the exact log lines it must
+// produce, in order.
+type step[H any] struct {
+	// what says what the step does, in the words of the protocol.
+	what string
+	do   func(h H)
+	want []string
+}
+
+// runScript runs steps in order against h, comparing the lines each step
+// logs with its want. On a mismatch it prints the step, a line diff and
+// both logs, and stops: later steps would only repeat the damage.
+func runScript[H any](t *testing.T, h H, log *fakeLog, steps []step[H]) {
+	t.Helper()
+	for i, s := range steps {
+		log.take()
+		s.do(h)
+		got := log.take()
+		if !slices.Equal(got, s.want) {
+			t.Fatalf("step %d (%s): log differs (- want, + got):\n%s\ngot:\n\t%s\nwant:\n\t%s",
+				i+1, s.what, diffLines(s.want, got), strings.Join(got, "\n\t"), strings.Join(s.want, "\n\t"))
+		}
+	}
+}
+
+// diffLines renders a line diff of want and got: "  " common, "- " only in
+// want, "+ " only in got (longest common subsequence).
+func diffLines(want, got []string) string {
+	n, m := len(want), len(got)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if want[i] == got[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b strings.Builder
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && want[i] == got[j]:
+			fmt.Fprintf(&b, "\t  %s\n", want[i])
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&b, "\t+ %s\n", got[j])
+			j++
+		default:
+			fmt.Fprintf(&b, "\t- %s\n", want[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// lines is a readability helper for want lists.
+func lines(ls ...string) []string { return ls }

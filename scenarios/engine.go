@@ -1,0 +1,249 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/sim/cluster"
+)
+
+// engineScenario runs one of the reference engine's jobs under a fault plan.
+type engineScenario struct {
+	job string
+	// tune adjusts the default options (workload size, intervals).
+	tune func(o *cluster.Options)
+	// plan is the fixed fault plan; nil means a swarm plan drawn per seed.
+	plan *faults.Plan
+	// healAt lifts every fault; the liveness phase follows.
+	healAt time.Duration
+	// expect lists anomalies the scenario must provoke: a loss the engine
+	// cannot prevent and must report. Empty means "no anomaly".
+	expect []string
+}
+
+// Task placement is deterministic: tasks go round-robin, in job order, over
+// the workers, so with three workers and parallelism 2:
+//
+//	copier:      src/0@w0 src/1@w1 map/0@w2 map/1@w0 sink/0@w1 sink/1@w2
+//	keyed-count: src/0@w0 src/1@w1 count/0@w2 count/1@w0 sink/0@w1 sink/1@w2
+//	join:        left/0@w0 left/1@w1 right/0@w2 right/1@w0 join/0@w1 join/1@w2 sink/0@w0 sink/1@w1
+//
+// The plans below name workers accordingly.
+
+func plan(fs ...faults.Fault) *faults.Plan { return &faults.Plan{Faults: fs} }
+
+func fault(name string, t faults.Trigger, a faults.Action) faults.Fault {
+	return faults.Fault{Name: name, Trigger: t, Action: a}
+}
+
+func bigger(o *cluster.Options) { o.Params.Records = 600 }
+
+func init() {
+	add := func(name, desc string, s *engineScenario) {
+		var kinds []string
+		if s.plan == nil {
+			kinds = []string{"swarm"}
+		} else {
+			for _, f := range s.plan.Faults {
+				if k := string(f.Action.Kind); !slices.Contains(kinds, k) {
+					kinds = append(kinds, k)
+				}
+			}
+		}
+		register(&Scenario{Name: name, Description: desc, Job: s.job, Faults: kinds, run: s.run})
+	}
+	add("copier-kill-mid-checkpoint", "kills the worker of map/0 the moment it has taken checkpoint 2's snapshot, before the upload", &engineScenario{
+		job: "copier", tune: bigger, healAt: time.Second,
+		plan: plan(fault("kill map/0's worker", faults.AtPhase(2, faults.SnapshotTaken, "map/0"),
+			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 100 * time.Millisecond})),
+	})
+	add("count-crash-before-commit", "kills sink/0's worker after checkpoint 1's metadata is written (the commit point) and before its EndTxn", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(fault("kill sink/0's worker", faults.AtPhase(1, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
+	})
+	add("count-ambiguous-endtxn", "loses the answer to an applied EndTxn, and later an EndTxn itself: the sink must retry with the same decision", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("ambiguous commit", faults.After("EndTxn", 1), faults.Action{Kind: faults.DropResponse, Request: "EndTxn", Count: 1}),
+			fault("lost commit", faults.After("EndTxn", 2), faults.Action{Kind: faults.DropRequest, Request: "EndTxn", Count: 1}),
+		),
+	})
+	add("join-partition-during-alignment", "cuts join/0's worker from right/0's while join/0 aligns checkpoint 2", &engineScenario{
+		job: "join", tune: bigger, healAt: time.Second,
+		plan: plan(fault("partition during alignment", faults.AtPhase(2, faults.BarrierReceived, "join/0"),
+			faults.Action{Kind: faults.Partition, Worker: "w1", Peer: "w2", Duration: 200 * time.Millisecond})),
+	})
+	add("storage-corrupt-checkpoint", "corrupts checkpoint 3 at its commit point while the coordinator dies: the restore detects it and falls back to checkpoint 2", &engineScenario{
+		// Falling back to an older checkpoint is exactly-once only while
+		// no sink has committed the newer one: the coordinator dies with
+		// the commit point, so no task ever hears checkpoint 3 completed.
+		job: "copier", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			bigger(o)
+			o.Checkpoint.Interval = 20 * time.Millisecond
+			o.Checkpoint.Retained = 3
+		},
+		plan: plan(
+			fault("corrupt", faults.AtPhase(3, faults.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}),
+			fault("coordinator dies", faults.AtPhase(3, faults.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
+		),
+	})
+	add("coordinator-crash-after-metadata", "kills the coordinator right after checkpoint 2's metadata is durable, before any task hears it completed", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(fault("coordinator dies", faults.AtPhase(2, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond})),
+	})
+	add("zombie-sink", "pauses sink/0's worker mid-checkpoint; the job restarts elsewhere and the paused sink wakes up as a zombie", &engineScenario{
+		job: "copier", tune: bigger, healAt: 2 * time.Second,
+		plan: plan(fault("pause sink/0's worker", faults.AtPhase(2, faults.SnapshotTaken, "sink/0"),
+			faults.Action{Kind: faults.PauseWorker, Worker: "w1", Duration: 600 * time.Millisecond})),
+	})
+	add("txn-expired-during-outage", "sink/0's worker is cut off past its transaction's timeout after the commit point: the broker aborts the pre-committed transaction and the engine must report the loss", &engineScenario{
+		// Expected: the loss cannot be prevented (the broker threw the
+		// data away), so the scenario passes when it is reported loudly:
+		// the engine's lost-transaction and the checker's lost-write.
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("outage", faults.AtPhase(1, faults.MetadataWritten, ""), faults.Action{Kind: faults.Isolate, Worker: "w1", Duration: 300 * time.Millisecond}),
+			fault("timeout passes", faults.AtPhase(1, faults.MetadataWritten, ""), faults.Action{Kind: faults.ExpireTxn, TxnID: "keyed-count-sink-0-1"}),
+		),
+		expect: []string{"lost-transaction", "lost-write"},
+	})
+	for _, job := range []string{"copier", "keyed-count", "join"} {
+		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
+	}
+}
+
+// swarmKinds are the fault kinds a swarm draws from: every kind the heap
+// backend engine can be hit by and must survive without loss (a transaction
+// expired by the broker or a corrupt checkpoint are losses it can only
+// report; they have their own scenarios).
+func swarmKinds() []faults.ActionKind {
+	return slices.DeleteFunc(faults.SwarmKinds(), func(k faults.ActionKind) bool { return k == faults.DiskReadError })
+}
+
+// seededRand returns a PRNG for name at seed, outside any world: the swarm
+// is drawn before the world exists.
+func seededRand(seed uint64, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, error) {
+	o := cluster.DefaultOptions(s.job, ro.Seed)
+	o.Sim.KeepTrace = true
+	if s.tune != nil {
+		s.tune(&o)
+	}
+	o.Mutants = ro.Mutants
+	var p faults.Plan
+	var swarm string
+	switch {
+	case ro.Plan != nil:
+		p = *ro.Plan
+	case s.plan != nil:
+		p = *s.plan
+	default:
+		sw, sp := faults.DrawSwarm(seededRand(ro.Seed, "swarm"), faults.SwarmOptions{Kinds: swarmKinds(), Window: s.healAt - 500*time.Millisecond, ParallelismMax: 3})
+		o.Sim.Workers, o.Params.Parallelism = sw.Workers, sw.Parallelism
+		p, swarm = sp, sw.String()
+	}
+	c, err := cluster.New(o)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.Inject(p, s.healAt); err != nil {
+		return nil, &BadInputError{Err: err}
+	}
+	res := c.Run(ctx)
+	out := &Outcome{
+		Digest: res.Digest, Events: res.Events, SimTime: res.SimTime, Plan: p, Swarm: swarm,
+		Options: map[string]string{
+			"job":         s.job,
+			"workers":     fmt.Sprint(o.Sim.Workers),
+			"parallelism": fmt.Sprint(o.Params.Parallelism),
+			"records":     fmt.Sprint(o.Params.Records),
+			"partitions":  fmt.Sprint(o.Params.Partitions),
+			"interval":    o.Checkpoint.Interval.String(),
+			"heal_at":     s.healAt.String(),
+			"faults":      fmt.Sprint(len(p.Faults)),
+		},
+		Stats: map[string]int{"restarts": res.Restarts, "kills": res.Kills, "checkpoints": len(res.Checkpoints), "lost_transactions": res.LostTxns},
+	}
+	out.Fired = c.Fired()
+	if len(ro.Mutants) > 0 {
+		out.Options["mutants"] = fmt.Sprint(ro.Mutants)
+	}
+	for _, l := range res.Trace {
+		if isTimeline(l) {
+			out.Timeline = append(out.Timeline, l)
+		}
+	}
+	if ro.KeepTrace {
+		out.Trace = res.Trace
+	}
+	out.Verdicts = expectation(res.Verdicts, s.expect)
+	return out, nil
+}
+
+// expectation turns the anomalies a scenario expects into passes, and fails
+// the run when an expected anomaly did not happen: a loss that must be
+// reported and was not is the worst outcome of all.
+func expectation(vs []checkers.Result, expect []string) []checkers.Result {
+	if len(expect) == 0 {
+		return vs
+	}
+	seen := map[string]bool{}
+	out := make([]checkers.Result, 0, len(vs)+1)
+	for _, v := range vs {
+		if v.Verdict == checkers.Violation && slices.Contains(expect, v.Anomaly) {
+			seen[v.Anomaly] = true
+			v.Verdict = checkers.Ok
+			v.Explanation = "expected: " + v.Explanation
+		}
+		out = append(out, v)
+	}
+	var missing []string
+	for _, a := range expect {
+		if !seen[a] {
+			missing = append(missing, a)
+		}
+	}
+	r := checkers.Result{Checker: "expectation", Verdict: checkers.Ok, Explanation: "the expected anomalies were reported: " + strings.Join(expect, ", ")}
+	if len(missing) > 0 {
+		r = checkers.Result{Checker: "expectation", Verdict: checkers.Violation, Anomaly: "unreported-loss",
+			Explanation: "the scenario must provoke " + strings.Join(missing, ", ") + " and it was not reported"}
+	}
+	return append(out, r)
+}
+
+// BadInputError marks an error in what the user gave (a fault plan the
+// scenario cannot apply), as opposed to a failure of the run.
+type BadInputError struct{ Err error }
+
+func (e *BadInputError) Error() string { return e.Err.Error() }
+func (e *BadInputError) Unwrap() error { return e.Err }
+
+// ParseMutants checks mutant names.
+func ParseMutants(names []string) (engine.Mutants, error) {
+	var ms engine.Mutants
+	for _, n := range names {
+		m, err := engine.ParseMutant(n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
