@@ -257,7 +257,7 @@ func (c *Coordinator) deploy() {
 	}
 	var deps []Deployment
 	for _, id := range c.job.Tasks() {
-		d := Deployment{Task: id, FenceUpTo: c.counter + 1, StoragePrefix: c.prefix}
+		d := Deployment{Task: id, Attempt: c.attempt, FenceUpTo: c.counter + 1, StoragePrefix: c.prefix}
 		if restore != nil {
 			d.Restore, d.Handle = restore.Checkpoint, restore.Handles[c.job.TaskName(id)]
 		}

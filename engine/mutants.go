@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Mutant names a deliberate bug in the reference engine. Each re-creates a
@@ -40,7 +41,24 @@ const (
 	// MutantStaleMetadataCommit: the coordinator says "complete" before the
 	// checkpoint metadata is durable.
 	MutantStaleMetadataCommit Mutant = "stale-metadata-commit"
+	// MutantShortTxnTimeout: sinks ask for a transaction timeout shorter
+	// than a recovery takes, and a commit the broker refuses is taken for
+	// done: the broker aborts pre-committed data and nobody hears of it.
+	MutantShortTxnTimeout Mutant = "short-txn-timeout"
+	// MutantZombieUnfenced: transactional ids carry the attempt number, so
+	// a new attempt never fences the ids of the previous one; a paused or
+	// partitioned incarnation's transactions are never aborted.
+	MutantZombieUnfenced Mutant = "zombie-unfenced"
+	// MutantRetryEndTxnAsNew: an EndTxn that timed out is taken for failed
+	// and its records are produced again in the next transaction: if the
+	// commit was applied and only its answer lost, they appear twice.
+	MutantRetryEndTxnAsNew Mutant = "retry-endtxn-as-new"
 )
+
+// shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
+// longer than a transaction lives while nothing fails (a checkpoint interval
+// and a commit), shorter than a failure detection and restart take.
+const shortTxnTimeout = 250 * time.Millisecond
 
 // mutantDocs describes every mutant, for listings.
 var mutantDocs = map[Mutant]string{
@@ -52,6 +70,9 @@ var mutantDocs = map[Mutant]string{
 	MutantNoFenceLingering:     "transactions of the previous attempt are not aborted",
 	MutantAckBeforeDurable:     "a task acks the checkpoint before its snapshot is durable",
 	MutantStaleMetadataCommit:  "the coordinator notifies completion before the metadata is durable",
+	MutantShortTxnTimeout:      "the transaction timeout is shorter than recovery, and the loss is not reported",
+	MutantZombieUnfenced:       "a new attempt does not fence the previous attempt's transactions",
+	MutantRetryEndTxnAsNew:     "an EndTxn that timed out is taken for failed and its records are produced again",
 }
 
 // AllMutants lists every mutant, sorted by name.

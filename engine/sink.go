@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,18 +24,22 @@ type PendingTxn struct {
 	Checkpoint int64           `json:"checkpoint"`
 	Producer   kproto.Producer `json:"producer"`
 	Records    int             `json:"records"`
+	recs       []produced
 }
-
-// TxnTimeoutMillis is the transaction timeout sinks ask for. It must exceed
-// the longest time from a transaction's first write to its commit,
-// including a recovery; kfake measures it on the wall clock.
-var TxnTimeoutMillis int32 = 3_600_000
 
 // openTxn is the transaction records are currently written to.
 type openTxn struct {
 	prod    kproto.Producer
 	seq     []int32
 	records int
+	// recs keeps the records, only under MutantRetryEndTxnAsNew, which
+	// produces them again.
+	recs []produced
+}
+
+type produced struct {
+	p   int32
+	rec kproto.Record
 }
 
 // kop is one Kafka operation of the sink. The sink runs them one at a time,
@@ -71,7 +77,18 @@ func newSink(t *Task) *sink {
 func (s *sink) exactlyOnce() bool { return s.spec.Guarantee == ExactlyOnce }
 
 func (s *sink) txnID(k int64) string {
+	if s.t.cfg.Mutants.Has(MutantZombieUnfenced) {
+		return fmt.Sprintf("%s-a%d-%d-%d", s.spec.TxnPrefix, s.t.dep.Attempt, s.t.id.Subtask, k)
+	}
 	return fmt.Sprintf("%s-%d-%d", s.spec.TxnPrefix, s.t.id.Subtask, k)
+}
+
+func (s *sink) txnTimeout() int32 {
+	d := s.t.cfg.TxnTimeout
+	if s.t.cfg.Mutants.Has(MutantShortTxnTimeout) {
+		d = shortTxnTimeout
+	}
+	return int32(d / time.Millisecond)
 }
 
 // start is step 8: commit what the restored snapshot pre-committed, fence
@@ -140,6 +157,11 @@ func (s *sink) flushPartition(p int32) {
 			if s.exactlyOnce() {
 				s.cur.seq[p] += int32(len(recs))
 				s.cur.records += len(recs)
+				if s.t.cfg.Mutants.Has(MutantRetryEndTxnAsNew) {
+					for _, r := range recs {
+						s.cur.recs = append(s.cur.recs, produced{p: p, rec: r})
+					}
+				}
 			}
 			s.unflushed -= len(recs)
 			done()
@@ -157,7 +179,7 @@ func (s *sink) preCommit(n int64, done func(*SinkState)) {
 	}
 	s.enqueue(kop{name: "pre-commit", run: func(next func()) {
 		if s.exactlyOnce() && s.cur.records > 0 {
-			pt := PendingTxn{Checkpoint: n, Producer: s.cur.prod, Records: s.cur.records}
+			pt := PendingTxn{Checkpoint: n, Producer: s.cur.prod, Records: s.cur.records, recs: s.cur.recs}
 			s.pending = append(s.pending, pt)
 			if s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) {
 				s.enqueueCommit(pt, true, "early")
@@ -219,9 +241,24 @@ func (t *Task) LostTransactions() int {
 func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
 	s.enqueue(kop{name: "end-txn", run: func(done func()) {
 		s.t.event(PhaseEndTxnSent, p.Checkpoint, fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit))
-		s.doRaw(kproto.EndTxn(p.Producer, commit), "end txn", func(resp kmsg.Response, err error) {
+		asNew := commit && s.t.cfg.Mutants.Has(MutantRetryEndTxnAsNew) && len(p.recs) > 0
+		s.doRaw(kproto.EndTxn(p.Producer, commit), "end txn", !asNew, func(resp kmsg.Response, err error) {
 			if err == nil {
 				_, err = kproto.EndTxnResult(p.Producer, resp)
+			}
+			if asNew && errors.Is(err, ErrTimeout) {
+				// Mutant: the commit "failed", so its records go out
+				// again in the open transaction.
+				for _, r := range p.recs {
+					s.buf[r.p] = append(s.buf[r.p], r.rec)
+					s.unflushed++
+				}
+				done()
+				return
+			}
+			if err != nil && s.t.cfg.Mutants.Has(MutantShortTxnTimeout) {
+				done() // Mutant: a refused commit is taken for done, silently.
+				return
 			}
 			if err != nil && !(commit && txnGone(err)) {
 				// Not known lost (still failing after every retry, or an
@@ -248,7 +285,7 @@ func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
 // earlier producer left open on it. use makes it the open transaction.
 func (s *sink) enqueueInit(id string, use bool) {
 	s.enqueue(kop{name: "init", run: func(done func()) {
-		s.do(kproto.InitProducerID(id, TxnTimeoutMillis), "init producer id", func(resp kmsg.Response) error {
+		s.do(kproto.InitProducerID(id, s.txnTimeout()), "init producer id", func(resp kmsg.Response) error {
 			prod, err := kproto.InitProducerIDResult(id, resp)
 			if err != nil {
 				return err
@@ -285,7 +322,7 @@ func (s *sink) next() {
 // do issues req, retries it unchanged on a timeout or a retriable error, and
 // fails the task on any other error; handle turns a response into an error.
 func (s *sink) do(req kmsg.Request, what string, handle func(kmsg.Response) error) {
-	s.doRaw(req, what, func(resp kmsg.Response, err error) {
+	s.doRaw(req, what, true, func(resp kmsg.Response, err error) {
 		if err == nil {
 			err = handle(resp)
 		}
@@ -296,8 +333,9 @@ func (s *sink) do(req kmsg.Request, what string, handle func(kmsg.Response) erro
 }
 
 // doRaw issues req and retries it unchanged (same sequence numbers, same
-// decision) on a timeout or a retriable error, up to KafkaRetries times.
-func (s *sink) doRaw(req kmsg.Request, what string, cb func(kmsg.Response, error)) {
+// decision) on a retriable error, up to KafkaRetries times; timeouts are
+// retried only if retryTimeouts is set.
+func (s *sink) doRaw(req kmsg.Request, what string, retryTimeouts bool, cb func(kmsg.Response, error)) {
 	tries := 0
 	var attempt func()
 	attempt = func() {
@@ -305,7 +343,7 @@ func (s *sink) doRaw(req kmsg.Request, what string, cb func(kmsg.Response, error
 			if err == nil {
 				err = responseErr(resp)
 			}
-			if err != nil && retriable(err) && tries < s.t.cfg.KafkaRetries {
+			if err != nil && retriable(err) && tries < s.t.cfg.KafkaRetries && (retryTimeouts || !errors.Is(err, ErrTimeout)) {
 				tries++
 				s.t.env.After(s.t.cfg.PollInterval, attempt)
 				return

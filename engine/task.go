@@ -20,6 +20,10 @@ type TaskConfig struct {
 	SinkBatchRecords int `json:"sink_batch_records"`
 	// KafkaRetries bounds consecutive retries of one Kafka request.
 	KafkaRetries int `json:"kafka_retries"`
+	// TxnTimeout is the transaction timeout sinks ask the broker for. It
+	// must exceed the longest time from a transaction's first write to its
+	// commit, a recovery included, or the broker aborts pre-committed data.
+	TxnTimeout time.Duration `json:"txn_timeout"`
 	// Mutants switch on deliberate bugs, by name (see mutants.go).
 	Mutants Mutants `json:"mutants,omitempty"`
 }
@@ -32,6 +36,7 @@ func DefaultTaskConfig() TaskConfig {
 		FetchBytesMax:    16 << 10,
 		SinkBatchRecords: 64,
 		KafkaRetries:     10,
+		TxnTimeout:       time.Hour,
 	}
 }
 
@@ -39,6 +44,8 @@ func DefaultTaskConfig() TaskConfig {
 // from.
 type Deployment struct {
 	Task TaskID `json:"task"`
+	// Attempt is the job attempt the task belongs to.
+	Attempt int `json:"attempt"`
 	// Restore is the checkpoint to restore from (0: start empty) and Handle
 	// the task's snapshot in it.
 	Restore int64  `json:"restore,omitempty"`

@@ -118,6 +118,23 @@ func init() {
 		),
 		expect: []string{"lost-transaction", "lost-write"},
 	})
+	add("count-kill-mid-stream", "kills src/0's worker right after checkpoint 3's commit point while input is still flowing: the restore must resume exactly at the recorded offsets", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 30 * time.Millisecond
+		},
+		plan: plan(fault("kill src/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond})),
+	})
+	add("coordinator-crash-on-complete", "slows checkpoint storage during checkpoint 2 and kills the coordinator as sink/0 hears it completed: completion must never be announced before the metadata is durable", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("slow storage", faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 30 * time.Millisecond, Duration: 200 * time.Millisecond}),
+			fault("coordinator dies", faults.AtPhase(2, faults.CompleteDelivered, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond}),
+		),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

@@ -54,6 +54,10 @@ type Outcome struct {
 	Timeline []string          `json:"timeline"`
 	Verdicts []checkers.Result `json:"verdicts"`
 	Trace    []string          `json:"-"`
+	// Attachments are extra files for the failure bundle, by file name
+	// (porcupine's HTML visualization of a violation, say); the report
+	// links them.
+	Attachments map[string][]byte `json:"-"`
 }
 
 // Verdict is the worst verdict of the run's checkers.

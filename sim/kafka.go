@@ -28,6 +28,11 @@ import (
 //   - A request can be lost before the broker (never applied) or after it
 //     (applied, response lost). kfake cannot lose an EndTxn's response by
 //     itself; the adapter does it.
+//   - Transaction timeouts are modelled here, in simulated time: when a
+//     transaction stays open longer than the timeout its producer asked for
+//     in InitProducerID, the adapter aborts it and bumps the epoch, as the
+//     broker does (kfake's own timer runs on the wall clock and is set out
+//     of reach).
 //   - kfake omits a partition's aborted-transaction list when a fetch passes
 //     the response-level byte limit, which would make aborted batches look
 //     committed to a read_committed reader; kproto.Fetch never sets a
@@ -43,6 +48,14 @@ type Kafka struct {
 	applied  map[int16]int
 	onSend   []func(c *KafkaCall)
 	onApply  []func(c *KafkaCall, resp kmsg.Response, err error)
+	txns     map[string]*txnClock
+}
+
+// txnClock follows one transactional id for the timeout model.
+type txnClock struct {
+	timeout time.Duration
+	open    bool
+	gen     int
 }
 
 // TxnTimeoutMillis is the transaction timeout the simulation's producers ask
@@ -125,7 +138,7 @@ func NewKafka(w *World) (*Kafka, error) {
 		c.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	return &Kafka{w: w, vn: vn, cluster: c, client: cl, topicIDs: map[string][16]byte{}, applied: map[int16]int{}}, nil
+	return &Kafka{w: w, vn: vn, cluster: c, client: cl, topicIDs: map[string][16]byte{}, applied: map[int16]int{}, txns: map[string]*txnClock{}}, nil
 }
 
 // Close stops the client and the broker.
@@ -217,6 +230,7 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 		}
 		resp, rerr = k.issue(req)
 		k.applied[int16(c.Key)]++
+		k.clockTxn(req, resp, rerr)
 		k.w.Tracef("kafka#%d applied: %s", c.ID, describeResponse(resp, rerr))
 		for _, fn := range k.onApply {
 			fn(c, resp, rerr)
@@ -410,4 +424,81 @@ func codeName(code int16) string {
 		return err.Error()
 	}
 	return fmt.Sprint(code)
+}
+
+// clockTxn runs the transaction-timeout model on an applied request: a
+// transaction starts with its first successful transactional produce and
+// ends with EndTxn or a new InitProducerID; if it is still open when its
+// producer's timeout passes, the broker aborts it.
+func (k *Kafka) clockTxn(req kmsg.Request, resp kmsg.Response, err error) {
+	if err != nil {
+		return
+	}
+	switch r := req.(type) {
+	case *kmsg.InitProducerIDRequest:
+		ir, ok := resp.(*kmsg.InitProducerIDResponse)
+		if r.TransactionalID == nil || !ok || ir.ErrorCode != 0 {
+			return
+		}
+		tc := k.txn(*r.TransactionalID)
+		tc.timeout = time.Duration(r.TransactionTimeoutMillis) * time.Millisecond
+		tc.open = false
+		tc.gen++
+	case *kmsg.EndTxnRequest:
+		if er, ok := resp.(*kmsg.EndTxnResponse); ok && er.ErrorCode == 0 {
+			tc := k.txn(r.TransactionalID)
+			tc.open = false
+			tc.gen++
+		}
+	case *kmsg.ProduceRequest:
+		pr, ok := resp.(*kmsg.ProduceResponse)
+		if r.TransactionID == nil || !ok || len(pr.Topics) == 0 || len(pr.Topics[0].Partitions) == 0 || pr.Topics[0].Partitions[0].ErrorCode != 0 {
+			return
+		}
+		id := *r.TransactionID
+		tc := k.txn(id)
+		if tc.open || tc.timeout == 0 {
+			return
+		}
+		tc.open = true
+		tc.gen++
+		gen := tc.gen
+		k.w.After(tc.timeout, func() {
+			if tc.gen == gen && tc.open {
+				k.expire(id, "its timeout passed")
+			}
+		})
+	}
+}
+
+func (k *Kafka) txn(id string) *txnClock {
+	tc := k.txns[id]
+	if tc == nil {
+		tc = &txnClock{}
+		k.txns[id] = tc
+	}
+	return tc
+}
+
+// ExpireTxn aborts id's open transaction and bumps its epoch, as the broker
+// does when the transaction's timeout passes: the old producer can no longer
+// commit it.
+func (k *Kafka) ExpireTxn(id string) error { return k.expire(id, "expired by a fault") }
+
+func (k *Kafka) expire(id, why string) error {
+	tc := k.txn(id)
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &id
+	req.TransactionTimeoutMillis = int32(max(tc.timeout, time.Millisecond) / time.Millisecond)
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	resp, err := k.issue(req)
+	if err == nil {
+		if ir, ok := resp.(*kmsg.InitProducerIDResponse); ok && ir.ErrorCode != 0 {
+			err = kerr.ErrorForCode(ir.ErrorCode)
+		}
+	}
+	tc.open = false
+	tc.gen++
+	k.w.Tracef("kafka broker aborted transaction %s: %s (err=%v)", id, why, err)
+	return err
 }

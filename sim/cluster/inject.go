@@ -10,7 +10,6 @@ import (
 
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
-	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -276,11 +275,9 @@ func (in *injector) expire(id string) {
 		}
 		id = open[0]
 	}
-	resp, err := c.k.Sync(kproto.InitProducerID(id, sim.TxnTimeoutMillis))
-	if err == nil {
-		_, err = kproto.InitProducerIDResult(id, resp)
+	if err := c.k.ExpireTxn(id); err != nil {
+		c.w.Tracef("expire-txn %s: %v", id, err)
 	}
-	c.w.Tracef("expire-txn %s: broker aborted and fenced it (err=%v)", id, err)
 }
 
 // corrupt damages a checkpoint object: "latest" is one task snapshot of the
