@@ -211,6 +211,7 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 		out.Trace = res.Trace
 	}
 	out.Verdicts = expectation(res.Verdicts, s.expect)
+	out.Attachments = res.Attachments
 	return out, nil
 }
 

@@ -58,8 +58,9 @@ var rapidMu sync.Mutex
 
 // Explore searches fault schedules for one that makes s fail, with rapid:
 // schedules are a sorted rapid.SliceOfN of faults (which shrinks best: a
-// failure shrinks to few faults, each at its smallest time and duration).
-// The run's seed is fixed, so the schedule alone decides the outcome.
+// failure shrinks to few faults, each at its smallest time and duration),
+// then a deterministic pass makes the schedule 1-minimal. The run's seed is
+// fixed, so the schedule alone decides the outcome.
 func Explore(ctx context.Context, s *Scenario, o ExploreOptions) (*ExploreResult, error) {
 	if o.Checks <= 0 {
 		return nil, fmt.Errorf("checks: must be at least 1, got %d", o.Checks)
@@ -86,7 +87,9 @@ func Explore(ctx context.Context, s *Scenario, o ExploreOptions) (*ExploreResult
 	if !flag.Parsed() {
 		_ = flag.CommandLine.Parse(nil)
 	}
-	for k, v := range map[string]string{"rapid.checks": fmt.Sprint(o.Checks), "rapid.seed": fmt.Sprint(o.Seed), "rapid.nofailfile": "true"} {
+	settings := map[string]string{"rapid.checks": fmt.Sprint(o.Checks), "rapid.seed": fmt.Sprint(o.Seed), "rapid.nofailfile": "true"}
+	for _, k := range []string{"rapid.checks", "rapid.seed", "rapid.nofailfile"} {
+		v := settings[k]
 		if err := flag.Set(k, v); err != nil {
 			return nil, fmt.Errorf("configure rapid: %w", err)
 		}
@@ -143,6 +146,23 @@ func Explore(ctx context.Context, s *Scenario, o ExploreOptions) (*ExploreResult
 		return nil, runErr
 	}
 	res.Report = tb.report()
+	if res.Failed {
+		// rapid's shrinking stops after a wall-clock budget, so how far it
+		// gets depends on the machine. A deterministic pass follows: drop
+		// faults one at a time while the run still fails, until none can
+		// go (1-minimal). The result no longer depends on machine speed.
+		minimal, err := ShrinkPlan(ctx, s, o.Seed, o.Mutants, res.Minimal)
+		if err != nil {
+			return nil, err
+		}
+		if len(minimal.Faults) < len(res.Minimal.Faults) {
+			out, err := s.Run(ctx, RunOptions{Seed: o.Seed, Plan: &minimal, Mutants: o.Mutants, KeepTrace: true})
+			if err != nil {
+				return nil, err
+			}
+			res.Minimal, res.Outcome = minimal, out
+		}
+	}
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/faults"
 )
 
 // TestExploreShrinksPlantedBug: with a sink that commits at the barrier
@@ -15,7 +16,9 @@ func TestExploreShrinksPlantedBug(t *testing.T) {
 		t.Skip("shrinking runs rapid for up to 30s of wall time")
 	}
 	s, _ := Lookup("count-crash-before-commit")
-	res, err := Explore(context.Background(), s, ExploreOptions{Checks: 200, Seed: 1, Mutants: engine.Mutants{engine.MutantCommitBeforeComplete}})
+	res, err := Explore(context.Background(), s, ExploreOptions{Checks: 200, Seed: 1, FaultsMax: 4,
+		Kinds:   []faults.ActionKind{faults.KillWorker, faults.KillCoordinator},
+		Mutants: engine.Mutants{engine.MutantCommitBeforeComplete}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -233,4 +236,28 @@ func WriteMutantTable(w io.Writer, rows []MutantRow, command string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteMutantResults writes the table as mutants.md and mutants.json in dir,
+// each atomically.
+func WriteMutantResults(dir string, rows []MutantRow, command string) error {
+	var md strings.Builder
+	if err := WriteMutantTable(&md, rows, command); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(struct {
+		Command string      `json:"command"`
+		Build   string      `json:"build"`
+		Rows    []MutantRow `json:"rows"`
+	}{command, Build(), rows}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode mutant table: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write mutant table: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "mutants.md"), []byte(md.String())); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "mutants.json"), append(data, '\n'))
 }

@@ -30,12 +30,13 @@ func runScenario(t *testing.T, s *Scenario, ro RunOptions) *Outcome {
 	return o
 }
 
-// TestNamedScenarios runs every fixed scenario for 100 seeds on the correct
+// TestNamedScenarios runs every fixed scenario for 20 seeds on the correct
 // engine: no false alarm, and every fault of the plan fires in every run.
+// The CI gate (.ci/run) sweeps 100 seeds of each.
 func TestNamedScenarios(t *testing.T) {
-	n := uint64(100)
+	n := uint64(20)
 	if testing.Short() {
-		n = 10
+		n = 5
 	}
 	for _, s := range All() {
 		if strings.HasPrefix(s.Name, "swarm-") {
@@ -55,11 +56,12 @@ func TestNamedScenarios(t *testing.T) {
 	}
 }
 
-// TestSwarmScenarios runs 1000 swarm seeds in total over the three jobs.
+// TestSwarmScenarios runs 40 swarm seeds per job; the CI gate sweeps 1000
+// in total.
 func TestSwarmScenarios(t *testing.T) {
-	n := uint64(334)
+	n := uint64(40)
 	if testing.Short() {
-		n = 20
+		n = 10
 	}
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		s, _ := Lookup("swarm-" + job)

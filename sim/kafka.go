@@ -48,6 +48,7 @@ type Kafka struct {
 	applied  map[int16]int
 	onSend   []func(c *KafkaCall)
 	onApply  []func(c *KafkaCall, resp kmsg.Response, err error)
+	onResp   []func(c *KafkaCall, resp kmsg.Response, err error)
 	txns     map[string]*txnClock
 }
 
@@ -200,6 +201,12 @@ func (k *Kafka) OnApply(fn func(c *KafkaCall, resp kmsg.Response, err error)) {
 	k.onApply = append(k.onApply, fn)
 }
 
+// OnResponse registers fn to run when a response (or a timeout) reaches
+// the caller, if the caller is still alive to get it.
+func (k *Kafka) OnResponse(fn func(c *KafkaCall, resp kmsg.Response, err error)) {
+	k.onResp = append(k.onResp, fn)
+}
+
 // Applied returns how many requests of kind key reached the broker.
 func (k *Kafka) Applied(key kmsg.Key) int { return k.applied[int16(key)] }
 
@@ -217,7 +224,12 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 	}
 	var resp kmsg.Response
 	var rerr error
-	deliver := p.Guard(func() { cb(resp, rerr) })
+	deliver := p.Guard(func() {
+		for _, fn := range k.onResp {
+			fn(c, resp, rerr)
+		}
+		cb(resp, rerr)
+	})
 	rng := k.w.Rand("kafka")
 	k.w.After(k.w.cfg.KafkaLatency.Draw(rng), func() {
 		fate := k.fate(c)

@@ -2,15 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"runtime/debug"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -24,6 +28,13 @@ const (
 	exitInconclusive = 4
 )
 
+// defaultFailures is where failure bundles go when --out is not given.
+const defaultFailures = "chaosrun-failures"
+
+// planWorkersMax is the topology a --faults file is checked against before
+// the run; the scenario's own validation then rejects a worker it lacks.
+const planWorkersMax = 16
+
 // exitError carries an exit code out of a command; msg (if any) goes to
 // stderr.
 type exitError struct {
@@ -32,6 +43,12 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }
+
+// usageError is a bad-usage exit with a one-line message.
+func usageError(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &exitError{code: exitUsage, msg: "chaosrun: " + strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ")}
+}
 
 func exitFor(v checkers.Verdict) int {
 	switch v {
@@ -56,14 +73,16 @@ simulated network, an in-process Kafka) while faults hit it at chosen moments,
 then judges the committed output with independent checkers.
 
 One seed decides everything: the same scenario and seed give the same run,
-event for event, on any machine.
+event for event, on any machine. A failing run writes a failure bundle
+(run.json, trace.txt, report.html, plan.json, REPRODUCE) that
+"chaosrun replay" reproduces to the same trace digest.
 
 Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 3 no progress (liveness), 4 inconclusive.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newList(), newRun())
+	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants())
 	return root
 }
 
@@ -84,8 +103,45 @@ func newList() *cobra.Command {
 	}
 }
 
+// completeScenarios completes scenario names by prefix. With all (sweep),
+// several names may be given and "all" is offered as the first; without,
+// one name (run).
+func completeScenarios(all ...string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 && (len(all) == 0 || slices.Contains(all, args[0])) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, e := range all {
+			if len(args) == 0 && strings.HasPrefix(e, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(e, "every scenario"))
+			}
+		}
+		for _, s := range scenarios.All() {
+			if strings.HasPrefix(s.Name, toComplete) && !slices.Contains(args, s.Name) {
+				out = append(out, cobra.CompletionWithDesc(s.Name, s.Description))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeMutants completes --mutant by prefix.
+func completeMutants(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	for _, m := range engine.AllMutants() {
+		if strings.HasPrefix(string(m), toComplete) {
+			out = append(out, cobra.CompletionWithDesc(string(m), m.Describe()))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
 type runFlags struct {
 	seed             uint64
+	faults           string
+	mutants          []string
+	out              string
 	trace            bool
 	checkDeterminism bool
 	json             bool
@@ -97,20 +153,33 @@ func newRun() *cobra.Command {
 		Use:   "run SCENARIO",
 		Short: "Run one seed of a scenario and print the timeline and the verdicts",
 		Long: `run executes one seed of SCENARIO. It prints the seed, the build and every
-option derived from the seed, then a compact timeline (kills, restarts,
-commits, lost requests), then the verdict of every checker.`,
-		Example: "  chaosrun run smoke-copier --seed 7\n  chaosrun run smoke-copier --seed 7 --check-determinism",
-		Args:    exactArgs(1, "a scenario name (see chaosrun list)"),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
-			return scenarios.Names(), cobra.ShellCompDirectiveNoFileComp
-		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runOne(cmd, args[0], f) },
+option derived from the seed (topology, swarm draws, the fault plan), then a
+compact timeline (checkpoints completed, faults, kills, restarts, commits,
+lost requests), then the verdict of every checker.
+
+A run that does not pass writes a failure bundle to --out (default
+./chaosrun-failures/SCENARIO-seedN) and prints the command that replays it.`,
+		Example: `  chaosrun run count-crash-before-commit --seed 7
+  chaosrun run count-crash-before-commit --seed 7 --mutant no-recover-commit
+  chaosrun run copier-kill-mid-checkpoint --faults plan.json --trace
+  chaosrun run smoke-copier --seed 7 --check-determinism`,
+		Args:              exactArgs(1, "a scenario name (see chaosrun list)"),
+		ValidArgsFunction: completeScenarios(),
+		RunE:              func(cmd *cobra.Command, args []string) error { return runOne(cmd, args[0], f) },
 	}
 	fl := cmd.Flags()
 	fl.Uint64Var(&f.seed, "seed", 1, "the seed that decides every random choice of the run")
+	fl.StringVar(&f.faults, "faults", "", "replace the scenario's fault plan with this JSON plan file (as in a bundle's plan.json)")
+	fl.StringSliceVar(&f.mutants, "mutant", nil, "switch on a deliberate engine bug by name (repeatable; see chaosrun mutants)")
+	fl.StringVar(&f.out, "out", "", "write the failure bundle to this directory (default ./"+defaultFailures+"/SCENARIO-seedN)")
 	fl.BoolVar(&f.trace, "trace", false, "print the full event trace")
 	fl.BoolVar(&f.checkDeterminism, "check-determinism", false, "run the seed twice and compare the trace digests")
 	fl.BoolVar(&f.json, "json", false, "print the outcome as JSON instead of text")
+	_ = cmd.RegisterFlagCompletionFunc("mutant", completeMutants)
+	_ = cmd.RegisterFlagCompletionFunc("faults", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return []cobra.Completion{"json"}, cobra.ShellCompDirectiveFilterFileExt
+	})
+	_ = cmd.MarkFlagDirname("out")
 	return cmd
 }
 
@@ -119,30 +188,52 @@ commits, lost requests), then the verdict of every checker.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != n {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("chaosrun: expected %s, got %d arguments", what, len(args))}
+			return usageError("expected %s, got %d arguments", what, len(args))
 		}
 		return nil
 	}
 }
 
+// runError maps an error from a run: bad input is exit 2, anything else is
+// a failure of the harness, reported as inconclusive.
+func runError(err error) error {
+	var bad *scenarios.BadInputError
+	if errors.As(err, &bad) {
+		return usageError("%v", err)
+	}
+	return &exitError{code: exitInconclusive, msg: "chaosrun: " + err.Error()}
+}
+
 func runOne(cmd *cobra.Command, name string, f runFlags) error {
 	s, err := scenarios.Lookup(name)
 	if err != nil {
-		return &exitError{code: exitUsage, msg: "chaosrun: " + err.Error()}
+		return usageError("%v", err)
+	}
+	ms, err := scenarios.ParseMutants(f.mutants)
+	if err != nil {
+		return usageError("--mutant: %v", err)
+	}
+	ro := scenarios.RunOptions{Seed: f.seed, KeepTrace: true, Mutants: ms}
+	if f.faults != "" {
+		data, err := os.ReadFile(f.faults)
+		if err != nil {
+			return usageError("--faults: %v", err)
+		}
+		p, err := faults.Parse(data, planWorkersMax)
+		if err != nil {
+			return usageError("--faults %s: %v", f.faults, err)
+		}
+		ro.Plan = &p
 	}
 	w := cmd.OutOrStdout()
-	ro := scenarios.RunOptions{Seed: f.seed, KeepTrace: f.trace}
-	if !f.json {
-		fmt.Fprintf(w, "scenario %s  seed %d  build %s\n", s.Name, f.seed, build())
-	}
 	out, err := s.Run(cmd.Context(), ro)
 	if err != nil {
-		return &exitError{code: exitUsage, msg: "chaosrun: " + err.Error()}
+		return runError(err)
 	}
 	if f.checkDeterminism {
 		again, err := s.Run(cmd.Context(), ro)
 		if err != nil {
-			return &exitError{code: exitUsage, msg: "chaosrun: " + err.Error()}
+			return runError(err)
 		}
 		det := checkers.Result{Checker: "determinism", Verdict: checkers.Ok, Explanation: "two runs, digest " + short(out.Digest)}
 		if again.Digest != out.Digest {
@@ -158,16 +249,54 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 			return err
 		}
 	} else {
+		printHeader(w, out, ro)
 		printOutcome(w, out, f.trace)
 	}
-	if code := exitFor(out.Verdict()); code != exitOK {
-		return &exitError{code: code}
+	code := exitFor(out.Verdict())
+	if code == exitOK {
+		return nil
 	}
-	return nil
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join(defaultFailures, scenarios.BundleName(out.Scenario, out.Seed, f.mutants))
+	}
+	if err := scenarios.WriteBundle(dir, out, ro, scenarios.Build()); err != nil {
+		return &exitError{code: code, msg: "chaosrun: " + err.Error()}
+	}
+	b := scenarios.NewBundle(dir, out, ro, scenarios.Build())
+	info := w
+	if f.json {
+		info = cmd.ErrOrStderr() // keep stdout valid JSON
+	}
+	fmt.Fprintf(info, "\nfailure bundle: %s (open %s)\nreproduce:      %s\n", dir, filepath.Join(dir, scenarios.BundleReportFile), b.ReplayCommand())
+	return &exitError{code: code}
 }
 
-func printOutcome(w io.Writer, out *scenarios.Outcome, trace bool) {
+// printHeader prints what identifies the run: seed, build, mutants, every
+// option derived from the seed and the fault plan.
+func printHeader(w io.Writer, out *scenarios.Outcome, ro scenarios.RunOptions) {
+	fmt.Fprintf(w, "scenario %s  seed %d  build %s\n", out.Scenario, out.Seed, scenarios.Build())
+	if len(ro.Mutants) > 0 {
+		fmt.Fprintf(w, "mutants  %s\n", strings.Trim(fmt.Sprint(ro.Mutants), "[]"))
+	}
 	fmt.Fprintf(w, "options  %s\n", formatOptions(out.Options))
+	if out.Swarm != "" {
+		fmt.Fprintf(w, "swarm    %s\n", strings.TrimPrefix(out.Swarm, "swarm: "))
+	}
+	source := "the scenario's"
+	if ro.Plan != nil {
+		source = "given"
+	} else if out.Swarm != "" {
+		source = "drawn from the seed"
+	}
+	fmt.Fprintf(w, "plan     (%s)\n", source)
+	for _, l := range strings.Split(out.Plan.String(), "\n") {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
+
+// printOutcome prints the trace (when asked), the timeline and the verdicts.
+func printOutcome(w io.Writer, out *scenarios.Outcome, trace bool) {
 	if trace {
 		fmt.Fprintln(w, "\ntrace")
 		for _, l := range out.Trace {
@@ -175,12 +304,27 @@ func printOutcome(w io.Writer, out *scenarios.Outcome, trace bool) {
 		}
 	}
 	fmt.Fprintln(w, "\ntimeline (simulated ns)")
-	for _, l := range out.Timeline {
+	// A run that fails over and over (a mutant, a stuck job) can have
+	// thousands of timeline lines; the start and the end tell the story,
+	// the bundle's report.html and --trace have everything.
+	const head, tail = 150, 50
+	for i, l := range out.Timeline {
+		if n := len(out.Timeline); n > head+tail && i >= head && i < n-tail {
+			if i == head {
+				fmt.Fprintf(w, "  ... %d timeline lines left out (--trace prints every event)\n", n-head-tail)
+			}
+			continue
+		}
 		fmt.Fprintln(w, "  "+l)
 	}
 	fmt.Fprintf(w, "\nran %d events, %v simulated, digest %s\n\nverdicts\n", out.Events, out.SimTime, short(out.Digest))
+	printVerdicts(w, out.Verdicts)
+	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(out.Verdict().String()))
+}
+
+func printVerdicts(w io.Writer, vs []checkers.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, v := range out.Verdicts {
+	for _, v := range vs {
 		detail := v.Explanation
 		if v.FirstBad != "" {
 			detail += "; first bad: " + v.FirstBad
@@ -188,7 +332,6 @@ func printOutcome(w io.Writer, out *scenarios.Outcome, trace bool) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.Checker, strings.ToUpper(v.Verdict.String()), v.Anomaly, detail)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(out.Verdict().String()))
 }
 
 func formatOptions(o map[string]string) string {
@@ -214,16 +357,58 @@ func short(d string) string {
 	return d
 }
 
-// build names the code that ran: the module version or VCS revision when the
-// binary carries one, and the Go version.
-func build() string {
-	rev := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				rev = s.Value[:12]
+func newReplay() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay BUNDLE",
+		Short: "Rerun a failure bundle and check that it reproduces to the same trace digest",
+		Long: `replay reads the failure bundle in directory BUNDLE, reruns its scenario with
+the same seed, mutants and (if it was given) fault plan, and compares the
+trace digest with the bundle's. The same digest means the same run, event for
+event; the exit code is then the run's verdict. A different digest is a
+determinism failure (exit 1), unless the code changed since the bundle was
+written: the bundle names its build.`,
+		Example: "  chaosrun replay chaosrun-failures/count-crash-before-commit-seed7-mutant-no-recover-commit",
+		Args:    exactArgs(1, "a failure bundle's directory"),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := scenarios.ReadBundle(args[0])
+			if err != nil {
+				return usageError("%v", err)
 			}
-		}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "replaying %s seed %d", b.Scenario, b.Seed)
+			if len(b.Mutants) > 0 {
+				fmt.Fprintf(w, " with mutants %s", strings.Join(b.Mutants, ","))
+			}
+			fmt.Fprintf(w, " (plan: %s)\n", b.PlanSource)
+			build := scenarios.Build()
+			if b.Build != build {
+				fmt.Fprintf(w, "note: the bundle was written by build %s, this is %s\n", b.Build, build)
+			}
+			out, same, err := scenarios.Replay(cmd.Context(), b)
+			if err != nil {
+				return runError(err)
+			}
+			fmt.Fprintln(w, "\nverdicts")
+			printVerdicts(w, out.Verdicts)
+			fmt.Fprintf(w, "\nverdict: %s (bundle: %s)\n", strings.ToUpper(out.Verdict().String()), strings.ToUpper(b.Verdict.String()))
+			if !same {
+				msg := fmt.Sprintf("chaosrun: not reproduced: digest %s differs from the bundle's %s", out.Digest, b.Digest)
+				if b.Build != build {
+					msg += fmt.Sprintf(" (the bundle comes from build %s; a code change can explain it)", b.Build)
+				} else {
+					msg += " on the same build: nondeterminism"
+				}
+				return &exitError{code: exitViolation, msg: msg}
+			}
+			fmt.Fprintf(w, "reproduced: digest %s\n", out.Digest)
+			if code := exitFor(out.Verdict()); code != exitOK {
+				return &exitError{code: code}
+			}
+			return nil
+		},
 	}
-	return rev + " " + runtime.Version()
+	return cmd
 }

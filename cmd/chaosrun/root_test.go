@@ -2,30 +2,45 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onceproof/onceproof/scenarios"
 )
 
+// execute runs chaosrun with args and returns stdout and stderr together
+// (the exit message last, as main prints it) and the exit code.
 func execute(args ...string) (string, int) {
+	out, errOut, code := executeSplit(args...)
+	return out + errOut, code
+}
+
+// executeSplit keeps stdout apart from stderr and the exit message.
+func executeSplit(args ...string) (stdout, stderr string, code int) {
 	root := NewRoot()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	root.SetOut(&out)
-	root.SetErr(&out)
+	root.SetErr(&errOut)
+	if args == nil {
+		args = []string{} // nil would make cobra read os.Args
+	}
 	root.SetArgs(args)
 	err := root.Execute()
-	code := 0
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			code = ee.code
-			out.WriteString(ee.msg)
+			errOut.WriteString(ee.msg)
 		} else {
 			code = exitUsage
-			out.WriteString(err.Error())
+			errOut.WriteString(err.Error())
 		}
 	}
-	return out.String(), code
+	return out.String(), errOut.String(), code
 }
 
 func TestRunSmoke(t *testing.T) {
@@ -40,7 +55,138 @@ func TestRunSmoke(t *testing.T) {
 	}
 }
 
+// TestRunPasses is the issue's first acceptance check: the run prints what
+// identifies it (seed, build, options, plan) before the timeline, then the
+// verdicts, and exits 0 without writing a bundle.
+func TestRunPasses(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	out, code := execute("run", "count-crash-before-commit", "--seed", "7", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("got exit %d, want 0:\n%s", code, out)
+	}
+	last := -1
+	for _, want := range []string{"seed 7", "build ", "options  ", "workers=3", "plan     (the scenario's)", "kill w1",
+		"timeline", "metadata-written cp=1", "fault 0 fired", "endtxn-sent", "verdicts", "exactly-once", "OK", "verdict: OK"} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+		if i < last && want != "OK" {
+			t.Errorf("%q comes before what precedes it in the expected order:\n%s", want, out)
+		}
+		last = max(last, i)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("a passing run wrote a bundle to %s", dir)
+	}
+}
+
+// mutantSeed is a seed on which count-crash-before-commit catches the
+// no-recover-commit mutant (it catches it on every seed 1..12 tried).
+const mutantSeed = "7"
+
+// TestRunMutantWritesBundleThatReplays: a caught mutant exits 1, writes a
+// bundle, and the bundle's REPRODUCE command reproduces the same digest.
+func TestRunMutantWritesBundleThatReplays(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	out, code := execute("run", "count-crash-before-commit", "--seed", mutantSeed, "--mutant", "no-recover-commit", "--out", dir)
+	if code != exitViolation {
+		t.Fatalf("got exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{"mutants  no-recover-commit", "lost-write", "verdict: VIOLATION", "failure bundle: " + dir, "go run ./cmd/chaosrun replay " + dir} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"run.json", "trace.txt", "report.html", "plan.json", "REPRODUCE"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("bundle file %s: %v", f, err)
+		}
+	}
+	b, err := scenarios.ReadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.FirstBad == nil || b.FirstBad.Anomaly != "lost-write" {
+		t.Errorf("first bad: got %+v, want a lost-write", b.FirstBad)
+	}
+
+	// The first command line of REPRODUCE, run through the CLI.
+	data, err := os.ReadFile(filepath.Join(dir, "REPRODUCE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var command string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			command = l
+			break
+		}
+	}
+	args, ok := strings.CutPrefix(command, "go run ./cmd/chaosrun ")
+	if !ok {
+		t.Fatalf("REPRODUCE command %q does not start with go run ./cmd/chaosrun", command)
+	}
+	out, code = execute(strings.Fields(args)...)
+	if code != exitViolation {
+		t.Fatalf("replay: got exit %d, want 1 (the run's verdict):\n%s", code, out)
+	}
+	if want := "reproduced: digest " + b.Digest; !strings.Contains(out, want) {
+		t.Errorf("replay output lacks %q:\n%s", want, out)
+	}
+
+	// The equivalent run command, with --faults from the bundle's
+	// plan.json: the same digest too (a given plan equal to the scenario's).
+	_, _, code = executeSplit("run", "count-crash-before-commit", "--seed", mutantSeed, "--mutant", "no-recover-commit",
+		"--faults", filepath.Join(dir, "plan.json"), "--out", filepath.Join(t.TempDir(), "again"), "--json")
+	if code != exitViolation {
+		t.Errorf("run with the bundle's plan.json: got exit %d, want 1", code)
+	}
+}
+
+func TestReplayDigestMismatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, code := execute("run", "count-crash-before-commit", "--seed", mutantSeed, "--mutant", "no-recover-commit", "--out", dir); code != exitViolation {
+		t.Fatalf("got exit %d, want 1", code)
+	}
+	path := filepath.Join(dir, "run.json")
+	data, _ := os.ReadFile(path)
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["digest"] = strings.Repeat("0", 64)
+	data, _ = json.Marshal(m)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := execute("replay", dir)
+	if code != exitViolation || !strings.Contains(out, "not reproduced: digest ") || !strings.Contains(out, strings.Repeat("0", 64)) {
+		t.Errorf("got exit %d, want 1 naming both digests:\n%s", code, out)
+	}
+}
+
+// TestBadInput: every bad input exits 2 with one line that names the
+// problem.
 func TestBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := write("typo.json", `{"faults": [{"trigger": {"at": "1s"}, "action": {"kind": "kill-worker", "worker": "w1", "durration": "5ms"}}]}`)
+	truncated := write("truncated.json", `{"faults": [`)
+	w9 := write("w9.json", `{"faults": [{"trigger": {"at": "1s"}, "action": {"kind": "kill-worker", "worker": "w9"}}]}`)
+	write("nojson/trace.txt", "x")
+	write("badjson/run.json", `{"format": 1, "scenario": "count-crash-before-commit",`)
+	write("unknown/run.json", `{"format": 1, "scenario": "nope", "seed": 1, "digest": "00112233445566778899aabbccddeeff", "plan": {"faults": []}, "plan_source": "scenario"}`)
+	write("nodigest/run.json", `{"format": 1, "scenario": "count-crash-before-commit", "seed": 1, "plan": {"faults": []}, "plan_source": "scenario"}`)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -49,10 +195,30 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run"}, "expected a scenario name"},
 		{[]string{"run", "smoke-copier", "--seed", "x"}, "invalid argument"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"run", "count-crash-before-commit", "--mutant", "nope"}, `--mutant: unknown mutant "nope"`},
+		{[]string{"run", "count-crash-before-commit", "--faults", typo}, "action.durration: unknown field"},
+		{[]string{"run", "count-crash-before-commit", "--faults", truncated}, "truncated.json"},
+		{[]string{"run", "count-crash-before-commit", "--faults", filepath.Join(tmp, "absent.json")}, "no such file"},
+		{[]string{"run", "count-crash-before-commit", "--faults", w9}, `action.worker: "w9" does not exist`},
+		{[]string{"run", "smoke-copier", "--mutant", "no-recover-commit"}, "takes no fault plan and no mutant"},
+		{[]string{"sweep", "count-crash-before-commit", "--seeds", "5-1"}, "seeds: 5-1 is empty (start after end)"},
+		{[]string{"sweep", "all", "--seeds", "x"}, `seeds: "x" is not a seed`},
+		{[]string{"sweep", "all", "--shard", "3/2"}, "shard: 3/2 is out of range"},
+		{[]string{"sweep", "nope"}, `unknown scenario "nope"`},
+		{[]string{"sweep"}, "expected scenario names"},
+		{[]string{"replay", filepath.Join(tmp, "absent")}, "no such directory"},
+		{[]string{"replay", filepath.Join(tmp, "nojson")}, "run.json is missing"},
+		{[]string{"replay", filepath.Join(tmp, "badjson")}, "run.json: bad JSON"},
+		{[]string{"replay", filepath.Join(tmp, "unknown")}, `run.json: field "scenario": unknown scenario "nope"`},
+		{[]string{"replay", filepath.Join(tmp, "nodigest")}, `run.json: field "digest" is missing`},
 	} {
 		out, code := execute(tc.args...)
+		out = strings.TrimSpace(out)
 		if code != exitUsage || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: got exit %d and %q, want exit 2 and %q", tc.args, code, out, tc.want)
+		}
+		if strings.Contains(out, "\n") {
+			t.Errorf("%v: got several lines, want one:\n%s", tc.args, out)
 		}
 	}
 }
@@ -61,5 +227,110 @@ func TestList(t *testing.T) {
 	out, code := execute("list")
 	if code != 0 || !strings.Contains(out, "smoke-copier") {
 		t.Fatalf("got exit %d:\n%s", code, out)
+	}
+}
+
+func TestSweepTwoScenarios(t *testing.T) {
+	out, code := execute("sweep", "count-crash-before-commit", "smoke-copier", "--seeds", "1-4", "--parallel", "3", "--out", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("got exit %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{"sweep seeds 1-4, parallel 3", "SEEDS/S", "count-crash-before-commit", "smoke-copier", "total", "swept 8/8 seeds, 0 failed", "verdict: OK"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSweepMutantFails(t *testing.T) {
+	dir := t.TempDir()
+	out, code := execute("sweep", "count-crash-before-commit", "--seeds", "1-2", "--mutant", "no-recover-commit", "--out", dir)
+	if code != exitViolation {
+		t.Fatalf("got exit %d, want 1:\n%s", code, out)
+	}
+	bundle := filepath.Join(dir, scenarios.BundleName("count-crash-before-commit", 2, []string{"no-recover-commit"}))
+	if !strings.Contains(out, "2 failing seeds") || !strings.Contains(out, "replay "+bundle) {
+		t.Errorf("output lacks the failures and their bundles:\n%s", out)
+	}
+	if _, err := scenarios.ReadBundle(bundle); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSweepShardsMerge: the JSON summaries of shards 1/2 and 2/2 merge into
+// the unsharded sweep's summary, wall-clock fields aside.
+func TestSweepShardsMerge(t *testing.T) {
+	sweepJSON := func(extra ...string) *scenarios.SweepSummary {
+		t.Helper()
+		args := append([]string{"sweep", "count-crash-before-commit", "smoke-copier", "--seeds", "1-5", "--json", "--out", t.TempDir()}, extra...)
+		stdout, stderr, code := executeSplit(args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s", extra, code, stderr)
+		}
+		var s scenarios.SweepSummary
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatalf("%v: %v\n%s", extra, err, stdout)
+		}
+		return &s
+	}
+	whole := sweepJSON("--parallel", "2")
+	a, b := sweepJSON("--shard", "1/2", "--parallel", "1"), sweepJSON("--shard", "2/2", "--parallel", "3")
+	if len(a.Runs) != 6 || len(b.Runs) != 4 {
+		t.Fatalf("shard sizes: got %d and %d runs, want 6 and 4", len(a.Runs), len(b.Runs))
+	}
+	merged, err := scenarios.MergeSummaries(b, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := withoutWallClock(merged), withoutWallClock(whole)
+	if got != want {
+		t.Errorf("merged shards differ from the whole sweep:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func withoutWallClock(s *scenarios.SweepSummary) string {
+	c := *s
+	c.Runs = append([]scenarios.SeedRun(nil), s.Runs...)
+	for i := range c.Runs {
+		c.Runs[i].WallTime = 0
+	}
+	c.PerScenario = append([]scenarios.Tally(nil), s.PerScenario...)
+	for i := range c.PerScenario {
+		c.PerScenario[i].WallTime, c.PerScenario[i].SeedsPerSecond = 0, 0
+	}
+	c.Total.WallTime, c.Total.SeedsPerSecond = 0, 0
+	data, _ := json.Marshal(c)
+	return string(data)
+}
+
+func TestCompletion(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"__complete", "run", "count-c"}, []string{"count-crash-before-commit\t"}, []string{"smoke-copier", "count-ambiguous-endtxn"}},
+		{[]string{"__complete", "run", "smoke-copier", ""}, nil, []string{"count-crash-before-commit"}},
+		{[]string{"__complete", "sweep", "a"}, []string{"all\t"}, []string{"smoke-copier"}},
+		{[]string{"__complete", "sweep", "smoke-copier", "s"}, []string{"swarm-join\t"}, []string{"smoke-copier\t", "all\t"}},
+		{[]string{"__complete", "run", "smoke-copier", "--mutant", "no-r"}, []string{"no-recover-commit\t"}, []string{"no-alignment"}},
+		{[]string{"__complete", "sweep", "all", "--mutant", ""}, []string{"no-recover-commit\t", "commit-before-complete\t"}, nil},
+	} {
+		out, code := execute(tc.args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d\n%s", tc.args, code, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: completions lack %q:\n%s", tc.args, w, out)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out, n) {
+				t.Errorf("%v: completions offer %q:\n%s", tc.args, n, out)
+			}
+		}
+		if !strings.Contains(out, ":4\n") && !strings.Contains(out, ":36\n") {
+			t.Errorf("%v: want directive NoFileComp (4):\n%s", tc.args, out)
+		}
 	}
 }

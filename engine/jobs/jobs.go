@@ -89,6 +89,38 @@ type Spec struct {
 	Lineage func(key, value string) string
 	// OrderedPerKey says whether per-key output order is defined.
 	OrderedPerKey bool
+	// State, for jobs with keyed state, folds the committed input read up
+	// to offsets ("topic/partition" -> next offset) into the state the job
+	// must hold at a checkpoint taken there; Restored reads that state from
+	// the checkpoint's task snapshots. Both render state as "name:key" ->
+	// value.
+	State    func(in []Committed, offsets map[string]int64) map[string]string
+	Restored func(snaps []*engine.TaskSnapshot) map[string]string
+	// Register, for jobs whose output per key is a growing counter, reads
+	// an output record as (key, counter); the porcupine check uses it.
+	Register func(key, value string) (string, int64, bool)
+}
+
+// below reports whether c lies before the checkpoint's offsets.
+func below(c Committed, offsets map[string]int64) bool {
+	return c.Offset < offsets[fmt.Sprintf("%s/%d", c.Topic, c.Partition)]
+}
+
+// restoredState renders every value and list of the snapshots as
+// "name:key" -> value (lists joined with ",").
+func restoredState(snaps []*engine.TaskSnapshot) map[string]string {
+	out := map[string]string{}
+	for _, s := range snaps {
+		for _, g := range s.Keyed {
+			for _, v := range g.Values {
+				out[v.Name+":"+v.Key] = v.Value
+			}
+			for _, l := range g.Lists {
+				out[l.Name+":"+l.Key] = strings.Join(l.Values, ",")
+			}
+		}
+	}
+	return out
 }
 
 var registry = map[string]*Spec{}
@@ -184,6 +216,29 @@ func init() {
 		},
 		Lineage:       func(_, v string) string { return v },
 		OrderedPerKey: true,
+		State: func(in []Committed, offsets map[string]int64) map[string]string {
+			out := map[string]string{}
+			counts := map[string]int{}
+			for _, c := range in {
+				if below(c, offsets) {
+					counts[c.Key]++
+					out["count:"+c.Key] = fmt.Sprint(counts[c.Key])
+				}
+			}
+			return out
+		},
+		Restored: restoredState,
+		Register: func(_, v string) (string, int64, bool) {
+			i := strings.LastIndexByte(v, '#')
+			if i < 0 {
+				return "", 0, false
+			}
+			var n int64
+			if _, err := fmt.Sscan(v[i+1:], &n); err != nil {
+				return "", 0, false
+			}
+			return v[:i], n, true
+		},
 	}
 
 	registry["join"] = &Spec{
@@ -229,6 +284,21 @@ func init() {
 			return out
 		},
 		Lineage: func(_, v string) string { return v },
+		State: func(in []Committed, offsets map[string]int64) map[string]string {
+			lists := map[string][]string{}
+			for _, c := range in {
+				if below(c, offsets) {
+					k := c.Topic + ":" + c.Key
+					lists[k] = append(lists[k], c.Value)
+				}
+			}
+			out := map[string]string{}
+			for k, l := range lists { // lint:sorted writes into a map
+				out[k] = strings.Join(l, ",")
+			}
+			return out
+		},
+		Restored: restoredState,
 	}
 }
 

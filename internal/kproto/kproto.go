@@ -8,6 +8,7 @@
 package kproto
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 
@@ -235,4 +236,32 @@ func EndTxnResult(p Producer, resp kmsg.Response) (Producer, error) {
 		p.ID, p.Epoch = r.ProducerID, r.ProducerEpoch
 	}
 	return p, nil
+}
+
+// DecodeBatch reads back the records of an uncompressed v2 batch built by
+// EncodeBatch (the harness uses it to see what a produce request carried).
+func DecodeBatch(raw []byte) (Producer, []Record, error) {
+	var b kmsg.RecordBatch
+	if err := b.ReadFrom(raw); err != nil {
+		return Producer{}, nil, fmt.Errorf("decode batch: %w", err)
+	}
+	if b.Attributes&0x0007 != 0 {
+		return Producer{}, nil, fmt.Errorf("decode batch: compressed batches are not supported")
+	}
+	p := Producer{ID: b.ProducerID, Epoch: b.ProducerEpoch}
+	buf := b.Records
+	recs := make([]Record, 0, b.NumRecords)
+	for i := int32(0); i < b.NumRecords; i++ {
+		length, n := binary.Varint(buf)
+		if n <= 0 || int64(len(buf)-n) < length {
+			return p, nil, fmt.Errorf("decode batch: record %d truncated", i)
+		}
+		var r kmsg.Record
+		if err := r.ReadFrom(buf[:n+int(length)]); err != nil {
+			return p, nil, fmt.Errorf("decode batch: record %d: %w", i, err)
+		}
+		recs = append(recs, Record{Key: r.Key, Value: r.Value})
+		buf = buf[n+int(length):]
+	}
+	return p, recs, nil
 }

@@ -136,6 +136,10 @@ type Cluster struct {
 	storageExtra time.Duration
 	// inj is the fault injector, when a plan was injected.
 	inj *injector
+	// hist records checkpoint states, commits and reads for the checkers;
+	// reader is the process that polls the output.
+	hist   *history
+	reader *sim.Proc
 }
 
 // storageDelay is the time one checkpoint storage access takes now.
@@ -177,6 +181,7 @@ func New(opts Options) (*Cluster, error) {
 	for i := 0; i < opts.Sim.Workers; i++ {
 		c.workers = append(c.workers, w.Spawn(fmt.Sprintf("w%d", i), c.newWorker(i)))
 	}
+	c.recordHistory()
 	c.scheduleKills()
 	return c, nil
 }
@@ -392,6 +397,9 @@ type Result struct {
 	LostTxns    int               `json:"lost_transactions"`
 	Verdicts    []checkers.Result `json:"verdicts"`
 	Trace       []string          `json:"-"`
+	// Attachments are files worth keeping with a failure (porcupine\'s
+	// visualization), by name.
+	Attachments map[string][]byte `json:"-"`
 }
 
 // Verdict is the worst of the checkers' verdicts.
@@ -432,6 +440,19 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 			Explanation: fmt.Sprintf("input drained and committed at %v", c.w.Now())})
 	}
 	res.Verdicts = append(res.Verdicts, c.judgeOutput(ctx)...)
+	var notes []checkers.Annotation
+	for _, f := range c.Fired() {
+		var at time.Duration
+		var first string
+		fmt.Sscan(f, &first)
+		if d, err := time.ParseDuration(first); err == nil {
+			at = d
+		}
+		notes = append(notes, checkers.Annotation{At: int64(at), Tag: "fault", Description: f})
+	}
+	more, files := c.hist.judge(notes)
+	res.Verdicts = append(res.Verdicts, more...)
+	res.Attachments = files
 	if res.LostTxns > 0 {
 		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "engine", Verdict: checkers.Violation, Anomaly: "lost-transaction",
 			Explanation: fmt.Sprintf("the engine reported %d pre-committed transactions the broker refused to commit", res.LostTxns)})

@@ -167,3 +167,24 @@ func TestInvalidOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestStateCheckerCatchesNoAlignment: without alignment, records after a
+// barrier leak into the snapshot; the restored state then differs from the
+// oracle's fold up to the checkpoint's offsets, even in runs whose output
+// happens to come out right.
+func TestStateCheckerCatchesNoAlignment(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		o := DefaultOptions("keyed-count", seed)
+		o.Kills = 3
+		o.Params.Records = 1500
+		o.Mutants = engine.Mutants{engine.MutantNoAlignment}
+		res := run(t, o)
+		for _, v := range res.Verdicts {
+			if v.Checker == "state-at-checkpoint" && v.Verdict == checkers.Violation {
+				t.Logf("seed %d: %s", seed, v)
+				return
+			}
+		}
+	}
+	t.Fatal("state-at-checkpoint never caught no-alignment in 20 seeds")
+}

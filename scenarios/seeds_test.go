@@ -1,0 +1,100 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseSeedRange(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    SeedRange
+		wantErr string
+	}{
+		{"1-1000", SeedRange{1, 1000}, ""},
+		{"7", SeedRange{7, 7}, ""},
+		{" 3-5 ", SeedRange{3, 5}, ""},
+		{"0-0", SeedRange{0, 0}, ""},
+		{"5-1", SeedRange{}, "seeds: 5-1 is empty (start after end)"},
+		{"x", SeedRange{}, `seeds: "x" is not a seed`},
+		{"1-", SeedRange{}, `seeds: "1-" is not a range`},
+		{"-3", SeedRange{}, `seeds: "-3" is not a seed`},
+		{"", SeedRange{}, `seeds: "" is not a seed`},
+	} {
+		got, err := ParseSeedRange(tc.in)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: got error %v, want %q", tc.in, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	if r := (SeedRange{3, 9}); r.String() != "3-9" || r.Len() != 7 {
+		t.Errorf("got %s len %d, want 3-9 len 7", r, r.Len())
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Shard
+		wantErr string
+	}{
+		{"", Shard{}, ""},
+		{"1/1", Shard{1, 1}, ""},
+		{"2/4", Shard{2, 4}, ""},
+		{"0/4", Shard{}, "shard: 0/4 is out of range"},
+		{"5/4", Shard{}, "shard: 5/4 is out of range"},
+		{"1/0", Shard{}, "shard: 1/0 is out of range"},
+		{"2", Shard{}, `shard: "2" is not of the form I/N`},
+		{"a/b", Shard{}, `shard: "a/b" is not of the form I/N`},
+	} {
+		got, err := ParseShard(tc.in)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: got error %v, want %q", tc.in, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestShardsCoverOnce: the shards of N cover every seed of a range exactly
+// once, round-robin, so they are balanced to within one seed.
+func TestShardsCoverOnce(t *testing.T) {
+	for _, r := range []SeedRange{{1, 1}, {1, 10}, {4, 37}, {100, 100}} {
+		for n := 1; n <= 7; n++ {
+			seen := map[uint64]int{}
+			minLen, maxLen := 1<<30, 0
+			for i := 1; i <= n; i++ {
+				ss := Shard{Index: i, Count: n}.Seeds(r)
+				minLen, maxLen = min(minLen, len(ss)), max(maxLen, len(ss))
+				for _, s := range ss {
+					seen[s]++
+					if got := (s-1)%uint64(n) + 1; got != uint64(i) {
+						t.Errorf("seed %d in shard %d/%d, want shard %d", s, i, n, got)
+					}
+				}
+			}
+			if uint64(len(seen)) != r.Len() {
+				t.Errorf("%s over %d shards: %d seeds covered, want %d", r, n, len(seen), r.Len())
+			}
+			for s, c := range seen {
+				if c != 1 {
+					t.Errorf("%s over %d shards: seed %d in %d shards", r, n, s, c)
+				}
+			}
+			if maxLen-minLen > 1 {
+				t.Errorf("%s over %d shards: sizes %d..%d, want balanced", r, n, minLen, maxLen)
+			}
+		}
+	}
+	if got := (Shard{}).Seeds(SeedRange{1, 3}); len(got) != 3 {
+		t.Errorf("zero shard: got %v, want every seed", got)
+	}
+	// The last seed of the uint64 range must not wrap around.
+	const top = ^uint64(0)
+	if got := (Shard{}).Seeds(SeedRange{top - 1, top}); len(got) != 2 {
+		t.Errorf("range at the top: got %v, want 2 seeds", got)
+	}
+}

@@ -1,0 +1,459 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+)
+
+// maxSweepRuns bounds one sweep (scenarios times seeds), so that a typo in
+// --seeds is an error rather than a run that never ends or a list that
+// fills memory.
+const maxSweepRuns = 10_000_000
+
+// SweepOptions choose what a sweep runs.
+type SweepOptions struct {
+	// Scenarios to run, each over every seed.
+	Scenarios []*Scenario
+	// Seeds is the range of seeds, run for every scenario.
+	Seeds SeedRange
+	// Shard, when set, keeps only the seeds it owns (see Shard).
+	Shard Shard
+	// Parallel is the number of runs at once; 0 means runtime.NumCPU().
+	Parallel int
+	// Mutants are switched on in every run.
+	Mutants engine.Mutants
+	// SkipUnfit drops a scenario that refuses these options as bad input
+	// (smoke-copier takes no mutant) instead of failing the sweep; the
+	// summary lists it under Skipped.
+	SkipUnfit bool
+	// BundleDir, when set, receives a failure bundle for every seed whose
+	// verdict is not ok, in BundleDir/BundleName(...).
+	BundleDir string
+	// Build names the code for the bundles; empty means Build().
+	Build string
+	// OnOutcome, if set, sees every outcome as it completes (completion
+	// order, not seed order), before Progress. It and Progress are called
+	// from the goroutine that called Sweep, never concurrently.
+	OnOutcome func(o *Outcome)
+	// Progress, if set, is called after every completed run.
+	Progress func(done, total int, elapsed time.Duration)
+}
+
+// SweepSummary is what a sweep found, per scenario and in total. Runs lists
+// every seed's verdict and digest in (scenario, seed) order, so that the
+// summaries of several shards can be merged (MergeSummaries) into the
+// summary of the whole sweep. Fields named Wall* and SeedsPerSecond depend
+// on the machine; everything else is determined by the options.
+type SweepSummary struct {
+	Seeds     SeedRange `json:"seeds"`
+	Shard     string    `json:"shard,omitempty"`
+	Mutants   []string  `json:"mutants,omitempty"`
+	Scenarios []string  `json:"scenarios"`
+	// Skipped are scenarios that refused the options, with the reason.
+	Skipped map[string]string `json:"skipped,omitempty"`
+	// PerScenario has one tally per scenario that ran, in Scenarios order.
+	PerScenario []Tally          `json:"per_scenario"`
+	Total       Tally            `json:"total"`
+	Runs        []SeedRun        `json:"runs"`
+	Verdict     checkers.Verdict `json:"verdict"`
+}
+
+// Tally counts the verdicts of a set of runs. For a scenario, WallTime is
+// the sum of its runs' own wall times (the time one worker would take); for
+// the total, the sweep's elapsed time.
+type Tally struct {
+	Scenario       string        `json:"scenario,omitempty"`
+	Seeds          int           `json:"seeds"`
+	Passed         int           `json:"passed"`
+	Violated       int           `json:"violated"`
+	NoProgress     int           `json:"no_progress"`
+	Inconclusive   int           `json:"inconclusive"`
+	SimTime        time.Duration `json:"sim_time_ns"`
+	WallTime       time.Duration `json:"wall_time_ns"`
+	SeedsPerSecond float64       `json:"seeds_per_second"`
+}
+
+// SeedRun is one run of a sweep.
+type SeedRun struct {
+	Scenario string           `json:"scenario"`
+	Seed     uint64           `json:"seed"`
+	Verdict  checkers.Verdict `json:"verdict"`
+	// Anomalies names what the failing checkers found.
+	Anomalies []string      `json:"anomalies,omitempty"`
+	Digest    string        `json:"digest"`
+	Events    int           `json:"events"`
+	SimTime   time.Duration `json:"sim_time_ns"`
+	WallTime  time.Duration `json:"wall_time_ns"`
+	// Bundle is the failure bundle's directory, if one was written.
+	Bundle string `json:"bundle,omitempty"`
+}
+
+func (t *Tally) add(r SeedRun) {
+	t.Seeds++
+	switch r.Verdict {
+	case checkers.Ok:
+		t.Passed++
+	case checkers.Violation:
+		t.Violated++
+	case checkers.NoProgress:
+		t.NoProgress++
+	default:
+		t.Inconclusive++
+	}
+	t.SimTime += r.SimTime
+}
+
+func (t *Tally) rate() {
+	t.SeedsPerSecond = 0
+	if t.WallTime > 0 {
+		t.SeedsPerSecond = float64(t.Seeds) / t.WallTime.Seconds()
+	}
+}
+
+// Failed is the number of runs that did not pass.
+func (t Tally) Failed() int { return t.Violated + t.NoProgress + t.Inconclusive }
+
+type sweepJob struct {
+	s    *Scenario
+	seed uint64
+}
+
+type sweepResult struct {
+	i    int // index into jobs; -1: the worker has exited
+	out  *Outcome
+	err  error
+	wall time.Duration
+}
+
+// Sweep runs every scenario over every seed of the options' range (those
+// the shard owns) with a bounded pool of workers, and summarizes the
+// verdicts in (scenario, seed) order whatever the order of completion.
+//
+// On a run error it stops: a *BadInputError (the scenario refuses the
+// options) unless SkipUnfit, a panic in a run (reported with its seed), or
+// ctx being cancelled; the summary of the runs that completed is returned
+// with the error.
+func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
+	if err := o.Seeds.Validate(); err != nil {
+		return nil, &BadInputError{Err: err}
+	}
+	if err := o.Shard.Validate(); err != nil {
+		return nil, &BadInputError{Err: err}
+	}
+	if len(o.Scenarios) == 0 {
+		return nil, &BadInputError{Err: errors.New("sweep: no scenario")}
+	}
+	if n := o.Seeds.Len(); n > maxSweepRuns/uint64(len(o.Scenarios)) {
+		return nil, &BadInputError{Err: fmt.Errorf("seeds: %s is %d seeds, more than a sweep runs (%d runs at most)", o.Seeds, n, maxSweepRuns)}
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = runtime.NumCPU()
+	}
+	if o.Build == "" {
+		o.Build = Build()
+	}
+	sum := &SweepSummary{Seeds: o.Seeds, Shard: o.Shard.String(), Skipped: map[string]string{}}
+	for _, m := range o.Mutants {
+		sum.Mutants = append(sum.Mutants, string(m))
+	}
+	seeds := o.Shard.Seeds(o.Seeds)
+	var jobs []sweepJob
+	for _, s := range o.Scenarios {
+		sum.Scenarios = append(sum.Scenarios, s.Name)
+		for _, seed := range seeds {
+			jobs = append(jobs, sweepJob{s, seed})
+		}
+	}
+	runs := make([]*SeedRun, len(jobs))
+	parallel := min(o.Parallel, max(len(jobs), 1))
+
+	// The worker pool. Sweep owns the workers: each takes the next job by
+	// an atomic counter until the jobs run out, ctx is cancelled or stop is
+	// set, sends one result per job it took, then sends an exit marker
+	// (i == -1) and returns. Sweep returns only after it has received every
+	// worker's exit marker, so no worker outlives it.
+	var next atomic.Int64
+	var stop atomic.Bool
+	results := make(chan sweepResult, parallel)
+	for range parallel {
+		go func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || stop.Load() || ctx.Err() != nil {
+					results <- sweepResult{i: -1}
+					return
+				}
+				results <- runJob(ctx, i, jobs[i], o)
+			}
+		}()
+	}
+	start := time.Now()
+	var firstErr error
+	done := 0
+	for exited := 0; exited < parallel; {
+		r := <-results
+		if r.i < 0 {
+			exited++
+			continue
+		}
+		j := jobs[r.i]
+		var bad *BadInputError
+		switch {
+		case ctx.Err() != nil:
+			// Cancelled: the run may have been cut short (its output not
+			// read), so its verdict would not be the seed's.
+		case r.err != nil && o.SkipUnfit && errors.As(r.err, &bad):
+			sum.Skipped[j.s.Name] = oneLine(bad)
+		case r.err != nil:
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			stop.Store(true)
+		default:
+			run := SeedRun{Scenario: j.s.Name, Seed: j.seed, Verdict: r.out.Verdict(), Digest: r.out.Digest,
+				Events: r.out.Events, SimTime: r.out.SimTime, WallTime: r.wall}
+			for _, v := range r.out.Verdicts {
+				if v.Verdict != checkers.Ok && v.Anomaly != "" && !slices.Contains(run.Anomalies, v.Anomaly) {
+					run.Anomalies = append(run.Anomalies, v.Anomaly)
+				}
+			}
+			if run.Verdict != checkers.Ok && o.BundleDir != "" {
+				dir := filepath.Join(o.BundleDir, BundleName(j.s.Name, j.seed, sum.Mutants))
+				ro := RunOptions{Seed: j.seed, KeepTrace: true, Mutants: o.Mutants}
+				if err := WriteBundle(dir, r.out, ro, o.Build); err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					stop.Store(true)
+				} else {
+					run.Bundle = dir
+				}
+			}
+			r.out.Trace = nil // keep memory flat over long sweeps
+			runs[r.i] = &run
+			done++
+			if o.OnOutcome != nil {
+				o.OnOutcome(r.out)
+			}
+			if o.Progress != nil {
+				o.Progress(done, len(jobs), time.Since(start))
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	for _, r := range runs {
+		if r != nil {
+			sum.Runs = append(sum.Runs, *r)
+		}
+	}
+	if len(sum.Skipped) == 0 {
+		sum.Skipped = nil
+	}
+	sum.tally(elapsed)
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("sweep interrupted after %d of %d runs: %w", done, len(jobs), ctx.Err())
+	}
+	return sum, firstErr
+}
+
+// PanicError is a run of a sweep that panicked: an assertion of the engine
+// or the harness fired. It names the seed so that the panic can be rerun.
+type PanicError struct {
+	Scenario string
+	Seed     uint64
+	Mutants  []string
+	Value    any
+	Stack    []byte
+}
+
+func (e *PanicError) Error() string {
+	rerun := fmt.Sprintf("chaosrun run %s --seed %d", e.Scenario, e.Seed)
+	for _, m := range e.Mutants {
+		rerun += " --mutant " + m
+	}
+	return fmt.Sprintf("scenario %s seed %d panicked: %v (rerun: %s)", e.Scenario, e.Seed, e.Value, rerun)
+}
+
+// runJob runs one job, turning a panic into an error that names the seed:
+// the sweep must say which seed crashed, not just crash.
+func runJob(ctx context.Context, i int, j sweepJob, o SweepOptions) (r sweepResult) {
+	r.i = i
+	t0 := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			pe := &PanicError{Scenario: j.s.Name, Seed: j.seed, Value: p, Stack: buf}
+			for _, m := range o.Mutants {
+				pe.Mutants = append(pe.Mutants, string(m))
+			}
+			r.out, r.err = nil, pe
+		}
+	}()
+	r.out, r.err = j.s.Run(ctx, RunOptions{Seed: j.seed, KeepTrace: o.BundleDir != "", Mutants: o.Mutants})
+	r.wall = time.Since(t0)
+	return r
+}
+
+// tally recomputes the per-scenario and total tallies and the verdict from
+// Runs; elapsed is the total's wall time.
+func (s *SweepSummary) tally(elapsed time.Duration) {
+	s.PerScenario = nil
+	s.Total = Tally{}
+	var results []checkers.Result
+	for _, name := range s.Scenarios {
+		if _, skipped := s.Skipped[name]; skipped {
+			continue
+		}
+		t := Tally{Scenario: name}
+		for _, r := range s.Runs {
+			if r.Scenario == name {
+				t.add(r)
+				t.WallTime += r.WallTime
+				s.Total.add(r)
+				results = append(results, checkers.Result{Verdict: r.Verdict})
+			}
+		}
+		t.rate()
+		s.PerScenario = append(s.PerScenario, t)
+	}
+	s.Total.WallTime = elapsed
+	s.Total.rate()
+	s.Verdict = checkers.Ok
+	if len(results) > 0 {
+		s.Verdict = checkers.Worst(results...)
+	}
+}
+
+// Failures lists the runs that did not pass, in order.
+func (s *SweepSummary) Failures() []SeedRun {
+	var out []SeedRun
+	for _, r := range s.Runs {
+		if r.Verdict != checkers.Ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// MergeSummaries merges the summaries of shards of one sweep (the same
+// seeds, scenarios and mutants). The result equals the summary of the
+// shards' union run at once, except for the wall-clock fields: the total's
+// wall time is the longest shard's (shards run side by side). A seed run by
+// two shards must have the same digest, else the build or the machine is
+// not deterministic and merging is an error.
+func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, error) {
+	if a == nil {
+		return nil, errors.New("merge: no summary")
+	}
+	m := &SweepSummary{Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
+	wall := a.Total.WallTime
+	byKey := map[string]SeedRun{}
+	shards := map[int]bool{}
+	count := 0
+	for i, s := range append([]*SweepSummary{a}, rest...) {
+		if s == nil {
+			return nil, fmt.Errorf("merge: summary %d is nil", i)
+		}
+		if s.Seeds != a.Seeds || !slices.Equal(s.Mutants, a.Mutants) || !slices.Equal(s.Scenarios, a.Scenarios) {
+			return nil, fmt.Errorf("merge: summary %d swept %s %v mutants %v, summary 0 swept %s %v mutants %v: not shards of one sweep",
+				i, s.Seeds, s.Scenarios, s.Mutants, a.Seeds, a.Scenarios, a.Mutants)
+		}
+		idx, n, err := parseShardSet(s.Shard)
+		if err != nil {
+			return nil, fmt.Errorf("merge: summary %d: %w", i, err)
+		}
+		if n <= 1 {
+			shards[0] = true
+		} else {
+			if count != 0 && count != n {
+				return nil, fmt.Errorf("merge: summary %d is shard %s, others are of %d", i, s.Shard, count)
+			}
+			count = n
+			for _, x := range idx {
+				shards[x] = true
+			}
+		}
+		wall = max(wall, s.Total.WallTime)
+		for k, v := range s.Skipped {
+			m.Skipped[k] = v
+		}
+		for _, r := range s.Runs {
+			key := fmt.Sprintf("%s\x00%d", r.Scenario, r.Seed)
+			if old, dup := byKey[key]; dup && old.Digest != r.Digest {
+				return nil, fmt.Errorf("merge: %s seed %d has digests %s and %s: nondeterminism", r.Scenario, r.Seed, short(old.Digest), short(r.Digest))
+			}
+			byKey[key] = r
+		}
+	}
+	// The merged shard: whole if any part was whole or every shard of N is
+	// here, else the indexes present ("1+3/4").
+	if !shards[0] && count > 1 {
+		var idx []string
+		for i := 1; i <= count; i++ {
+			if shards[i] {
+				idx = append(idx, fmt.Sprint(i))
+			}
+		}
+		if len(idx) < count {
+			m.Shard = strings.Join(idx, "+") + "/" + fmt.Sprint(count)
+		}
+	}
+	order := map[string]int{}
+	for i, n := range m.Scenarios {
+		order[n] = i
+	}
+	for _, r := range byKey {
+		m.Runs = append(m.Runs, r)
+	}
+	sort.Slice(m.Runs, func(i, j int) bool {
+		ri, rj := m.Runs[i], m.Runs[j]
+		if ri.Scenario != rj.Scenario {
+			return order[ri.Scenario] < order[rj.Scenario]
+		}
+		return ri.Seed < rj.Seed
+	})
+	if len(m.Skipped) == 0 {
+		m.Skipped = nil
+	}
+	m.tally(wall)
+	return m, nil
+}
+
+// parseShardSet reads a summary's shard: "" (whole), "I/N", or "I+J/N"
+// (merged shards).
+func parseShardSet(s string) (idx []int, count int, err error) {
+	if s == "" {
+		return nil, 0, nil
+	}
+	set, n, ok := strings.Cut(s, "/")
+	if !ok {
+		return nil, 0, fmt.Errorf("shard: %q is not of the form I/N", s)
+	}
+	for _, part := range strings.Split(set, "+") {
+		sh, err := ParseShard(part + "/" + n)
+		if err != nil {
+			return nil, 0, err
+		}
+		idx, count = append(idx, sh.Index), sh.Count
+	}
+	return idx, count, nil
+}
+
+func short(d string) string {
+	if len(d) > 16 {
+		return d[:16]
+	}
+	return d
+}

@@ -1,0 +1,221 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+)
+
+func lookupAll(t *testing.T, names ...string) []*Scenario {
+	t.Helper()
+	var out []*Scenario
+	for _, n := range names {
+		s, err := Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// withoutWallClock zeroes the fields that depend on the machine.
+func withoutWallClock(s *SweepSummary) string {
+	c := *s
+	c.Runs = append([]SeedRun(nil), s.Runs...)
+	for i := range c.Runs {
+		c.Runs[i].WallTime = 0
+	}
+	c.PerScenario = append([]Tally(nil), s.PerScenario...)
+	for i := range c.PerScenario {
+		c.PerScenario[i].WallTime, c.PerScenario[i].SeedsPerSecond = 0, 0
+	}
+	c.Total.WallTime, c.Total.SeedsPerSecond = 0, 0
+	data, _ := json.Marshal(c)
+	return string(data)
+}
+
+func TestSweepTwoScenarios(t *testing.T) {
+	var progress []int
+	outcomes := 0
+	sum, err := Sweep(context.Background(), SweepOptions{
+		Scenarios: lookupAll(t, "count-crash-before-commit", "smoke-copier"),
+		Seeds:     SeedRange{1, 5},
+		Parallel:  3,
+		OnOutcome: func(*Outcome) { outcomes++ },
+		Progress: func(done, total int, _ time.Duration) {
+			if total != 10 {
+				t.Errorf("progress total %d, want 10", total)
+			}
+			progress = append(progress, done)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Runs) != 10 || outcomes != 10 || len(progress) != 10 || progress[9] != 10 {
+		t.Fatalf("got %d runs, %d outcomes, progress %v; want 10 of each", len(sum.Runs), outcomes, progress)
+	}
+	for i, r := range sum.Runs {
+		wantScenario, wantSeed := "count-crash-before-commit", uint64(i+1)
+		if i >= 5 {
+			wantScenario, wantSeed = "smoke-copier", uint64(i-4)
+		}
+		if r.Scenario != wantScenario || r.Seed != wantSeed || len(r.Digest) != 64 || r.SimTime <= 0 {
+			t.Errorf("run %d: got %s seed %d digest %q, want %s seed %d (seed order)", i, r.Scenario, r.Seed, r.Digest, wantScenario, wantSeed)
+		}
+	}
+	// The tallies add up, whatever the verdicts (the correct engine passes
+	// these seeds; this test is about the bookkeeping).
+	var worst []checkers.Result
+	for _, r := range sum.Runs {
+		worst = append(worst, checkers.Result{Verdict: r.Verdict})
+	}
+	tot := sum.Total
+	if len(sum.PerScenario) != 2 || tot.Seeds != 10 || tot.Passed+tot.Violated+tot.NoProgress+tot.Inconclusive != 10 ||
+		sum.PerScenario[0].Seeds != 5 || sum.PerScenario[0].Passed+sum.PerScenario[1].Passed != tot.Passed ||
+		tot.SimTime != sum.PerScenario[0].SimTime+sum.PerScenario[1].SimTime || tot.SeedsPerSecond <= 0 ||
+		sum.Verdict != checkers.Worst(worst...) || tot.Failed() != len(sum.Failures()) {
+		t.Errorf("tallies: %+v total %+v verdict %s", sum.PerScenario, tot, sum.Verdict)
+	}
+}
+
+// TestSweepShardsMerge: shards 1/2 and 2/2, merged in either order, equal
+// the unsharded sweep but for wall-clock fields; so do three shards of 3.
+func TestSweepShardsMerge(t *testing.T) {
+	run := func(sh Shard, parallel int) *SweepSummary {
+		t.Helper()
+		s, err := Sweep(context.Background(), SweepOptions{
+			Scenarios: lookupAll(t, "count-crash-before-commit", "smoke-copier"), Seeds: SeedRange{3, 9}, Shard: sh, Parallel: parallel,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	whole := run(Shard{}, 4)
+	a, b := run(Shard{1, 2}, 1), run(Shard{2, 2}, 2)
+	for _, parts := range [][]*SweepSummary{{a, b}, {b, a}} {
+		m, err := MergeSummaries(parts[0], parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := withoutWallClock(m), withoutWallClock(whole); got != want {
+			t.Errorf("merged:\ngot  %s\nwant %s", got, want)
+		}
+	}
+	x, y, z := run(Shard{1, 3}, 2), run(Shard{2, 3}, 2), run(Shard{3, 3}, 2)
+	xy, err := MergeSummaries(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xy.Shard != "1+2/3" {
+		t.Errorf("partial merge shard: got %q, want 1+2/3", xy.Shard)
+	}
+	all, err := MergeSummaries(xy, z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := withoutWallClock(all), withoutWallClock(whole); got != want {
+		t.Errorf("three shards merged:\ngot  %s\nwant %s", got, want)
+	}
+
+	// Not shards of one sweep, or a seed with two digests: errors.
+	other := run(Shard{1, 2}, 1)
+	other.Seeds = SeedRange{1, 9}
+	if _, err := MergeSummaries(a, other); err == nil {
+		t.Error("merging different seed ranges: got no error")
+	}
+	bad := run(Shard{1, 2}, 1)
+	bad.Runs[0].Digest = strings.Repeat("0", 64)
+	if _, err := MergeSummaries(a, bad); err == nil || !strings.Contains(err.Error(), "nondeterminism") {
+		t.Errorf("conflicting digests: got %v", err)
+	}
+	if _, err := MergeSummaries(a, run(Shard{1, 3}, 1)); err == nil {
+		t.Error("merging shards of 2 and of 3: got no error")
+	}
+}
+
+// TestSweepFailuresWriteBundles: a mutant sweep fails, writes a bundle per
+// failing seed, skips the scenario that takes no mutant when asked to, and
+// otherwise stops with bad input.
+func TestSweepFailuresWriteBundles(t *testing.T) {
+	dir := t.TempDir()
+	ms := engine.Mutants{engine.MutantNoRecoverCommit}
+	sum, err := Sweep(context.Background(), SweepOptions{
+		Scenarios: lookupAll(t, "count-crash-before-commit", "smoke-copier"), Seeds: SeedRange{1, 2},
+		Mutants: ms, SkipUnfit: true, BundleDir: dir, Parallel: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != checkers.Violation || sum.Total.Violated != 2 || len(sum.Failures()) != 2 {
+		t.Errorf("got verdict %s, %d violated, want 2 violations", sum.Verdict, sum.Total.Violated)
+	}
+	if _, ok := sum.Skipped["smoke-copier"]; !ok || len(sum.PerScenario) != 1 {
+		t.Errorf("skipped %v, per scenario %d: want smoke-copier skipped", sum.Skipped, len(sum.PerScenario))
+	}
+	for _, r := range sum.Failures() {
+		want := filepath.Join(dir, BundleName(r.Scenario, r.Seed, []string{"no-recover-commit"}))
+		if r.Bundle != want || !strings.Contains(strings.Join(r.Anomalies, ","), "lost-write") {
+			t.Errorf("seed %d: bundle %q anomalies %v, want %s and lost-write", r.Seed, r.Bundle, r.Anomalies, want)
+		}
+		b, err := ReadBundle(r.Bundle)
+		if err != nil || b.Digest != r.Digest {
+			t.Errorf("seed %d: bundle %v, %v", r.Seed, b, err)
+		}
+		if _, err := os.Stat(filepath.Join(r.Bundle, BundleTraceFile)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	_, err = Sweep(context.Background(), SweepOptions{Scenarios: lookupAll(t, "smoke-copier"), Seeds: SeedRange{1, 2}, Mutants: ms})
+	var bad *BadInputError
+	if !errors.As(err, &bad) {
+		t.Errorf("smoke-copier with a mutant, not skipping: got %v, want bad input", err)
+	}
+}
+
+func TestSweepRejects(t *testing.T) {
+	one := lookupAll(t, "smoke-copier")
+	for name, o := range map[string]SweepOptions{
+		"empty range": {Scenarios: one, Seeds: SeedRange{5, 1}},
+		"bad shard":   {Scenarios: one, Seeds: SeedRange{1, 2}, Shard: Shard{3, 2}},
+		"no scenario": {Seeds: SeedRange{1, 2}},
+		"too many":    {Scenarios: one, Seeds: SeedRange{1, 1 << 40}},
+	} {
+		var bad *BadInputError
+		if _, err := Sweep(context.Background(), o); !errors.As(err, &bad) {
+			t.Errorf("%s: got %v, want bad input", name, err)
+		}
+	}
+}
+
+// TestSweepCancelled: a cancelled sweep returns what it finished and says
+// it was interrupted; every worker has exited (the race detector and the
+// test's own exit would notice a straggler writing to the summary).
+func TestSweepCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sum, err := Sweep(ctx, SweepOptions{
+		Scenarios: lookupAll(t, "smoke-copier"), Seeds: SeedRange{1, 200}, Parallel: 2,
+		Progress: func(done, _ int, _ time.Duration) {
+			if done == 3 {
+				cancel()
+			}
+		},
+	})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want interrupted", err)
+	}
+	if sum == nil || len(sum.Runs) < 3 || len(sum.Runs) > 10 {
+		t.Errorf("got %v runs, want the few finished before the cancel", sum)
+	}
+}

@@ -1,0 +1,301 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/internal/kproto"
+	"github.com/onceproof/onceproof/sim"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// history records what the checkers beyond the final output need: the state
+// each completed checkpoint holds, and, for jobs whose output is a counter
+// per key, the commits and reads the porcupine check judges.
+type history struct {
+	c           *Cluster
+	checkpoints []checkers.CheckpointState
+	stateErrs   []string
+
+	// Writes to the output, per transaction (transactional id, producer
+	// id, epoch): the batches it produced, when its first EndTxn(commit)
+	// went out, and whether the broker committed it.
+	batches   map[txnKey][]*outBatch
+	commitAt  map[txnKey]int64
+	order     []txnKey
+	committed map[txnKey]bool
+	reads     []checkers.RegisterOp
+	seen      map[string]int64
+	keys      []string
+}
+
+// outBatch is one produced batch of a transaction. It becomes visible to
+// read_committed readers once its transaction is committed and the last
+// stable offset passes its last offset: another producer's open transaction
+// holds the last stable offset back, so a committed transaction can become
+// visible a prefix at a time, batch by batch.
+type outBatch struct {
+	partition int32
+	last      int64
+	max       map[string]int64 // key -> highest counter in the batch
+	visible   int64            // when it became visible, or NoReturn
+}
+
+type txnKey struct {
+	id    string
+	pid   int64
+	epoch int16
+}
+
+// readerPoll is how often the simulated read_committed reader polls the
+// output for the porcupine check.
+const readerPoll = 25 * time.Millisecond
+
+// readerClient is the porcupine client id of the reader.
+const readerClient = 1000
+
+func (c *Cluster) recordHistory() {
+	h := &history{c: c, batches: map[txnKey][]*outBatch{}, commitAt: map[txnKey]int64{}, committed: map[txnKey]bool{}, seen: map[string]int64{}}
+	c.hist = h
+	c.OnEvent(func(_ *sim.Proc, e engine.Event) {
+		if e.Phase == engine.PhaseMetadataWritten {
+			h.captureCheckpoint(e.Checkpoint)
+		}
+	})
+	if c.spec.Register == nil {
+		return
+	}
+	keys := map[string]bool{}
+	for _, in := range c.input {
+		keys[in.Key] = true
+	}
+	for k := range keys { // lint:sorted sorted below
+		h.keys = append(h.keys, k)
+	}
+	sort.Strings(h.keys)
+	c.k.OnSend(h.onSend)
+	c.k.OnApply(h.onApply)
+	c.reader = c.w.Spawn("reader", func(p *sim.Proc) sim.Program { return &reader{h: h, p: p} })
+}
+
+// captureCheckpoint reads checkpoint n's snapshots back from storage, as a
+// restore would, and keeps the state they hold.
+func (h *history) captureCheckpoint(n int64) {
+	c := h.c
+	if c.spec.Restored == nil || c.jm == nil {
+		return
+	}
+	var md *engine.Metadata
+	for _, m := range c.jm.coord.Completed() {
+		if m.Checkpoint == n {
+			md = &m
+		}
+	}
+	if md == nil {
+		return
+	}
+	var snaps []*engine.TaskSnapshot
+	names := make([]string, 0, len(md.Handles))
+	for _, hd := range md.Handles { // lint:sorted sorted below
+		names = append(names, hd)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := c.w.Store().Get(name)
+		if err == nil {
+			var s *engine.TaskSnapshot
+			if s, err = engine.DecodeSnapshot(data); err == nil {
+				snaps = append(snaps, s)
+				continue
+			}
+		}
+		h.stateErrs = append(h.stateErrs, fmt.Sprintf("checkpoint %d: %s: %v", n, name, err))
+		return
+	}
+	h.checkpoints = append(h.checkpoints, checkers.CheckpointState{ID: n, Offsets: md.Offsets, State: c.spec.Restored(snaps)})
+}
+
+// onSend notes when the first EndTxn(commit) of a transaction goes out:
+// the earliest moment its writes can take effect.
+func (h *history) onSend(call *sim.KafkaCall) {
+	if r, ok := call.Req.(*kmsg.EndTxnRequest); ok && r.Commit {
+		k := txnKey{r.TransactionalID, r.ProducerID, r.ProducerEpoch}
+		if _, seen := h.commitAt[k]; !seen {
+			h.commitAt[k] = int64(call.Sent)
+			h.order = append(h.order, k)
+		}
+	}
+}
+
+// onApply follows what the broker did: the batches each transaction wrote
+// (partition, last offset, highest counter per key), which transactions it
+// committed, and, after every request, which committed batches the last
+// stable offset now covers. A write's interval runs from its EndTxn(commit)
+// being sent to that moment, not to the EndTxn's answer: a read_committed
+// reader may legitimately not see an acknowledged commit yet.
+func (h *history) onApply(call *sim.KafkaCall, resp kmsg.Response, err error) {
+	defer h.reveal()
+	if err != nil {
+		return
+	}
+	switch r := call.Req.(type) {
+	case *kmsg.ProduceRequest:
+		base, perr := kproto.ProduceResult(resp)
+		if r.TransactionID == nil || perr != nil {
+			return
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				prod, recs, derr := kproto.DecodeBatch(p.Records)
+				if derr != nil || len(recs) == 0 {
+					continue
+				}
+				k := txnKey{*r.TransactionID, prod.ID, prod.Epoch}
+				b := &outBatch{partition: p.Partition, last: base + int64(len(recs)) - 1, max: map[string]int64{}, visible: checkers.NoReturn}
+				for _, rec := range recs {
+					if key, n, ok := h.c.spec.Register(string(rec.Key), string(rec.Value)); ok && n > b.max[key] {
+						b.max[key] = n
+					}
+				}
+				h.batches[k] = append(h.batches[k], b)
+			}
+		}
+	case *kmsg.EndTxnRequest:
+		if er, ok := resp.(*kmsg.EndTxnResponse); ok && er.ErrorCode == 0 && r.Commit {
+			h.committed[txnKey{r.TransactionalID, r.ProducerID, r.ProducerEpoch}] = true
+		}
+	}
+}
+
+// reveal marks every committed batch below its partition's last stable
+// offset as visible now.
+func (h *history) reveal() {
+	topic := h.c.spec.Output(h.c.opts.Params).Name
+	for _, k := range h.order {
+		if !h.committed[k] {
+			continue
+		}
+		for _, b := range h.batches[k] {
+			if b.visible != checkers.NoReturn {
+				continue
+			}
+			if _, lso, ok := h.c.k.PartitionEnd(topic, b.partition); ok && lso > b.last {
+				b.visible = int64(h.c.w.Now())
+			}
+		}
+	}
+}
+
+// ops turns every batch of every transaction that was sent a commit into
+// one register write per key, and adds the reads.
+func (h *history) ops() []checkers.RegisterOp {
+	var ops []checkers.RegisterOp
+	client := 0
+	for _, k := range h.order {
+		for _, b := range h.batches[k] {
+			keys := make([]string, 0, len(b.max))
+			for key := range b.max { // lint:sorted sorted below
+				keys = append(keys, key)
+			}
+			sort.Strings(keys)
+			for _, key := range keys {
+				client++
+				ops = append(ops, checkers.RegisterOp{Kind: checkers.Commit, Key: key, Value: b.max[key],
+					Call: h.commitAt[k], Return: b.visible, Client: client})
+			}
+		}
+	}
+	return append(ops, h.reads...)
+}
+
+// judge runs the state-at-checkpoint and porcupine checks.
+func (h *history) judge(annotations []checkers.Annotation) (rs []checkers.Result, attachments map[string][]byte) {
+	c := h.c
+	if c.spec.State != nil {
+		switch {
+		case len(h.stateErrs) > 0:
+			rs = append(rs, checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Unknown,
+				Explanation: "a completed checkpoint could not be read back: " + h.stateErrs[0]})
+		default:
+			rs = append(rs, checkers.StateAtCheckpoint(h.checkpoints, func(offsets map[string]int64) map[string]string {
+				return c.spec.State(c.input, offsets)
+			}))
+		}
+	}
+	if c.spec.Register == nil {
+		return rs, nil
+	}
+	dir, err := os.MkdirTemp("", "onceproof-porcupine-")
+	if err != nil {
+		return append(rs, checkers.Result{Checker: "porcupine", Verdict: checkers.Unknown, Explanation: err.Error()}), nil
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "porcupine.html")
+	r := checkers.Register(h.ops(), checkers.RegisterOptions{Timeout: 10 * time.Second, VisualizePath: path, Annotations: annotations})
+	rs = append(rs, r)
+	if data, err := os.ReadFile(path); err == nil {
+		attachments = map[string][]byte{"porcupine.html": data}
+	}
+	return rs, attachments
+}
+
+// reader is a read_committed consumer of the output that polls during the
+// run; each poll reads every key's counter as a porcupine read. It reads
+// through the simulated Kafka, one poll at a time.
+type reader struct {
+	h   *history
+	p   *sim.Proc
+	pos []kproto.Position
+}
+
+func (r *reader) Start(p *sim.Proc) {
+	out := r.h.c.spec.Output(r.h.c.opts.Params)
+	for i := int32(0); i < out.Partitions; i++ {
+		r.pos = append(r.pos, kproto.Position{Partition: i})
+	}
+	p.After(readerPoll, r.poll)
+}
+
+func (r *reader) poll() {
+	c := r.h.c
+	topic := c.spec.Output(c.opts.Params).Name
+	from := append([]kproto.Position(nil), r.pos...)
+	call := int64(c.w.Now())
+	c.k.Do(r.p, kproto.Fetch(topic, from, true, 1<<20), func(resp kmsg.Response, err error) {
+		defer r.p.After(readerPoll, r.poll)
+		if err != nil {
+			return
+		}
+		parts, err := kproto.DecodeFetch(resp, topic, from, true)
+		if err != nil {
+			return
+		}
+		h := r.h
+		for _, f := range parts {
+			if f.Err != nil {
+				return // read nothing from a failed poll
+			}
+		}
+		for _, f := range parts {
+			for _, rec := range f.Records {
+				if key, n, ok := c.spec.Register(string(rec.Key), string(rec.Value)); ok && n > h.seen[key] {
+					h.seen[key] = n
+				}
+			}
+			r.pos[f.Partition].Offset = f.Next
+		}
+		ret := int64(c.w.Now())
+		for _, key := range h.keys {
+			h.reads = append(h.reads, checkers.RegisterOp{Kind: checkers.Read, Key: key, Value: h.seen[key], Call: call, Return: ret, Client: readerClient})
+		}
+	})
+}
+
+func (r *reader) Receive(sim.ProcID, any) {}
+func (r *reader) LinkDown(sim.ProcID)     {}
+func (r *reader) Writable(sim.ProcID)     {}
