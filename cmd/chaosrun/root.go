@@ -82,7 +82,7 @@ Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants())
+	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants(), newMerge())
 	return root
 }
 
@@ -235,10 +235,14 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 		if err != nil {
 			return runError(err)
 		}
-		det := checkers.Result{Checker: "determinism", Verdict: checkers.Ok, Explanation: "two runs, digest " + short(out.Digest)}
-		if again.Digest != out.Digest {
+		// Compared event by event, so a mismatch names the first event
+		// where the two runs went apart.
+		det := checkers.Determinism(out.Trace, again.Trace)
+		if det.Verdict == checkers.Ok && again.Digest != out.Digest {
 			det = checkers.Result{Checker: "determinism", Verdict: checkers.Violation, Anomaly: "nondeterminism",
-				Explanation: fmt.Sprintf("same seed, digests %s and %s", short(out.Digest), short(again.Digest))}
+				Explanation: fmt.Sprintf("same events, but digests %s and %s", short(out.Digest), short(again.Digest))}
+		} else if det.Verdict == checkers.Ok {
+			det.Explanation += ", digest " + short(out.Digest)
 		}
 		out.Verdicts = append(out.Verdicts, det)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -332,5 +333,33 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(out, ":4\n") && !strings.Contains(out, ":36\n") {
 			t.Errorf("%v: want directive NoFileComp (4):\n%s", tc.args, out)
 		}
+	}
+}
+
+// TestMergeCommand: the merge command joins shard summaries into the whole
+// sweep's, and refuses a file that is not a summary.
+func TestMergeCommand(t *testing.T) {
+	dir := t.TempDir()
+	for i, shard := range []string{"1/2", "2/2"} {
+		root := NewRoot()
+		var stdout, stderr bytes.Buffer
+		root.SetOut(&stdout)
+		root.SetErr(&stderr)
+		root.SetArgs([]string{"sweep", "count-crash-before-commit", "--seeds", "1-4", "--shard", shard, "--json", "--parallel", "1", "--out", filepath.Join(dir, "f")})
+		if err := root.Execute(); err != nil {
+			t.Fatalf("shard %s: %v\n%s", shard, err, stderr.String())
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("s%d.json", i)), stdout.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := execute("merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json"))
+	if code != exitOK || !strings.Contains(out, "merged 2 shard summaries") || !strings.Contains(out, "count-crash-before-commit") {
+		t.Fatalf("merge: exit %d:\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	_ = os.WriteFile(bad, []byte("{"), 0o644)
+	if out, code := execute("merge", bad); code != exitUsage || !strings.Contains(out, "not a sweep summary") {
+		t.Fatalf("merge of a damaged file: exit %d, %q", code, out)
 	}
 }

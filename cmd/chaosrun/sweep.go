@@ -147,7 +147,10 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 	if len(s.Mutants) > 0 {
 		what += " mutants " + strings.Join(s.Mutants, ",")
 	}
-	fmt.Fprintf(w, "sweep %s, parallel %d, build %s\n\n", what, parallel, scenarios.Build())
+	if parallel > 0 {
+		what += fmt.Sprintf(", parallel %d", parallel)
+	}
+	fmt.Fprintf(w, "sweep %s, build %s\n\n", what, scenarios.Build())
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	width := len("SCENARIO")
 	for _, t := range s.PerScenario {
