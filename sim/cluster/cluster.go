@@ -22,8 +22,11 @@ import (
 
 // Options configure one run of a job in the simulator.
 type Options struct {
-	Sim        sim.Config              `json:"sim"`
-	Job        string                  `json:"job"`
+	Sim sim.Config `json:"sim"`
+	Job string     `json:"job"`
+	// Spec runs a job that is not in the registry (a user's own); it
+	// overrides Job.
+	Spec       *jobs.Spec              `json:"-"`
 	Params     jobs.Params             `json:"params"`
 	Checkpoint engine.CheckpointConfig `json:"checkpoint"`
 	Restart    engine.RestartStrategy  `json:"restart"`
@@ -75,8 +78,12 @@ func (o Options) Validate() error {
 	if err := o.Sim.Validate(); err != nil {
 		return fmt.Errorf("sim.%w", err)
 	}
-	if _, err := jobs.Lookup(o.Job); err != nil {
-		return fmt.Errorf("job: %w", err)
+	if o.Spec == nil {
+		if _, err := jobs.Lookup(o.Job); err != nil {
+			return fmt.Errorf("job: %w", err)
+		}
+	} else if err := validateSpec(o.Spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
 	}
 	if err := o.Params.Validate(); err != nil {
 		return fmt.Errorf("params.%w", err)
@@ -108,6 +115,25 @@ func (o Options) Validate() error {
 		return fmt.Errorf("run_limit: must be positive, got %v", o.RunLimit)
 	}
 	return o.StorageLatency.Validate("storage_latency")
+}
+
+// validateSpec checks that a user's job spec has every part a run needs.
+func validateSpec(s *jobs.Spec) error {
+	switch {
+	case s.Name == "":
+		return fmt.Errorf("name: empty")
+	case s.Inputs == nil || s.Output == nil:
+		return fmt.Errorf("%s: Inputs and Output must be set", s.Name)
+	case s.Build == nil:
+		return fmt.Errorf("%s: Build must be set", s.Name)
+	case s.Generate == nil:
+		return fmt.Errorf("%s: Generate must be set", s.Name)
+	case s.Oracle == nil || s.Lineage == nil:
+		return fmt.Errorf("%s: Oracle and Lineage must be set: the oracle is what the output is judged against", s.Name)
+	case (s.State == nil) != (s.Restored == nil):
+		return fmt.Errorf("%s: State and Restored go together", s.Name)
+	}
+	return nil
 }
 
 // Cluster is one run being set up or running.
@@ -153,7 +179,10 @@ func New(opts Options) (*Cluster, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster options: %w", err)
 	}
-	spec, _ := jobs.Lookup(opts.Job)
+	spec := opts.Spec
+	if spec == nil {
+		spec, _ = jobs.Lookup(opts.Job)
+	}
 	job, err := spec.Build(opts.Params)
 	if err != nil {
 		return nil, err
