@@ -404,31 +404,6 @@ func (c *Cluster) drained() bool {
 	return sinks == c.sinkCount()
 }
 
-// inputCheckpointed reports whether a completed checkpoint covers every
-// input partition's end and no transaction is left open on the output: then
-// every output was pre-committed, none can still be on its way, and missing
-// output is lost for good.
-func (c *Cluster) inputCheckpointed(out []checkers.Result) bool {
-	if c.jm == nil || c.jm.coord == nil {
-		return false
-	}
-	md, err := c.jm.coord.LatestCompleted()
-	if err != nil {
-		return false
-	}
-	for tp, end := range c.inputEnd { // lint:sorted only a conjunction is computed
-		if md.Offsets[tp] < end {
-			return false
-		}
-	}
-	for _, r := range out {
-		if r.Checker == "open-transactions" && r.Verdict != checkers.Ok {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *Cluster) sinkCount() int {
 	n := 0
 	for _, v := range c.job.Vertices {
@@ -493,21 +468,7 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.Ok,
 			Explanation: fmt.Sprintf("input drained and committed at %v", c.w.Now())})
 	}
-	out := c.judgeOutput(ctx)
-	if !drained && !c.inputCheckpointed(out) {
-		// Output missing from a run that never drained its input may just
-		// not be produced yet: that is no progress, not a loss. Any other
-		// anomaly (a duplicate, an aborted read, a wrong value) stays a
-		// violation: no amount of waiting undoes it. (When a completed
-		// checkpoint covers all the input and no transaction is open,
-		// nothing is pending: missing output is lost, and stays so.)
-		for i := range out {
-			if out[i].Verdict == checkers.Violation && out[i].Anomaly == "lost-write" {
-				out[i].Verdict = checkers.NoProgress
-				out[i].Explanation = "the input never drained, so missing output may be unprocessed rather than lost: " + out[i].Explanation
-			}
-		}
-	}
+	out := c.judgeOutput(ctx, drained)
 	res.Verdicts = append(res.Verdicts, out...)
 	var notes []checkers.Annotation
 	for _, f := range c.Fired() {
@@ -532,7 +493,7 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 // judgeOutput reads the output with an independent read_committed consumer
 // and runs the exactly-once checker against the oracle, and checks that no
 // transaction was left open.
-func (c *Cluster) judgeOutput(ctx context.Context) []checkers.Result {
+func (c *Cluster) judgeOutput(ctx context.Context, drained bool) []checkers.Result {
 	out := c.spec.Output(c.opts.Params)
 	got, err := observe.ReadCommitted(ctx, out.Name, 30*time.Second, c.k.ClientOpts()...)
 	if err != nil {
@@ -560,7 +521,45 @@ func (c *Cluster) judgeOutput(ctx context.Context) []checkers.Result {
 		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
 		open.Explanation = "transactions left open pin the last stable offset: " + strings.Join(stuck, ", ")
 	}
+	if !drained && eo.Verdict == checkers.Violation && eo.Anomaly == "lost-write" && !c.lostForGood(observed, open) {
+		// Output missing from a run that never drained may just not be
+		// produced yet: that is no progress, not a loss. Other anomalies
+		// (a duplicate, an aborted read, a wrong value) stay violations:
+		// no amount of waiting undoes them.
+		eo.Verdict = checkers.NoProgress
+		eo.Explanation = "the input never drained, and every missing output may still be on its way: " + eo.Explanation
+	}
 	return []checkers.Result{eo, open}
+}
+
+// lostForGood reports whether some missing output can never appear: it
+// derives from input below the latest completed checkpoint's offsets (the
+// oracle of that prefix of the input produces it), so it was pre-committed
+// there, and no transaction is left open that could still commit it.
+func (c *Cluster) lostForGood(observed []checkers.Observed, open checkers.Result) bool {
+	if open.Verdict != checkers.Ok || c.jm == nil || c.jm.coord == nil {
+		return false
+	}
+	md, err := c.jm.coord.LatestCompleted()
+	if err != nil {
+		return false
+	}
+	var prefix []jobs.Committed
+	for _, in := range c.input {
+		if in.Offset < md.Offsets[fmt.Sprintf("%s/%d", in.Topic, in.Partition)] {
+			prefix = append(prefix, in)
+		}
+	}
+	seen := make(map[string]bool, len(observed))
+	for _, o := range observed {
+		seen[o.Lineage] = true
+	}
+	for _, o := range c.spec.Oracle(prefix) {
+		if !seen[o.Lineage] {
+			return true
+		}
+	}
+	return false
 }
 
 // Run builds a cluster, runs it and closes it.
