@@ -187,21 +187,12 @@ func runJob(c cluster.Options, plan faults.Plan) (*cluster.Result, error) {
 	return cl.Run(context.Background()), nil
 }
 
-// shrinkJob removes faults one at a time while the run still fails, until
-// none can go.
+// shrinkJob makes a failing plan 1-minimal (faults.Shrink).
 func shrinkJob(c cluster.Options, plan faults.Plan) faults.Plan {
-	cur := slices.Clone(plan.Faults)
-	for changed := true; changed; {
-		changed = false
-		for i := range cur {
-			try := faults.Plan{Faults: slices.Delete(slices.Clone(cur), i, i+1)}
-			if res, err := runJob(c, try); err == nil && res.Verdict() != checkers.Ok {
-				cur, changed = try.Faults, true
-				break
-			}
-		}
-	}
-	return faults.Plan{Faults: cur}
+	return faults.Shrink(plan, func(try faults.Plan) bool {
+		res, err := runJob(c, try)
+		return err == nil && res.Verdict() != checkers.Ok
+	})
 }
 
 func verdictLines(vs []checkers.Result) string {
