@@ -54,6 +54,13 @@ type MsgKind int
 const (
 	MsgRecord MsgKind = iota
 	MsgBarrier
+	// MsgWatermark carries event time (eventtime.go): "no record with a
+	// timestamp at or below Watermark follows on this channel", or, with
+	// Idle set, "this channel is idle: do not wait for its watermark until
+	// it sends a record or a watermark again". Like a barrier it carries no
+	// data and needs no credit; unlike a barrier it never blocks a channel,
+	// and it travels in order with the records around it.
+	MsgWatermark
 )
 
 // StreamMsg travels on a channel between two tasks.
@@ -63,6 +70,9 @@ type StreamMsg struct {
 	// Barrier fields: the checkpoint and when it was triggered.
 	Checkpoint  int64 `json:"checkpoint,omitempty"`
 	TriggeredAt int64 `json:"triggered_at,omitempty"`
+	// Watermark fields: the event time in milliseconds, or Idle.
+	Watermark int64 `json:"watermark,omitempty"`
+	Idle      bool  `json:"idle,omitempty"`
 }
 
 // Phase names a step of the checkpoint protocol; fault plans trigger on them.

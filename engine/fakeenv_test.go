@@ -197,16 +197,41 @@ func (e *fakeTaskEnv) logSnapshot(i int) {
 			e.logf("  kg %d list %s[%s]=%s", g.KG, l.Name, l.Key, strings.Join(l.Values, ","))
 		}
 	}
+	for _, tm := range s.EventTimers {
+		e.logf("  kg %d event timer [%s]@%d", tm.KG, tm.Key, tm.At)
+	}
+	if w := s.Watermarks; w != nil {
+		var in []string
+		for _, x := range w.Inputs {
+			in = append(in, renderWatermark(x))
+		}
+		e.logf("  watermark %s inputs [%s]", renderWatermark(w.Current), strings.Join(in, " "))
+	}
 	if s.Source != nil {
 		for _, p := range s.Source.Positions {
 			e.logf("  position %s/%d@%d", s.Source.Topic, p.Partition, p.Offset)
 		}
+		for _, pt := range s.Source.Times {
+			e.logf("  max time %s/%d %d", s.Source.Topic, pt.Partition, pt.Max)
+		}
 	}
 }
 
+func renderWatermark(w int64) string {
+	if w == NoWatermark {
+		return "none"
+	}
+	return fmt.Sprint(w)
+}
+
 func renderMsg(m StreamMsg) string {
-	if m.Kind == MsgBarrier {
+	switch {
+	case m.Kind == MsgBarrier:
 		return fmt.Sprintf("barrier %d", m.Checkpoint)
+	case m.Kind == MsgWatermark && m.Idle:
+		return "watermark idle"
+	case m.Kind == MsgWatermark:
+		return fmt.Sprintf("watermark %d", m.Watermark)
 	}
 	return fmt.Sprintf("record k=%s v=%s", m.Record.Key, m.Record.Value)
 }

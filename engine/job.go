@@ -54,12 +54,21 @@ type Edge struct {
 	// From is the index of the upstream vertex in Job.Vertices.
 	From         int
 	Partitioning Partitioning
+	// Tag names the side output of From the edge reads ("": its main
+	// output). Context.Output sends a record to the edges of one tag only.
+	Tag string
+	// KeyOf, on the edge into a keyed vertex, sets every record's Key
+	// before the record is hash-partitioned (the KeyBy key selector).
+	KeyOf func(Record) string
 }
 
 // SourceSpec describes a Kafka source.
 type SourceSpec struct {
 	Topic      string
 	Partitions int32
+	// Watermarks, when set, makes the source assign event time to every
+	// record and emit watermarks (eventtime.go); nil: no event time.
+	Watermarks *WatermarkStrategy
 }
 
 // SinkSpec describes a Kafka sink.
@@ -118,10 +127,12 @@ type Builder struct {
 	err error
 }
 
-// Stream is the output of a vertex, to which more vertices attach.
+// Stream is the output of a vertex, to which more vertices attach: its main
+// output, or the side output called tag.
 type Stream struct {
-	b *Builder
-	v int
+	b   *Builder
+	v   int
+	tag string
 }
 
 // KeyedStream is a stream whose records carry a key.
@@ -154,9 +165,45 @@ func (b *Builder) Source(name, topic string, partitions int32, parallelism int) 
 
 func (s *Stream) vertex() *Vertex { return s.b.job.Vertices[s.v] }
 
+// edge is an input edge reading s.
+func (s *Stream) edge(p Partitioning) Edge { return Edge{From: s.v, Partitioning: p, Tag: s.tag} }
+
+func (s *Stream) fail(err error) {
+	if s.b.err == nil {
+		s.b.err = err
+	}
+}
+
+// WithWatermarks gives a source event time: every record's Time is set by
+// the strategy's timestamp assigner, and the source emits watermarks with
+// bounded out-of-orderness (Flink's fromSource(source, watermarkStrategy)).
+// It applies to a source's stream only.
+func (s *Stream) WithWatermarks(ws WatermarkStrategy) *Stream {
+	v := s.vertex()
+	if v.Kind != SourceVertex || s.tag != "" {
+		s.fail(fmt.Errorf("vertex %s: watermarks are assigned at a source", v.Name))
+		return s
+	}
+	if err := ws.Validate(); err != nil {
+		s.fail(fmt.Errorf("source %s: %w", v.Name, err))
+		return s
+	}
+	v.Source.Watermarks = &ws
+	return s
+}
+
+// SideOutput is the stream of records the vertex sends with
+// Context.Output(tag, r): the window operator's late records under
+// LateDataTag, say. Watermarks flow on it as on the main output.
+func (s *Stream) SideOutput(tag string) *Stream {
+	if tag == "" {
+		s.fail(fmt.Errorf("vertex %s: a side output needs a tag", s.vertex().Name))
+	}
+	return &Stream{b: s.b, v: s.v, tag: tag}
+}
 func (s *Stream) stateless(name string, op func() Operator) *Stream {
 	return s.b.add(&Vertex{Name: name, Kind: OperatorVertex, Parallelism: s.vertex().Parallelism,
-		Inputs: []Edge{{From: s.v, Partitioning: Forward}}, NewOperator: op})
+		Inputs: []Edge{s.edge(Forward)}, NewOperator: op})
 }
 
 // Map transforms every record.
@@ -185,11 +232,18 @@ func (s *Stream) KeyBy(keyOf func(Record) string) *KeyedStream {
 	return &KeyedStream{s: s, keyOf: keyOf}
 }
 
+// edge is the hash edge into a keyed vertex; the sender applies keyOf.
+func (k *KeyedStream) edge() Edge {
+	e := k.s.edge(Hash)
+	e.KeyOf = k.keyOf
+	return e
+}
+
 // Process runs a keyed process function with parallelism subtasks.
 func (k *KeyedStream) Process(name string, parallelism int, fn func() KeyedProcessFunction) *Stream {
 	return k.s.b.add(&Vertex{Name: name, Kind: OperatorVertex, Parallelism: parallelism, Keyed: true,
-		Inputs:      []Edge{{From: k.s.v, Partitioning: Hash}},
-		NewOperator: func() Operator { return &keyedOp{fn: fn(), keyOf: []func(Record) string{k.keyOf}} }})
+		Inputs:      []Edge{k.edge()},
+		NewOperator: func() Operator { return &keyedOp{fn: fn()} }})
 }
 
 // ConnectKeyed joins two keyed streams into one keyed process function that
@@ -200,8 +254,8 @@ func ConnectKeyed(a, b *KeyedStream, name string, parallelism int, fn func() Key
 		a.s.b.err = errors.New("ConnectKeyed: streams from different jobs")
 	}
 	return a.s.b.add(&Vertex{Name: name, Kind: OperatorVertex, Parallelism: parallelism, Keyed: true,
-		Inputs:      []Edge{{From: a.s.v, Partitioning: Hash}, {From: b.s.v, Partitioning: Hash}},
-		NewOperator: func() Operator { return &keyedOp{fn: fn(), keyOf: []func(Record) string{a.keyOf, b.keyOf}} }})
+		Inputs:      []Edge{a.edge(), b.edge()},
+		NewOperator: func() Operator { return &keyedOp{fn: fn()} }})
 }
 
 // SinkTo writes the stream to topic with the given guarantee. Each record
@@ -213,7 +267,7 @@ func (s *Stream) SinkTo(name, topic string, partitions int32, parallelism int, g
 		part = Hash
 	}
 	s.b.add(&Vertex{Name: name, Kind: SinkVertex, Parallelism: parallelism,
-		Inputs: []Edge{{From: s.v, Partitioning: part}},
+		Inputs: []Edge{s.edge(part)},
 		Sink:   &SinkSpec{Topic: topic, Partitions: partitions, TxnPrefix: s.b.job.Name + "-" + name, Guarantee: g}})
 }
 

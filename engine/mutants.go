@@ -53,6 +53,14 @@ const (
 	// and its records are produced again in the next transaction: if the
 	// commit was applied and only its answer lost, they appear twice.
 	MutantRetryEndTxnAsNew Mutant = "retry-endtxn-as-new"
+	// MutantWatermarkNotRestored: a restore brings back keyed state (the
+	// window contents) but not the watermarks and event-time timers of the
+	// snapshot. A window whose elements all came before the checkpoint and
+	// which had not fired yet never fires: its result is lost, and its
+	// contents stay in state for good. Flink's WindowOperator once restored
+	// its timers without registering them again (apache/flink#2602, for
+	// processing-time timers), with the same effect.
+	MutantWatermarkNotRestored Mutant = "watermark-not-restored"
 )
 
 // shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
@@ -73,6 +81,7 @@ var mutantDocs = map[Mutant]string{
 	MutantShortTxnTimeout:      "the transaction timeout is shorter than recovery, and the loss is not reported",
 	MutantZombieUnfenced:       "a new attempt does not fence the previous attempt's transactions",
 	MutantRetryEndTxnAsNew:     "an EndTxn that timed out is taken for failed and its records are produced again",
+	MutantWatermarkNotRestored: "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
 }
 
 // AllMutants lists every mutant, sorted by name.

@@ -17,7 +17,8 @@ type KeyedProcessFunction interface {
 	// ProcessElement handles r, which arrived on input (0, or 1 for the
 	// second stream of ConnectKeyed).
 	ProcessElement(ctx *Context, input int, r Record)
-	// OnTimer runs when a timer of ctx.Key() fires at time at.
+	// OnTimer runs when a timer of ctx.Key() fires at time at;
+	// ctx.TimeDomain() says which kind of timer it is.
 	OnTimer(ctx *Context, at int64)
 }
 
@@ -35,6 +36,8 @@ type Context struct {
 	t   *Task
 	key string
 	kg  int
+	// domain is the kind of timer firing (in OnTimer).
+	domain TimeDomain
 }
 
 // Key is the current record's key.
@@ -55,6 +58,26 @@ func (c *Context) List(name string) ListState { return ListState{c: c, name: nam
 // RegisterTimer asks for OnTimer at time at (nanoseconds, the task's clock)
 // for the current key. Timers are part of the snapshot.
 func (c *Context) RegisterTimer(at int64) { c.t.registerTimer(c.kg, c.key, at) }
+
+// RegisterEventTimeTimer asks for OnTimer, in the EventTime domain, once
+// the task's watermark reaches at (milliseconds of event time) for the
+// current key; a timer at or below the current watermark fires with the
+// next advance. Registering the same time twice gives one timer. Timers are
+// part of the snapshot.
+func (c *Context) RegisterEventTimeTimer(at int64) { c.t.registerEventTimer(c.kg, c.key, at) }
+
+// DeleteEventTimeTimer removes the current key's event-time timer at at.
+func (c *Context) DeleteEventTimeTimer(at int64) { c.t.deleteEventTimer(c.kg, c.key, at) }
+
+// CurrentWatermark is the task's watermark (NoWatermark before any).
+func (c *Context) CurrentWatermark() int64 { return c.t.CurrentWatermark() }
+
+// TimeDomain is, in OnTimer, the kind of timer that fired.
+func (c *Context) TimeDomain() TimeDomain { return c.domain }
+
+// Output sends r to the side output called tag (Stream.SideOutput); with
+// no edge reading that tag, r goes nowhere.
+func (c *Context) Output(tag string, r Record) { c.t.emitTagged(tag, r) }
 
 // ValueState is one keyed value.
 type ValueState struct {
@@ -94,10 +117,10 @@ type funcOp struct {
 func (o *funcOp) Process(ctx *Context, _ int, r Record) { o.fn(r, ctx.Emit) }
 func (o *funcOp) OnTimer(*Context, int64)               {}
 
-// keyedOp runs a KeyedProcessFunction; keyOf gives each input's key.
+// keyedOp runs a KeyedProcessFunction. Records arrive keyed: the sender
+// applies the KeyBy selector of the edge (Edge.KeyOf).
 type keyedOp struct {
-	fn    KeyedProcessFunction
-	keyOf []func(Record) string
+	fn KeyedProcessFunction
 }
 
 func (o *keyedOp) Process(ctx *Context, input int, r Record) { o.fn.ProcessElement(ctx, input, r) }

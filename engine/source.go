@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -14,6 +15,9 @@ import (
 type SourceState struct {
 	Topic     string            `json:"topic"`
 	Positions []kproto.Position `json:"positions"`
+	// Times is, for a source with event time, the highest timestamp read
+	// from each partition (those read from at all).
+	Times []PartitionTime `json:"times,omitempty"`
 }
 
 // source reads its partitions with read_committed fetches, one at a time,
@@ -32,6 +36,11 @@ type source struct {
 	// deferred is a checkpoint whose position the late-offset-snapshot
 	// mutant records only after the next batch.
 	deferred *deferredSnapshot
+	// Event time (nil ws: none): a clock per partition, parallel to pos,
+	// and the watermark emitted last.
+	ws      *WatermarkStrategy
+	clocks  []partitionClock
+	emitted int64
 }
 
 type deferredSnapshot struct {
@@ -41,10 +50,11 @@ type deferredSnapshot struct {
 
 func newSource(t *Task) *source {
 	spec := t.v.Source
-	s := &source{t: t, topic: spec.Topic}
+	s := &source{t: t, topic: spec.Topic, ws: spec.Watermarks, emitted: NoWatermark}
 	for p := int32(0); p < spec.Partitions; p++ {
 		if int(p)%t.v.Parallelism == t.id.Subtask {
 			s.pos = append(s.pos, kproto.Position{Partition: p})
+			s.clocks = append(s.clocks, newPartitionClock())
 		}
 	}
 	return s
@@ -53,18 +63,64 @@ func newSource(t *Task) *source {
 func (s *source) start(snap *TaskSnapshot) {
 	if snap != nil && snap.Source != nil {
 		for _, saved := range snap.Source.Positions {
-			for i := range s.pos {
-				if s.pos[i].Partition == saved.Partition {
-					s.pos[i].Offset = saved.Offset
-				}
+			if i := s.index(saved.Partition); i >= 0 {
+				s.pos[i].Offset = saved.Offset
 			}
 		}
+		if s.ws != nil && !s.t.cfg.Mutants.Has(MutantWatermarkNotRestored) {
+			for _, pt := range snap.Source.Times {
+				if i := s.index(pt.Partition); i >= 0 {
+					s.clocks[i].max = pt.Max
+				}
+			}
+			if snap.Watermarks != nil {
+				s.emitted = snap.Watermarks.Current
+			}
+		}
+	}
+	if s.ws != nil && len(s.pos) == 0 {
+		// A subtask with no partition has no event time to wait for.
+		s.t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Idle: true})
+		s.t.outIdle = true
 	}
 	s.maybeFetch()
 }
 
+// index is the position of partition p in s.pos, or -1.
+func (s *source) index(p int32) int {
+	for i := range s.pos {
+		if s.pos[i].Partition == p {
+			return i
+		}
+	}
+	return -1
+}
+
 func (s *source) snapshot() *SourceState {
-	return &SourceState{Topic: s.topic, Positions: append([]kproto.Position(nil), s.pos...)}
+	st := &SourceState{Topic: s.topic, Positions: append([]kproto.Position(nil), s.pos...)}
+	if s.ws != nil {
+		for i, c := range s.clocks {
+			if c.max != NoWatermark {
+				st.Times = append(st.Times, PartitionTime{Partition: s.pos[i].Partition, Max: c.max})
+			}
+		}
+	}
+	return st
+}
+
+// emitWatermark sends the source's watermark if it advanced, or tells
+// downstream the source is idle when every partition is.
+func (s *source) emitWatermark() {
+	t := s.t
+	wm, ok, allIdle := sourceWatermark(s.clocks, s.ws.OutOfOrderness)
+	if ok && wm > s.emitted {
+		s.emitted = wm
+		t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Watermark: wm})
+	}
+	if allIdle && !t.outIdle {
+		t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Idle: true})
+		t.outIdle = true
+	}
 }
 
 // offsets renders the positions as "topic/partition" -> next offset.
@@ -115,22 +171,34 @@ func (s *source) maybeFetch() {
 		s.retries = 0
 		emitted := 0
 		for _, f := range parts {
+			i := s.index(f.Partition)
 			for _, r := range f.Records {
-				t.emit(Record{Key: string(r.Key), Value: string(r.Value), Time: r.Timestamp.UnixMilli(),
-					Origin: fmt.Sprintf("%s/%d@%d", s.topic, f.Partition, r.Offset)})
+				rec := Record{Key: string(r.Key), Value: string(r.Value), Time: r.Timestamp.UnixMilli(),
+					Origin: fmt.Sprintf("%s/%d@%d", s.topic, f.Partition, r.Offset)}
+				if s.ws != nil {
+					rec.Time = s.ws.timestamp(rec)
+					if i >= 0 {
+						s.clocks[i].max = max(s.clocks[i].max, rec.Time)
+					}
+				}
+				t.emit(rec)
 				emitted++
 			}
-			for i := range s.pos {
-				if s.pos[i].Partition == f.Partition {
-					s.pos[i].Offset = f.Next
-				}
+			if i >= 0 {
+				s.pos[i].Offset = f.Next
+				s.clocks[i].fetched(len(f.Records), t.env.Now(), s.idleTimeout())
 			}
+		}
+		if s.ws != nil {
+			// After the batch, in the same step: a barrier never falls
+			// between records and the watermark they raise.
+			s.emitWatermark()
 		}
 		if d := s.deferred; d != nil {
 			s.deferred = nil
 			// Mutant: the position now includes the batch emitted after
 			// the barrier.
-			t.upload(d.n, d.triggeredAt, &TaskSnapshot{Source: s.snapshot()}, d.m, s.offsets())
+			t.upload(d.n, d.triggeredAt, &TaskSnapshot{Source: s.snapshot(), Watermarks: t.snapshotWatermarks()}, d.m, s.offsets())
 		}
 		if emitted == 0 {
 			s.sleep()
@@ -138,6 +206,13 @@ func (s *source) maybeFetch() {
 		}
 		s.maybeFetch()
 	})
+}
+
+func (s *source) idleTimeout() time.Duration {
+	if s.ws == nil {
+		return 0
+	}
+	return s.ws.IdleTimeout
 }
 
 func (s *source) sleep() {

@@ -165,6 +165,10 @@ type TaskSnapshot struct {
 	Timers     []timer         `json:"timers,omitempty"`
 	Source     *SourceState    `json:"source,omitempty"`
 	Sink       *SinkState      `json:"sink,omitempty"`
+	// EventTimers are the event-time timers not yet fired; Watermarks is
+	// the task's event-time position (nil for a task no watermark reached).
+	EventTimers []timer         `json:"event_timers,omitempty"`
+	Watermarks  *WatermarkState `json:"watermarks,omitempty"`
 }
 
 // snapshotFormat versions the envelope.

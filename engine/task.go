@@ -72,6 +72,10 @@ type inChannel struct {
 type outGate struct {
 	part    Partitioning
 	credits []int
+	// tag is the side output the edge reads ("": the main output); keyOf,
+	// on an edge into a keyed vertex, keys each record before routing it.
+	tag   string
+	keyOf func(Record) string
 }
 
 // unconnected marks a channel of a gate that does not exist.
@@ -114,6 +118,12 @@ type alignment struct {
 //  8. On restore, a sink first commits the transactions in its restored
 //     snapshot, then fences every other id the previous attempt may have
 //     opened.
+//
+// Event time rides on the same channels (eventtime.go): watermarks follow
+// the records they cover, a blocked channel's watermark waits with its
+// records, and the snapshot of step 3 holds the task's channel watermarks,
+// its own watermark and its event-time timers, so that after a restore
+// every pending window fires as it would have without the failure.
 type Task struct {
 	id    TaskID
 	name  string
@@ -135,6 +145,14 @@ type Task struct {
 	timers  []timer
 	running bool
 	failed  bool
+
+	// Event time: valve combines the input channels' watermarks (operator
+	// tasks only); etimers are the event-time timers, sorted; outIdle says
+	// the task last told downstream it is idle; late counts late records.
+	valve   *valve
+	etimers []timer
+	outIdle bool
+	late    int
 
 	align *alignment
 	// lastBarrier is the highest checkpoint whose barrier this task has
@@ -162,7 +180,8 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	}
 	for _, d := range job.Downstream(dep.Task.Vertex) {
 		dv := job.Vertices[d.Vertex]
-		g := &outGate{part: dv.Inputs[d.Input].Partitioning, credits: make([]int, dv.Parallelism)}
+		e := dv.Inputs[d.Input]
+		g := &outGate{part: e.Partitioning, credits: make([]int, dv.Parallelism), tag: e.Tag, keyOf: e.KeyOf}
 		for i := range g.credits {
 			if g.part == Hash || i == dep.Task.Subtask {
 				g.credits[i] = cfg.ChannelCredits
@@ -179,6 +198,7 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 		t.snk = newSink(t)
 	default:
 		t.op = v.NewOperator()
+		t.valve = newValve(len(t.inputs))
 	}
 	return t
 }
@@ -234,6 +254,7 @@ func (t *Task) begin(s *TaskSnapshot) {
 		for _, tm := range s.Timers {
 			t.scheduleTimer(tm)
 		}
+		t.restoreEventTime(s)
 		t.lastBarrier = s.Checkpoint
 	}
 	t.running = true
@@ -295,8 +316,8 @@ func (t *Task) pump() {
 			if c.blocked || len(c.queue) == 0 {
 				continue
 			}
-			// Barriers need no credit: they carry no data.
-			if credit || c.queue[0].Kind == MsgBarrier {
+			// Barriers and watermarks need no credit: they carry no data.
+			if credit || c.queue[0].Kind != MsgRecord {
 				picked = (t.rr + i) % len(t.inputs)
 				break
 			}
@@ -308,9 +329,16 @@ func (t *Task) pump() {
 		c := t.inputs[picked]
 		m := c.queue[0]
 		c.queue = c.queue[1:]
-		if m.Kind == MsgBarrier {
+		switch m.Kind {
+		case MsgBarrier:
 			t.onBarrier(picked, m)
 			continue
+		case MsgWatermark:
+			t.onWatermark(picked, m)
+			continue
+		}
+		if t.valve != nil {
+			t.valve.activate(picked)
 		}
 		c.unacked++
 		if c.unacked*2 >= t.cfg.ChannelCredits {
@@ -333,15 +361,27 @@ func (t *Task) process(input int, r Record) {
 	t.op.Process(&t.ctx, input, r)
 }
 
-// emit sends r on every output gate, to the channel its partitioning picks.
-func (t *Task) emit(r Record) {
+// emit sends r on every main output gate, to the channel its partitioning
+// picks.
+func (t *Task) emit(r Record) { t.emitTagged("", r) }
+
+// emitTagged sends r on every gate of output tag ("": the main output).
+func (t *Task) emitTagged(tag string, r Record) {
+	t.outIdle = false
 	for gi, g := range t.gates {
+		if g.tag != tag {
+			continue
+		}
+		rec := r
+		if g.keyOf != nil {
+			rec.Key = g.keyOf(rec)
+		}
 		ch := t.id.Subtask
 		if g.part == Hash {
-			ch = SubtaskForKeyGroup(KeyGroup(r.Key, t.job.MaxParallelism), t.job.MaxParallelism, len(g.credits))
+			ch = SubtaskForKeyGroup(KeyGroup(rec.Key, t.job.MaxParallelism), t.job.MaxParallelism, len(g.credits))
 		}
 		g.credits[ch]--
-		t.env.Send(gi, ch, StreamMsg{Kind: MsgRecord, Record: r})
+		t.env.Send(gi, ch, StreamMsg{Kind: MsgRecord, Record: rec})
 	}
 }
 
@@ -414,7 +454,8 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 		})
 		return
 	}
-	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...)}
+	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...),
+		EventTimers: append([]timer(nil), t.etimers...), Watermarks: t.snapshotWatermarks()}
 	var offsets map[string]int64
 	if t.src != nil {
 		snap.Source = t.src.snapshot()
@@ -524,6 +565,6 @@ func (t *Task) fireTimer(tm timer) {
 			break
 		}
 	}
-	t.ctx.key, t.ctx.kg = tm.Key, tm.KG
+	t.ctx.key, t.ctx.kg, t.ctx.domain = tm.Key, tm.KG, ProcessingTime
 	t.op.OnTimer(&t.ctx, tm.At)
 }

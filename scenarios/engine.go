@@ -35,6 +35,7 @@ type engineScenario struct {
 //	copier:      src/0@w0 src/1@w1 map/0@w2 map/1@w0 sink/0@w1 sink/1@w2
 //	keyed-count: src/0@w0 src/1@w1 count/0@w2 count/1@w0 sink/0@w1 sink/1@w2
 //	join:        left/0@w0 left/1@w1 right/0@w2 right/1@w0 join/0@w1 join/1@w2 sink/0@w0 sink/1@w1
+//	window-sum:  src/0@w0 src/1@w1 window/0@w2 window/1@w0 sink/0@w1 sink/1@w2
 //
 // The plans below name workers accordingly.
 
@@ -134,6 +135,27 @@ func init() {
 			fault("slow storage", faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 30 * time.Millisecond, Duration: 200 * time.Millisecond}),
 			fault("coordinator dies", faults.AtPhase(2, faults.CompleteDelivered, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond}),
 		),
+	})
+	add("window-kill-late-events", "kills workers while out-of-order events are in flight; windows must fire exactly once with the right sums", &engineScenario{
+		// window/0's worker dies right after checkpoint 3's commit point,
+		// with windows whose records all came before it still waiting for
+		// the watermark: the restore must bring back their contents, their
+		// timers and the watermark, or they never fire.
+		job: "window-sum", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 30 * time.Millisecond
+		},
+		plan: plan(fault("kill window/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond})),
+	})
+	add("swarm-window-sum", "swarm testing of event-time windows: the seed draws the topology, the fault kinds, their rates and a fault plan, over 2000 out-of-order records", &engineScenario{
+		job: "window-sum", healAt: 3 * time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+		},
 	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})

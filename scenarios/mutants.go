@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +30,7 @@ var CatchingScenario = map[engine.Mutant]string{
 	engine.MutantShortTxnTimeout:      "count-ambiguous-endtxn",
 	engine.MutantStaleMetadataCommit:  "coordinator-crash-on-complete",
 	engine.MutantZombieUnfenced:       "zombie-sink",
+	engine.MutantWatermarkNotRestored: "window-kill-late-events",
 }
 
 // MutantOptions configure a mutant check.
@@ -178,26 +178,13 @@ func median(xs []int, bound int) float64 {
 	return float64(v[n/2-1]+v[n/2]) / 2
 }
 
-// ShrinkPlan removes faults from a failing plan one at a time, keeping each
-// removal after which the run still fails, until no single fault can go: a
-// 1-minimal schedule for this seed.
+// ShrinkPlan makes a failing plan of s at seed 1-minimal (faults.Shrink).
+// A run that errors counts as not failing.
 func ShrinkPlan(ctx context.Context, s *Scenario, seed uint64, ms engine.Mutants, p faults.Plan) (faults.Plan, error) {
-	cur := slices.Clone(p.Faults)
-	for changed := true; changed; {
-		changed = false
-		for i := range cur {
-			try := faults.Plan{Faults: slices.Delete(slices.Clone(cur), i, i+1)}
-			o, err := s.Run(ctx, RunOptions{Seed: seed, Plan: &try, Mutants: ms})
-			if err != nil {
-				return faults.Plan{}, err
-			}
-			if o.Verdict() != checkers.Ok {
-				cur, changed = try.Faults, true
-				break
-			}
-		}
-	}
-	return faults.Plan{Faults: cur}, nil
+	return faults.Shrink(p, func(try faults.Plan) bool {
+		o, err := s.Run(ctx, RunOptions{Seed: seed, Plan: &try, Mutants: ms})
+		return err == nil && o.Verdict() != checkers.Ok
+	}), nil
 }
 
 // WriteMutantTable renders rows as a Markdown table, with the command that
