@@ -48,6 +48,12 @@ type SweepOptions struct {
 	OnOutcome func(o *Outcome)
 	// Progress, if set, is called after every completed run.
 	Progress func(done, total int, elapsed time.Duration)
+	// MaxFailures, when positive, stops scheduling new runs once that many
+	// seeds failed: a gate that already knows the engine is broken need
+	// not spend its budget proving it again. Runs a worker already took
+	// still finish (at most Parallel of them). The summary says so
+	// (Stopped) and covers the runs that completed.
+	MaxFailures int
 }
 
 // SweepSummary is what a sweep found, per scenario and in total. Runs lists
@@ -67,6 +73,8 @@ type SweepSummary struct {
 	Total       Tally            `json:"total"`
 	Runs        []SeedRun        `json:"runs"`
 	Verdict     checkers.Verdict `json:"verdict"`
+	// Stopped says why the sweep stopped before its last seed, if it did.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Tally counts the verdicts of a set of runs. For a scenario, WallTime is
@@ -200,7 +208,7 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	}
 	start := time.Now()
 	var firstErr error
-	done := 0
+	done, failures := 0, 0
 	for exited := 0; exited < parallel; {
 		r := <-results
 		if r.i < 0 {
@@ -243,6 +251,13 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 			r.out.Trace = nil // keep memory flat over long sweeps
 			runs[r.i] = &run
 			done++
+			if run.Verdict != checkers.Ok {
+				failures++
+				if o.MaxFailures > 0 && failures >= o.MaxFailures && !stop.Load() {
+					stop.Store(true)
+					sum.Stopped = fmt.Sprintf("stopped after %d failing seeds (--max-failures)", failures)
+				}
+			}
 			if o.OnOutcome != nil {
 				o.OnOutcome(r.out)
 			}

@@ -219,3 +219,18 @@ func TestSweepCancelled(t *testing.T) {
 		t.Errorf("got %v runs, want the few finished before the cancel", sum)
 	}
 }
+
+// TestSweepMaxFailures: a sweep stops scheduling seeds once enough failed,
+// and says so.
+func TestSweepMaxFailures(t *testing.T) {
+	s, _ := Lookup("count-crash-before-commit")
+	sum, err := Sweep(context.Background(), SweepOptions{Scenarios: []*Scenario{s}, Seeds: SeedRange{First: 1, Last: 30},
+		Parallel: 1, Mutants: engine.Mutants{engine.MutantNoRecoverCommit}, MaxFailures: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runs already taken by a worker finish: at most MaxFailures + Parallel.
+	if sum.Stopped == "" || len(sum.Runs) < 2 || len(sum.Runs) > 3 || sum.Total.Failed() < 2 {
+		t.Fatalf("got %d runs, %d failed, stopped %q; want 2 or 3 runs, at least 2 failed, and a reason", len(sum.Runs), sum.Total.Failed(), sum.Stopped)
+	}
+}

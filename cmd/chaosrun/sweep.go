@@ -17,12 +17,13 @@ import (
 )
 
 type sweepFlags struct {
-	seeds    string
-	parallel int
-	shard    string
-	mutants  []string
-	json     bool
-	out      string
+	maxFailures int
+	seeds       string
+	parallel    int
+	shard       string
+	mutants     []string
+	json        bool
+	out         string
 }
 
 func newSweep() *cobra.Command {
@@ -54,6 +55,7 @@ seed's verdict and digest and can be merged (scenarios.MergeSummaries).`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.seeds, "seeds", "1-100", `seeds to run: a range "A-B" (inclusive) or one seed "N"`)
 	fl.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "runs at once")
+	fl.IntVar(&f.maxFailures, "max-failures", 0, "stop scheduling seeds after this many failed (0: run them all)")
 	fl.StringVar(&f.shard, "shard", "", `run only shard I of N ("I/N"): the seeds s with (s-1) % N == I-1`)
 	fl.StringSliceVar(&f.mutants, "mutant", nil, "switch on a deliberate engine bug by name (repeatable)")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON (every seed's verdict and digest)")
@@ -64,7 +66,10 @@ seed's verdict and digest and can be merged (scenarios.MergeSummaries).`,
 }
 
 func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
-	o := scenarios.SweepOptions{Parallel: f.parallel, BundleDir: f.out}
+	if f.maxFailures < 0 {
+		return usageError("--max-failures: negative (%d)", f.maxFailures)
+	}
+	o := scenarios.SweepOptions{Parallel: f.parallel, BundleDir: f.out, MaxFailures: f.maxFailures}
 	var err error
 	if o.Seeds, err = scenarios.ParseSeedRange(f.seeds); err != nil {
 		return usageError("%v", err)
@@ -184,6 +189,9 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 				fmt.Fprintf(w, "    go run ./cmd/chaosrun replay %s\n", r.Bundle)
 			}
 		}
+	}
+	if s.Stopped != "" {
+		fmt.Fprintf(w, "\n%s\n", s.Stopped)
 	}
 	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(s.Verdict.String()))
 }
