@@ -53,6 +53,10 @@ const (
 	// and its records are produced again in the next transaction: if the
 	// commit was applied and only its answer lost, they appear twice.
 	MutantRetryEndTxnAsNew Mutant = "retry-endtxn-as-new"
+	// MutantUnalignedDropInflight: unaligned checkpoints do not store the
+	// channel state, so the records in flight at a barrier are lost on
+	// restore.
+	MutantUnalignedDropInflight Mutant = "unaligned-drop-inflight"
 	// MutantWatermarkNotRestored: a restore brings back keyed state (the
 	// window contents) but not the watermarks and event-time timers of the
 	// snapshot. A window whose elements all came before the checkpoint and
@@ -70,18 +74,19 @@ const shortTxnTimeout = 250 * time.Millisecond
 
 // mutantDocs describes every mutant, for listings.
 var mutantDocs = map[Mutant]string{
-	MutantCommitBeforeComplete: "the sink commits at the barrier instead of on checkpoint completion",
-	MutantNoRecoverCommit:      "on restore the sink aborts its pre-committed transactions instead of committing them",
-	MutantNoAlignment:          "barriers are forwarded without blocking the channels that delivered them",
-	MutantLateOffsetSnapshot:   "the source records its position after emitting the next batch",
-	MutantRestoreIncomplete:    "restore from the latest triggered checkpoint, not the latest completed one",
-	MutantNoFenceLingering:     "transactions of the previous attempt are not aborted",
-	MutantAckBeforeDurable:     "a task acks the checkpoint before its snapshot is durable",
-	MutantStaleMetadataCommit:  "the coordinator notifies completion before the metadata is durable",
-	MutantShortTxnTimeout:      "the transaction timeout is shorter than recovery, and the loss is not reported",
-	MutantZombieUnfenced:       "a new attempt does not fence the previous attempt's transactions",
-	MutantRetryEndTxnAsNew:     "an EndTxn that timed out is taken for failed and its records are produced again",
-	MutantWatermarkNotRestored: "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
+	MutantCommitBeforeComplete:  "the sink commits at the barrier instead of on checkpoint completion",
+	MutantNoRecoverCommit:       "on restore the sink aborts its pre-committed transactions instead of committing them",
+	MutantNoAlignment:           "barriers are forwarded without blocking the channels that delivered them",
+	MutantLateOffsetSnapshot:    "the source records its position after emitting the next batch",
+	MutantRestoreIncomplete:     "restore from the latest triggered checkpoint, not the latest completed one",
+	MutantNoFenceLingering:      "transactions of the previous attempt are not aborted",
+	MutantAckBeforeDurable:      "a task acks the checkpoint before its snapshot is durable",
+	MutantStaleMetadataCommit:   "the coordinator notifies completion before the metadata is durable",
+	MutantShortTxnTimeout:       "the transaction timeout is shorter than recovery, and the loss is not reported",
+	MutantZombieUnfenced:        "a new attempt does not fence the previous attempt's transactions",
+	MutantRetryEndTxnAsNew:      "an EndTxn that timed out is taken for failed and its records are produced again",
+	MutantUnalignedDropInflight: "unaligned checkpoints do not store the records in flight (channel state)",
+	MutantWatermarkNotRestored:  "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
 }
 
 // AllMutants lists every mutant, sorted by name.

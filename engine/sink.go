@@ -62,7 +62,12 @@ type sink struct {
 	pending   []PendingTxn
 	ops       []kop
 	running   bool
-	flushing  bool
+	// flushing counts pre-commits in flight. The sink takes no input
+	// while one is: a record processed after its barrier must go to the
+	// next transaction, never into the one being pre-committed. Unaligned
+	// barriers arrive while a pre-commit is still flushing, so there can be
+	// several.
+	flushing int
 	// committed is the highest checkpoint through which every pending
 	// transaction is committed.
 	committed int64
@@ -124,7 +129,7 @@ func (s *sink) start(snap *TaskSnapshot) {
 // busy reports whether the sink must stop taking input: during a
 // pre-commit, or while too much is unflushed.
 func (s *sink) busy() bool {
-	return s.flushing || s.unflushed >= 2*s.t.cfg.SinkBatchRecords*int(s.spec.Partitions)
+	return s.flushing > 0 || s.unflushed >= 2*s.t.cfg.SinkBatchRecords*int(s.spec.Partitions)
 }
 
 func (s *sink) add(r Record) {
@@ -171,9 +176,12 @@ func (s *sink) flushPartition(p int32) {
 }
 
 // preCommit is step 4: flush everything before barrier n, then hand the
-// snapshot's sink state to done and open the next transaction.
+// snapshot's sink state to done, and open the next transaction. The next
+// transaction's InitProducerID is queued right behind the pre-commit, so
+// that a second pre-commit queued meanwhile finds its own transaction open,
+// not this one.
 func (s *sink) preCommit(n int64, done func(*SinkState)) {
-	s.flushing = true
+	s.flushing++
 	for p := range s.buf {
 		s.flushPartition(int32(p))
 	}
@@ -186,13 +194,13 @@ func (s *sink) preCommit(n int64, done func(*SinkState)) {
 			}
 		}
 		done(&SinkState{Pending: append([]PendingTxn(nil), s.pending...)})
-		if s.exactlyOnce() {
-			s.enqueueInit(s.txnID(n+1), true)
-		}
-		s.flushing = false
+		s.flushing--
 		next()
 		s.t.pump()
 	}})
+	if s.exactlyOnce() {
+		s.enqueueInit(s.txnID(n+1), true)
+	}
 }
 
 // complete is step 7: commit every pending transaction up to n.

@@ -24,6 +24,16 @@ type TaskConfig struct {
 	// must exceed the longest time from a transaction's first write to its
 	// commit, a recovery included, or the broker aborts pre-committed data.
 	TxnTimeout time.Duration `json:"txn_timeout"`
+	// Unaligned takes every checkpoint unaligned (unaligned.go): barriers
+	// overtake queued records, which are saved as channel state.
+	Unaligned bool `json:"unaligned,omitempty"`
+	// AlignmentTimeout switches an aligned checkpoint that is still aligning
+	// after it to unaligned (0: never).
+	AlignmentTimeout time.Duration `json:"alignment_timeout,omitempty"`
+	// RecordCost is the simulated time an operator spends on one record
+	// (0: none). It makes slow operators, and so backpressure, possible in
+	// the simulator.
+	RecordCost time.Duration `json:"record_cost,omitempty"`
 	// Mutants switch on deliberate bugs, by name (see mutants.go).
 	Mutants Mutants `json:"mutants,omitempty"`
 }
@@ -65,6 +75,7 @@ type inChannel struct {
 	queue    []StreamMsg
 	blocked  bool // barrier received, waiting for the others (aligned mode)
 	unacked  int  // records consumed but not yet returned as credit
+	replay   int  // records at the head replayed from channel state: no credit
 }
 
 // outGate is one downstream edge: a channel per downstream subtask, with
@@ -155,6 +166,12 @@ type Task struct {
 	late    int
 
 	align *alignment
+	// capture collects an unaligned checkpoint's channel state.
+	capture *channelCapture
+	// busyUntil is when the record being worked on is done (RecordCost);
+	// wakeSet is set while a pump is scheduled for then.
+	busyUntil int64
+	wakeSet   bool
 	// lastBarrier is the highest checkpoint whose barrier this task has
 	// passed; an older barrier is a leftover of an aborted checkpoint.
 	lastBarrier int64
@@ -197,7 +214,8 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	case SinkVertex:
 		t.snk = newSink(t)
 	default:
-		t.op = v.NewOperator()
+		// The guard turns a failing state backend into a task failure.
+		t.op = guardedOperator{op: v.NewOperator(), t: t}
 		t.valve = newValve(len(t.inputs))
 	}
 	return t
@@ -226,14 +244,18 @@ func (t *Task) InputChannel(in int) (input, upstream int) {
 // Start restores the task (if it has a checkpoint) and starts processing.
 func (t *Task) Start() {
 	if t.dep.Restore == 0 {
-		t.begin(nil)
+		if t.openState() {
+			t.begin(nil)
+		}
 		return
 	}
 	t.env.Load(t.dep.Handle, func(data []byte, err error) {
 		if err == nil {
 			var s *TaskSnapshot
 			if s, err = DecodeSnapshot(data); err == nil {
-				t.begin(s)
+				// Keyed state first (a file backend loads its files),
+				// then everything else.
+				t.restoreState(s, func() { t.begin(s) })
 				return
 			}
 		}
@@ -243,18 +265,12 @@ func (t *Task) Start() {
 
 func (t *Task) begin(s *TaskSnapshot) {
 	if s != nil {
-		start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
-		var mine []KeyGroupState
-		for _, g := range s.Keyed {
-			if g.KG >= start && g.KG < end {
-				mine = append(mine, g)
-			}
-		}
-		t.state.Restore(mine)
+		// The keyed state is restored already (restoreState).
 		for _, tm := range s.Timers {
 			t.scheduleTimer(tm)
 		}
 		t.restoreEventTime(s)
+		t.restoreChannelState(s)
 		t.lastBarrier = s.Checkpoint
 	}
 	t.running = true
@@ -271,6 +287,9 @@ func (t *Task) begin(s *TaskSnapshot) {
 // Enqueue delivers a message that arrived on input channel in.
 func (t *Task) Enqueue(in int, m StreamMsg) {
 	if t.failed {
+		return
+	}
+	if t.enqueueUnaligned(in, m) {
 		return
 	}
 	t.inputs[in].queue = append(t.inputs[in].queue, m)
@@ -309,6 +328,9 @@ func (t *Task) pump() {
 		if t.snk != nil && t.snk.busy() {
 			return
 		}
+		if t.busy() {
+			return
+		}
 		credit := t.hasCredit()
 		picked := -1
 		for i := range t.inputs {
@@ -340,12 +362,16 @@ func (t *Task) pump() {
 		if t.valve != nil {
 			t.valve.activate(picked)
 		}
-		c.unacked++
-		if c.unacked*2 >= t.cfg.ChannelCredits {
+		if c.replay > 0 {
+			c.replay-- // replayed channel state: upstream gave no credit for it
+		} else if c.unacked++; c.unacked*2 >= t.cfg.ChannelCredits {
 			t.env.SendCredit(picked, c.unacked)
 			c.unacked = 0
 		}
 		t.process(c.input, m.Record)
+		if t.cfg.RecordCost > 0 {
+			t.busyUntil = t.env.Now() + int64(t.cfg.RecordCost)
+		}
 	}
 }
 
@@ -415,6 +441,7 @@ func (t *Task) onBarrier(in int, m StreamMsg) {
 	}
 	if t.align == nil {
 		t.align = &alignment{checkpoint: n, triggeredAt: m.TriggeredAt, firstAt: t.env.Now(), received: make([]bool, len(t.inputs))}
+		t.armAlignmentTimeout(n)
 	}
 	a := t.align
 	if !a.received[in] {
@@ -454,8 +481,14 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 		})
 		return
 	}
-	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...),
+	snap := &TaskSnapshot{Timers: append([]timer(nil), t.timers...),
 		EventTimers: append([]timer(nil), t.etimers...), Watermarks: t.snapshotWatermarks()}
+	if err := t.snapshotState(n, snap); err != nil {
+		// The synchronous part failed (a local disk error): as in Flink,
+		// that fails the task, not just the checkpoint.
+		t.fail(Failure{Reason: fmt.Sprintf("snapshot state for checkpoint %d: %v", n, err)})
+		return
+	}
 	var offsets map[string]int64
 	if t.src != nil {
 		snap.Source = t.src.snapshot()
@@ -467,34 +500,51 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 
 // upload is step 5: write the snapshot, ack only once it is durable.
 func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, offsets map[string]int64) {
+	// An unaligned checkpoint uploads once its channel state is complete.
+	if t.holdUpload(n, snap, func() {
+		m.AlignmentDuration = t.env.Now() - m.StartDelay - triggeredAt
+		t.upload(n, triggeredAt, snap, m, offsets)
+	}) {
+		return
+	}
 	snap.Task, snap.Checkpoint = t.name, n
 	data, err := EncodeSnapshot(snap)
 	if err != nil {
 		t.env.Decline(n, err.Error())
 		return
 	}
-	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data)))
+	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
 	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
+	// Bytes written for this checkpoint: the handle and, with a file
+	// backend, the state files storage did not hold yet (incremental).
+	size := int64(len(data)) + snap.uploadBytes()
 	asyncStart := t.env.Now()
 	ack := func() {
 		m.AsyncDuration = t.env.Now() - asyncStart
-		m.CheckpointedSize = int64(len(data))
+		m.CheckpointedSize = size
 		m.EndToEndDuration = t.env.Now() - triggeredAt
-		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: int64(len(data)), Metrics: m, Offsets: offsets})
+		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()})
 		t.event(PhaseAckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
 		ack()
-		t.env.Persist(handle, data, func(error) {})
+		t.uploadStateFiles(snap, func(error) { t.env.Persist(handle, data, func(error) {}) })
 		return
 	}
-	t.env.Persist(handle, data, func(err error) {
+	// State files first, then the handle that names them, then the ack.
+	t.uploadStateFiles(snap, func(err error) {
 		if err != nil {
-			t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+			t.env.Decline(n, err.Error())
 			return
 		}
-		t.event(PhaseSnapshotDurable, n, "")
-		ack()
+		t.env.Persist(handle, data, func(err error) {
+			if err != nil {
+				t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+				return
+			}
+			t.event(PhaseSnapshotDurable, n, "")
+			ack()
+		})
 	})
 }
 
@@ -519,7 +569,10 @@ func (t *Task) NotifyComplete(n int64) {
 
 // Cancel stops the task: nothing it was owed runs any more. It does not
 // abort transactions; the next attempt fences them.
-func (t *Task) Cancel() { t.failed = true }
+func (t *Task) Cancel() {
+	t.failed = true
+	t.closeState()
+}
 
 func (t *Task) fail(f Failure) {
 	if t.failed {

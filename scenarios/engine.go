@@ -157,6 +157,17 @@ func init() {
 			o.Task.FetchBytesMax = 2 << 10
 		},
 	})
+	add("count-unaligned-under-backpressure", "unaligned checkpoints behind slow operators: kills count/0's worker after checkpoint 3's commit point, so the restore must replay the records that were in flight", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 1200
+			o.Task.Unaligned = true
+			o.Task.RecordCost = 200 * time.Microsecond
+			o.Task.FetchBytesMax = 2 << 10
+		},
+		plan: plan(fault("kill count/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond})),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

@@ -19,18 +19,19 @@ import (
 // CatchingScenario names, for every mutant, the scenario that catches it:
 // the fault it needs at the moment it needs it.
 var CatchingScenario = map[engine.Mutant]string{
-	engine.MutantAckBeforeDurable:     "zombie-sink",
-	engine.MutantCommitBeforeComplete: "zombie-sink",
-	engine.MutantLateOffsetSnapshot:   "count-kill-mid-stream",
-	engine.MutantNoAlignment:          "count-kill-mid-stream",
-	engine.MutantNoFenceLingering:     "zombie-sink",
-	engine.MutantNoRecoverCommit:      "count-crash-before-commit",
-	engine.MutantRestoreIncomplete:    "copier-kill-mid-checkpoint",
-	engine.MutantRetryEndTxnAsNew:     "count-ambiguous-endtxn",
-	engine.MutantShortTxnTimeout:      "count-ambiguous-endtxn",
-	engine.MutantStaleMetadataCommit:  "coordinator-crash-on-complete",
-	engine.MutantZombieUnfenced:       "zombie-sink",
-	engine.MutantWatermarkNotRestored: "window-kill-late-events",
+	engine.MutantAckBeforeDurable:      "zombie-sink",
+	engine.MutantCommitBeforeComplete:  "zombie-sink",
+	engine.MutantLateOffsetSnapshot:    "count-kill-mid-stream",
+	engine.MutantNoAlignment:           "count-kill-mid-stream",
+	engine.MutantNoFenceLingering:      "zombie-sink",
+	engine.MutantNoRecoverCommit:       "count-crash-before-commit",
+	engine.MutantRestoreIncomplete:     "copier-kill-mid-checkpoint",
+	engine.MutantRetryEndTxnAsNew:      "count-ambiguous-endtxn",
+	engine.MutantShortTxnTimeout:       "count-ambiguous-endtxn",
+	engine.MutantStaleMetadataCommit:   "coordinator-crash-on-complete",
+	engine.MutantZombieUnfenced:        "zombie-sink",
+	engine.MutantUnalignedDropInflight: "count-unaligned-under-backpressure",
+	engine.MutantWatermarkNotRestored:  "window-kill-late-events",
 }
 
 // MutantOptions configure a mutant check.

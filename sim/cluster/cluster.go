@@ -387,6 +387,11 @@ func (c *Cluster) drained() bool {
 			return false
 		}
 	}
+	// An unaligned checkpoint can cover the input while records are still
+	// in flight (its channel state): they reach the sinks after it.
+	if c.hist.inFlightAt[md.Checkpoint] {
+		return false
+	}
 	sinks := 0
 	for _, wp := range c.workerProgs {
 		if wp == nil || wp.attempt != c.jm.coord.Attempt() {
@@ -424,8 +429,11 @@ type Result struct {
 	Kills       int               `json:"kills"`
 	Checkpoints []engine.Metadata `json:"checkpoints"`
 	LostTxns    int               `json:"lost_transactions"`
-	Verdicts    []checkers.Result `json:"verdicts"`
-	Trace       []string          `json:"-"`
+	// InFlightCheckpoints counts completed checkpoints that saved channel
+	// state (unaligned checkpoints that overtook queued records).
+	InFlightCheckpoints int               `json:"in_flight_checkpoints"`
+	Verdicts            []checkers.Result `json:"verdicts"`
+	Trace               []string          `json:"-"`
 	// Attachments are files worth keeping with a failure (porcupine\'s
 	// visualization), by name.
 	Attachments map[string][]byte `json:"-"`
@@ -455,6 +463,7 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 		}
 	}
 	drained := c.drained()
+	res.InFlightCheckpoints = len(c.hist.inFlightAt)
 	c.w.Tracef("end drained=%v restarts=%d", drained, res.Restarts)
 	res.Digest = c.w.Trace().Digest()
 	res.Trace = c.w.Trace().Lines()
