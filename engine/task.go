@@ -214,8 +214,7 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	case SinkVertex:
 		t.snk = newSink(t)
 	default:
-		// The guard turns a failing state backend into a task failure.
-		t.op = guardedOperator{op: v.NewOperator(), t: t}
+		t.op = v.NewOperator()
 		t.valve = newValve(len(t.inputs))
 	}
 	return t
@@ -244,18 +243,14 @@ func (t *Task) InputChannel(in int) (input, upstream int) {
 // Start restores the task (if it has a checkpoint) and starts processing.
 func (t *Task) Start() {
 	if t.dep.Restore == 0 {
-		if t.openState() {
-			t.begin(nil)
-		}
+		t.begin(nil)
 		return
 	}
 	t.env.Load(t.dep.Handle, func(data []byte, err error) {
 		if err == nil {
 			var s *TaskSnapshot
 			if s, err = DecodeSnapshot(data); err == nil {
-				// Keyed state first (a file backend loads its files),
-				// then everything else.
-				t.restoreState(s, func() { t.begin(s) })
+				t.begin(s)
 				return
 			}
 		}
@@ -265,7 +260,14 @@ func (t *Task) Start() {
 
 func (t *Task) begin(s *TaskSnapshot) {
 	if s != nil {
-		// The keyed state is restored already (restoreState).
+		start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
+		var mine []KeyGroupState
+		for _, g := range s.Keyed {
+			if g.KG >= start && g.KG < end {
+				mine = append(mine, g)
+			}
+		}
+		t.state.Restore(mine)
 		for _, tm := range s.Timers {
 			t.scheduleTimer(tm)
 		}
@@ -481,14 +483,8 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 		})
 		return
 	}
-	snap := &TaskSnapshot{Timers: append([]timer(nil), t.timers...),
+	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...),
 		EventTimers: append([]timer(nil), t.etimers...), Watermarks: t.snapshotWatermarks()}
-	if err := t.snapshotState(n, snap); err != nil {
-		// The synchronous part failed (a local disk error): as in Flink,
-		// that fails the task, not just the checkpoint.
-		t.fail(Failure{Reason: fmt.Sprintf("snapshot state for checkpoint %d: %v", n, err)})
-		return
-	}
 	var offsets map[string]int64
 	if t.src != nil {
 		snap.Source = t.src.snapshot()
@@ -513,38 +509,28 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		t.env.Decline(n, err.Error())
 		return
 	}
-	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
+	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data)))
 	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
-	// Bytes written for this checkpoint: the handle and, with a file
-	// backend, the state files storage did not hold yet (incremental).
-	size := int64(len(data)) + snap.uploadBytes()
 	asyncStart := t.env.Now()
 	ack := func() {
 		m.AsyncDuration = t.env.Now() - asyncStart
-		m.CheckpointedSize = size
+		m.CheckpointedSize = int64(len(data))
 		m.EndToEndDuration = t.env.Now() - triggeredAt
-		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()})
+		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: int64(len(data)), Metrics: m, Offsets: offsets})
 		t.event(PhaseAckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
 		ack()
-		t.uploadStateFiles(snap, func(error) { t.env.Persist(handle, data, func(error) {}) })
+		t.env.Persist(handle, data, func(error) {})
 		return
 	}
-	// State files first, then the handle that names them, then the ack.
-	t.uploadStateFiles(snap, func(err error) {
+	t.env.Persist(handle, data, func(err error) {
 		if err != nil {
-			t.env.Decline(n, err.Error())
+			t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
 			return
 		}
-		t.env.Persist(handle, data, func(err error) {
-			if err != nil {
-				t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
-				return
-			}
-			t.event(PhaseSnapshotDurable, n, "")
-			ack()
-		})
+		t.event(PhaseSnapshotDurable, n, "")
+		ack()
 	})
 }
 
@@ -569,10 +555,7 @@ func (t *Task) NotifyComplete(n int64) {
 
 // Cancel stops the task: nothing it was owed runs any more. It does not
 // abort transactions; the next attempt fences them.
-func (t *Task) Cancel() {
-	t.failed = true
-	t.closeState()
-}
+func (t *Task) Cancel() { t.failed = true }
 
 func (t *Task) fail(f Failure) {
 	if t.failed {
