@@ -118,9 +118,12 @@ type Metadata struct {
 	Job        string            `json:"job"`
 	Checkpoint int64             `json:"checkpoint"`
 	Handles    map[string]string `json:"handles"` // task name -> snapshot
-	Offsets    map[string]int64  `json:"offsets"` // "topic/p" -> next offset
-	Size       int64             `json:"size"`
-	Metrics    CheckpointMetrics `json:"metrics"`
+	// Parallelism of every vertex when the checkpoint was taken: a restore
+	// at another one rescales (rescale.go).
+	Parallelism map[string]int    `json:"parallelism,omitempty"`
+	Offsets     map[string]int64  `json:"offsets"` // "topic/p" -> next offset
+	Size        int64             `json:"size"`
+	Metrics     CheckpointMetrics `json:"metrics"`
 }
 
 // CheckpointMetrics are one checkpoint's metrics: the maxima over its
@@ -260,6 +263,13 @@ func (c *Coordinator) deploy() {
 		d := Deployment{Task: id, Attempt: c.attempt, FenceUpTo: c.counter + 1, StoragePrefix: c.prefix}
 		if restore != nil {
 			d.Restore, d.Handle = restore.Checkpoint, restore.Handles[c.job.TaskName(id)]
+			v := c.job.Vertices[id.Vertex]
+			if old, ok := restore.Parallelism[v.Name]; ok && old != v.Parallelism {
+				d.Handle, d.OldParallelism = "", old
+				for k := 0; k < old; k++ {
+					d.Handles = append(d.Handles, restore.Handles[fmt.Sprintf("%s/%d", v.Name, k)])
+				}
+			}
 		}
 		deps = append(deps, d)
 	}
@@ -378,9 +388,12 @@ func (c *Coordinator) Ack(attempt int, a Ack) {
 // commit is step 6: write the metadata durably, then, and only then, tell
 // every task the checkpoint is complete.
 func (c *Coordinator) commit(p *pendingCheckpoint) {
-	md := Metadata{Job: c.job.Name, Checkpoint: p.n, Handles: map[string]string{}, Offsets: map[string]int64{},
+	md := Metadata{Job: c.job.Name, Checkpoint: p.n, Handles: map[string]string{}, Offsets: map[string]int64{}, Parallelism: map[string]int{},
 		Metrics: CheckpointMetrics{TriggeredAt: p.triggeredAt, Subtasks: map[string]TaskMetrics{}}}
 	ids := c.job.Tasks()
+	for _, v := range c.job.Vertices {
+		md.Parallelism[v.Name] = v.Parallelism
+	}
 	for _, id := range ids {
 		a := p.acks[id]
 		name := c.job.TaskName(id)
@@ -502,6 +515,23 @@ func (c *Coordinator) TaskFailed(attempt int, f Failure) {
 		c.bad[f.RestoreCheckpoint] = true
 	}
 	c.failover(fmt.Sprintf("task %s failed: %s", c.job.TaskName(f.Task), f.Reason))
+}
+
+// Rescale restarts the job with job, the same graph at other
+// parallelisms, from the latest completed checkpoint (as stopping a Flink job
+// with a savepoint and starting it again at a new parallelism does).
+func (c *Coordinator) Rescale(job *Job) error {
+	if len(job.Vertices) != len(c.job.Vertices) || job.MaxParallelism != c.job.MaxParallelism {
+		return fmt.Errorf("rescale %s: the graph or its key groups changed; only parallelisms may", job.Name)
+	}
+	for i, v := range job.Vertices {
+		if v.Name != c.job.Vertices[i].Name {
+			return fmt.Errorf("rescale %s: vertex %d is %s, was %s", job.Name, i, v.Name, c.job.Vertices[i].Name)
+		}
+	}
+	c.job = job
+	c.failover("rescale")
+	return nil
 }
 
 // WorkerLost restarts the job: tasks were lost with the worker.

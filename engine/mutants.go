@@ -57,6 +57,10 @@ const (
 	// channel state, so the records in flight at a barrier are lost on
 	// restore.
 	MutantUnalignedDropInflight Mutant = "unaligned-drop-inflight"
+	// MutantKeyGroupMisroute: on a restore at a new parallelism, each
+	// subtask takes the key groups of the old parallelism's ranges, so
+	// some keys' state lands on no subtask and others' on two.
+	MutantKeyGroupMisroute Mutant = "keygroup-misroute-on-rescale"
 	// MutantWatermarkNotRestored: a restore brings back keyed state (the
 	// window contents) but not the watermarks and event-time timers of the
 	// snapshot. A window whose elements all came before the checkpoint and
@@ -86,6 +90,7 @@ var mutantDocs = map[Mutant]string{
 	MutantZombieUnfenced:        "a new attempt does not fence the previous attempt's transactions",
 	MutantRetryEndTxnAsNew:      "an EndTxn that timed out is taken for failed and its records are produced again",
 	MutantUnalignedDropInflight: "unaligned checkpoints do not store the records in flight (channel state)",
+	MutantKeyGroupMisroute:      "key groups are reassigned with the old parallelism's ranges on a rescale",
 	MutantWatermarkNotRestored:  "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
 }
 

@@ -81,11 +81,14 @@ func newSink(t *Task) *sink {
 
 func (s *sink) exactlyOnce() bool { return s.spec.Guarantee == ExactlyOnce }
 
-func (s *sink) txnID(k int64) string {
+func (s *sink) txnID(k int64) string { return s.txnIDOf(s.t.id.Subtask, k) }
+
+// txnIDOf names subtask sub's transaction for checkpoint k.
+func (s *sink) txnIDOf(sub int, k int64) string {
 	if s.t.cfg.Mutants.Has(MutantZombieUnfenced) {
-		return fmt.Sprintf("%s-a%d-%d-%d", s.spec.TxnPrefix, s.t.dep.Attempt, s.t.id.Subtask, k)
+		return fmt.Sprintf("%s-a%d-%d-%d", s.spec.TxnPrefix, s.t.dep.Attempt, sub, k)
 	}
-	return fmt.Sprintf("%s-%d-%d", s.spec.TxnPrefix, s.t.id.Subtask, k)
+	return fmt.Sprintf("%s-%d-%d", s.spec.TxnPrefix, sub, k)
 }
 
 func (s *sink) txnTimeout() int32 {
@@ -121,6 +124,12 @@ func (s *sink) start(snap *TaskSnapshot) {
 	if !s.t.cfg.Mutants.Has(MutantNoFenceLingering) {
 		for k := restored + 1; k < s.t.dep.FenceUpTo; k++ {
 			s.enqueueInit(s.txnID(k), false)
+		}
+		// After a rescale down, the ids of old subtasks that are gone.
+		for _, sub := range s.t.fenceSubtasks {
+			for k := restored + 1; k <= s.t.dep.FenceUpTo; k++ {
+				s.enqueueInit(s.txnIDOf(sub, k), false)
+			}
 		}
 	}
 	s.enqueueInit(s.txnID(max(s.t.dep.FenceUpTo, restored+1)), true)

@@ -66,6 +66,11 @@ type Deployment struct {
 	FenceUpTo int64 `json:"fence_up_to"`
 	// StoragePrefix is where the task writes its snapshots.
 	StoragePrefix string `json:"storage_prefix"`
+	// Handles, set instead of Handle when the vertex's parallelism changed
+	// since the checkpoint, are the snapshots of all its old subtasks, and
+	// OldParallelism their number (rescale.go).
+	Handles        []string `json:"handles,omitempty"`
+	OldParallelism int      `json:"old_parallelism,omitempty"`
 }
 
 // inChannel is one input channel: one upstream subtask on one input edge.
@@ -168,6 +173,9 @@ type Task struct {
 	align *alignment
 	// capture collects an unaligned checkpoint's channel state.
 	capture *channelCapture
+	// fenceSubtasks are old sink subtasks, gone after a rescale, whose
+	// transactional ids this sink fences (rescale.go).
+	fenceSubtasks []int
 	// busyUntil is when the record being worked on is done (RecordCost);
 	// wakeSet is set while a pump is scheduled for then.
 	busyUntil int64
@@ -242,6 +250,10 @@ func (t *Task) InputChannel(in int) (input, upstream int) {
 
 // Start restores the task (if it has a checkpoint) and starts processing.
 func (t *Task) Start() {
+	if len(t.dep.Handles) > 0 {
+		t.startRescaled()
+		return
+	}
 	if t.dep.Restore == 0 {
 		t.begin(nil)
 		return

@@ -182,7 +182,9 @@ type ChannelState struct {
 func (t *Task) restoreChannelState(s *TaskSnapshot) {
 	for _, c := range s.ChannelState {
 		for i, in := range t.inputs {
-			if in.input != c.Input || in.upstream != c.Upstream {
+			// Upstream -1: rescaled channel state, replayed on the
+			// first channel of its input (rescale.go).
+			if in.input != c.Input || (in.upstream != c.Upstream && c.Upstream != -1) {
 				continue
 			}
 			replay := make([]StreamMsg, 0, len(c.Records)+len(in.queue))
@@ -191,6 +193,7 @@ func (t *Task) restoreChannelState(s *TaskSnapshot) {
 			}
 			t.inputs[i].queue = append(replay, in.queue...)
 			t.inputs[i].replay += len(c.Records)
+			break
 		}
 	}
 }

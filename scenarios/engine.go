@@ -168,6 +168,16 @@ func init() {
 		plan: plan(fault("kill count/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond})),
 	})
+	add("count-rescale-mid-stream", "restarts keyed-count at parallelism 3 from checkpoint 2 taken at parallelism 2, mid-stream, then kills a worker: key groups, source partitions and the old sinks' transactions must all move", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.RescaleAt, o.RescaleTo = 2, 3
+		},
+		plan: plan(fault("kill a worker after the rescale", faults.AtPhase(5, faults.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

@@ -31,6 +31,7 @@ var CatchingScenario = map[engine.Mutant]string{
 	engine.MutantStaleMetadataCommit:   "coordinator-crash-on-complete",
 	engine.MutantZombieUnfenced:        "zombie-sink",
 	engine.MutantUnalignedDropInflight: "count-unaligned-under-backpressure",
+	engine.MutantKeyGroupMisroute:      "count-rescale-mid-stream",
 	engine.MutantWatermarkNotRestored:  "window-kill-late-events",
 }
 

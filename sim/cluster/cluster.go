@@ -48,6 +48,10 @@ type Options struct {
 	Kills           int           `json:"kills"`
 	KillWindow      time.Duration `json:"kill_window"`
 	RestartDelayMax time.Duration `json:"restart_delay_max"`
+	// RescaleAt, when positive, restarts the job at parallelism RescaleTo
+	// right after checkpoint RescaleAt completes, from that checkpoint.
+	RescaleAt int64 `json:"rescale_at,omitempty"`
+	RescaleTo int   `json:"rescale_to,omitempty"`
 	// RunLimit bounds simulated time. A run that has not drained its input
 	// by then made no progress.
 	RunLimit time.Duration `json:"run_limit"`
@@ -111,6 +115,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("kill_window: must be positive when kills > 0, got %v", o.KillWindow)
 	case o.RestartDelayMax < 0:
 		return fmt.Errorf("restart_delay_max: negative (%v)", o.RestartDelayMax)
+	case o.RescaleAt > 0 && o.RescaleTo < 1:
+		return fmt.Errorf("rescale_to: must be at least 1 when rescale_at is set, got %d", o.RescaleTo)
 	case o.RunLimit <= 0:
 		return fmt.Errorf("run_limit: must be positive, got %v", o.RunLimit)
 	}
@@ -211,6 +217,7 @@ func New(opts Options) (*Cluster, error) {
 		c.workers = append(c.workers, w.Spawn(fmt.Sprintf("w%d", i), c.newWorker(i)))
 	}
 	c.recordHistory()
+	c.armRescale()
 	c.scheduleKills()
 	return c, nil
 }

@@ -17,6 +17,8 @@ import (
 // an attempt other than its own, so a restarted job never sees leftovers.
 type (
 	deployMsg struct {
+		// Job is the graph the attempt runs: a rescale changes it.
+		Job       *engine.Job
 		Attempt   int
 		Deps      []engine.Deployment
 		Placement []int // worker index per task, in job.Tasks() order
@@ -261,7 +263,7 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 				mine = append(mine, d)
 			}
 		}
-		if err := jm.p.Send(jm.c.workers[wi].ID(), deployMsg{Attempt: attempt, Deps: mine, Placement: jm.placement}); err != nil {
+		if err := jm.p.Send(jm.c.workers[wi].ID(), deployMsg{Job: jm.c.job, Attempt: attempt, Deps: mine, Placement: jm.placement}); err != nil {
 			jm.coord.WorkerLost(jm.c.workers[wi].Name())
 			return
 		}
@@ -315,8 +317,12 @@ type worker struct {
 	index   int
 	attempt int
 	tasks   []*engine.Task // indexed like job.Tasks(); nil where not hosted here
-	envs    []*taskEnv
-	place   []int
+	// job is the graph of the attempt this worker runs, and idx its tasks'
+	// indices: a rescale swaps the cluster's job while old attempts drain.
+	job   *engine.Job
+	idx   map[engine.TaskID]int
+	envs  []*taskEnv
+	place []int
 	// early holds messages of an attempt this worker has not been deployed
 	// for yet: a fast upstream can send before the deploy arrives.
 	early []dataOrCredit
@@ -366,7 +372,7 @@ func (w *worker) task(attempt int, id engine.TaskID) *engine.Task {
 	if attempt != w.attempt || w.tasks == nil {
 		return nil
 	}
-	return w.tasks[w.c.taskIndex(id)]
+	return w.tasks[w.idx[id]]
 }
 
 func (w *worker) deploy(m deployMsg) {
@@ -375,17 +381,21 @@ func (w *worker) deploy(m deployMsg) {
 	}
 	w.cancel()
 	w.attempt, w.place, w.failed = m.Attempt, m.Placement, false
+	w.job, w.idx = m.Job, map[engine.TaskID]int{}
+	for i, id := range m.Job.Tasks() {
+		w.idx[id] = i
+	}
 	for i := range w.outbox {
 		w.outbox[i] = nil // messages of older attempts: every receiver drops them
 	}
-	ids := w.c.job.Tasks()
+	ids := w.job.Tasks()
 	w.tasks = make([]*engine.Task, len(ids))
 	w.envs = make([]*taskEnv, len(ids))
 	var started []*engine.Task
 	for _, d := range m.Deps {
-		i := w.c.taskIndex(d.Task)
+		i := w.idx[d.Task]
 		env := &taskEnv{w: w, id: d.Task, attempt: m.Attempt}
-		t := engine.NewTask(w.c.job, d, env, w.c.opts.Task, nil)
+		t := engine.NewTask(w.job, d, env, w.c.opts.Task, nil)
 		env.t = t
 		w.tasks[i], w.envs[i] = t, env
 		started = append(started, t)
@@ -457,7 +467,7 @@ func (w *worker) reportFailure(reason string) {
 	for i, t := range w.tasks {
 		if t != nil {
 			w.failed = true
-			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: engine.Failure{Task: w.c.job.Tasks()[i], Reason: reason}})
+			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: engine.Failure{Task: w.job.Tasks()[i], Reason: reason}})
 			return
 		}
 	}
@@ -520,24 +530,22 @@ func (e *taskEnv) guard(fn func()) func() {
 }
 
 func (e *taskEnv) Send(g, ch int, m engine.StreamMsg) {
-	c := e.w.c
-	d := c.job.Downstream(e.id.Vertex)[g]
+	d := e.w.job.Downstream(e.id.Vertex)[g]
 	to := engine.TaskID{Vertex: d.Vertex, Subtask: ch}
-	e.w.sendPeer(e.w.place[c.taskIndex(to)], dataMsg{Attempt: e.attempt, To: to, Input: d.Input, Upstream: e.id.Subtask, Msg: m})
+	e.w.sendPeer(e.w.place[e.w.idx[to]], dataMsg{Attempt: e.attempt, To: to, Input: d.Input, Upstream: e.id.Subtask, Msg: m})
 }
 
 func (e *taskEnv) SendCredit(in int, n int) {
-	c := e.w.c
 	input, upstream := e.t.InputChannel(in)
-	from := c.job.Vertices[e.id.Vertex].Inputs[input].From
+	from := e.w.job.Vertices[e.id.Vertex].Inputs[input].From
 	gate := -1
-	for gi, d := range c.job.Downstream(from) {
+	for gi, d := range e.w.job.Downstream(from) {
 		if d.Vertex == e.id.Vertex && d.Input == input {
 			gate = gi
 		}
 	}
 	to := engine.TaskID{Vertex: from, Subtask: upstream}
-	e.w.sendPeer(e.w.place[c.taskIndex(to)], creditMsg{Attempt: e.attempt, To: to, Gate: gate, Ch: e.id.Subtask, N: n})
+	e.w.sendPeer(e.w.place[e.w.idx[to]], creditMsg{Attempt: e.attempt, To: to, Gate: gate, Ch: e.id.Subtask, N: n})
 }
 
 func (e *taskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
