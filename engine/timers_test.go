@@ -7,15 +7,15 @@ import (
 	"time"
 )
 
-// timerFn registers a processing-time timer 10ms after each record and
+// procTimerFn registers a processing-time timer 10ms after each record and
 // emits one record when it fires.
-type timerFn struct{}
+type procTimerFn struct{}
 
-func (timerFn) ProcessElement(ctx *Context, _ int, r Record) {
+func (procTimerFn) ProcessElement(ctx *Context, _ int, r Record) {
 	ctx.RegisterTimer(ctx.Now() + int64(10*time.Millisecond))
 }
 
-func (timerFn) OnTimer(ctx *Context, at int64) {
+func (procTimerFn) OnTimer(ctx *Context, at int64) {
 	ctx.Emit(Record{Key: ctx.Key(), Value: fmt.Sprintf("timer %s@%v", ctx.Key(), time.Duration(at))})
 }
 
@@ -24,7 +24,7 @@ func timerJob(t *testing.T) *Job {
 	b := NewJob("timers")
 	b.Source("src", "in", 1, 1).
 		KeyBy(func(r Record) string { return r.Key }).
-		Process("p", 1, func() KeyedProcessFunction { return timerFn{} }).
+		Process("p", 1, func() KeyedProcessFunction { return procTimerFn{} }).
 		SinkTo("sink", "out", 1, 1, ExactlyOnce)
 	j, err := b.Build()
 	if err != nil {
