@@ -124,6 +124,10 @@ type Metadata struct {
 	Offsets     map[string]int64  `json:"offsets"` // "topic/p" -> next offset
 	Size        int64             `json:"size"`
 	Metrics     CheckpointMetrics `json:"metrics"`
+	// Shared are the shared state files the checkpoint references (the
+	// union of its acks' Shared), sorted: a shared file is deleted once no
+	// retained checkpoint lists it (releaseShared).
+	Shared []string `json:"shared,omitempty"`
 }
 
 // CheckpointMetrics are one checkpoint's metrics: the maxima over its
@@ -399,6 +403,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		name := c.job.TaskName(id)
 		md.Handles[name] = a.Handle
 		md.Size += a.Size
+		md.Shared = append(md.Shared, a.Shared...)
 		for k, v := range a.Offsets { // lint:sorted writes into a map; order does not matter
 			md.Offsets[k] = v
 		}
@@ -410,6 +415,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		m.StartDelay = max(m.StartDelay, a.Metrics.StartDelay)
 	}
 	md.Metrics.CheckpointedSize = md.Size
+	md.Shared = sortedUnique(md.Shared)
 	attempt := c.attempt
 	notify := func() {
 		for _, id := range ids {
@@ -447,8 +453,10 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		c.env.Event(Event{Phase: PhaseMetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
 			md.Size, time.Duration(md.Metrics.EndToEndDuration), time.Duration(md.Metrics.AlignmentDuration), formatOffsets(md.Offsets))})
 		for len(c.completed) > c.cfg.Retained {
-			c.env.DeleteCheckpoint(c.completed[0].Checkpoint)
+			evicted := c.completed[0]
+			c.env.DeleteCheckpoint(evicted.Checkpoint)
 			c.completed = c.completed[1:]
+			c.releaseShared(evicted)
 		}
 		if !current {
 			c.env.Event(Event{Phase: "late-metadata", Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})

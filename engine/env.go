@@ -113,6 +113,10 @@ type Ack struct {
 	// next offset; the coordinator keeps them in the metadata so that the
 	// harness can fold the oracle up to them.
 	Offsets map[string]int64 `json:"offsets,omitempty"`
+	// Shared are the shared state files (incremental checkpoints) the
+	// snapshot references, sorted; the coordinator deletes one once no
+	// retained checkpoint references it.
+	Shared []string `json:"shared,omitempty"`
 }
 
 // TaskMetrics are one subtask's checkpoint metrics, named as Flink names

@@ -22,6 +22,9 @@ import (
 //     subtask with their index exists any more to do it;
 //   - channel state (unaligned checkpoints): records of a keyed vertex go
 //     to the subtask owning their key group, others by old subtask index.
+//
+// Pebble-backed state is not rescaled: its snapshot is one database per
+// subtask, and merging databases is not implemented.
 
 // startRescaled loads every old snapshot of the vertex, merges this task's
 // share and starts from it.
@@ -79,6 +82,9 @@ func (t *Task) mergeSnapshots(snaps []*TaskSnapshot) (*TaskSnapshot, error) {
 	mine := func(kg int) bool { return kg >= start && kg < end }
 	out := &TaskSnapshot{Task: t.name, Checkpoint: t.dep.Restore}
 	for _, s := range snaps {
+		if len(s.Files) > 0 {
+			return nil, fmt.Errorf("%s: rescaling pebble-backed state is not supported", s.Task)
+		}
 		k, err := oldSubtask(s)
 		if err != nil {
 			return nil, err

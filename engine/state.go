@@ -171,6 +171,14 @@ type TaskSnapshot struct {
 	Watermarks  *WatermarkState `json:"watermarks,omitempty"`
 	// ChannelState is the in-flight input an unaligned checkpoint saved.
 	ChannelState []ChannelState `json:"channel_state,omitempty"`
+	// Files hold the keyed state of a file backend (pebble) instead of
+	// Keyed: every file the restore needs, private and shared, with its
+	// size and checksum (pebble_task.go).
+	Files []StateFile `json:"files,omitempty"`
+	// uploads are the files of Files that storage does not hold yet, with
+	// their bytes: the asynchronous part of the checkpoint writes them
+	// before the snapshot itself. Never serialized.
+	uploads []CheckpointFile
 }
 
 // snapshotFormat versions the envelope.

@@ -126,7 +126,9 @@ type alignment struct {
 //     produced, no EndTxn) and records {transactional id, producer id,
 //     epoch} in its snapshot: the pre-commit (sink.go).
 //  5. The snapshot is uploaded (the asynchronous part); only once it is
-//     durable does the task Ack n.
+//     durable does the task Ack n. With a file backend (pebble) the state
+//     files storage does not hold yet go first, then the snapshot that
+//     names them (pebble_task.go).
 //  6. The coordinator writes the checkpoint's metadata: the commit point
 //     (coordinator.go). Then it tells every task NotifyComplete(n).
 //  7. On NotifyComplete(n) a sink commits its pre-committed transactions up
@@ -222,7 +224,8 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	case SinkVertex:
 		t.snk = newSink(t)
 	default:
-		t.op = v.NewOperator()
+		// The guard turns a failing state backend into a task failure.
+		t.op = guardedOperator{op: v.NewOperator(), t: t}
 		t.valve = newValve(len(t.inputs))
 	}
 	return t
@@ -255,14 +258,18 @@ func (t *Task) Start() {
 		return
 	}
 	if t.dep.Restore == 0 {
-		t.begin(nil)
+		if t.openState() {
+			t.begin(nil)
+		}
 		return
 	}
 	t.env.Load(t.dep.Handle, func(data []byte, err error) {
 		if err == nil {
 			var s *TaskSnapshot
 			if s, err = DecodeSnapshot(data); err == nil {
-				t.begin(s)
+				// Keyed state first (a file backend loads its files),
+				// then everything else.
+				t.restoreState(s, func() { t.begin(s) })
 				return
 			}
 		}
@@ -272,14 +279,9 @@ func (t *Task) Start() {
 
 func (t *Task) begin(s *TaskSnapshot) {
 	if s != nil {
-		start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
-		var mine []KeyGroupState
-		for _, g := range s.Keyed {
-			if g.KG >= start && g.KG < end {
-				mine = append(mine, g)
-			}
+		if !t.restoreKeyed(s) {
+			return
 		}
-		t.state.Restore(mine)
 		for _, tm := range s.Timers {
 			t.scheduleTimer(tm)
 		}
@@ -495,8 +497,14 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 		})
 		return
 	}
-	snap := &TaskSnapshot{Keyed: t.state.Snapshot(), Timers: append([]timer(nil), t.timers...),
+	snap := &TaskSnapshot{Timers: append([]timer(nil), t.timers...),
 		EventTimers: append([]timer(nil), t.etimers...), Watermarks: t.snapshotWatermarks()}
+	if err := t.snapshotState(n, snap); err != nil {
+		// The synchronous part failed (a local disk error): as in Flink,
+		// that fails the task, not just the checkpoint.
+		t.fail(Failure{Reason: fmt.Sprintf("snapshot state for checkpoint %d: %v", n, err)})
+		return
+	}
 	var offsets map[string]int64
 	if t.src != nil {
 		snap.Source = t.src.snapshot()
@@ -521,28 +529,38 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		t.env.Decline(n, err.Error())
 		return
 	}
-	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data)))
+	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
 	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
+	// Bytes written for this checkpoint: the handle and, with a file
+	// backend, the state files storage did not hold yet (incremental).
+	size := int64(len(data)) + snap.uploadBytes()
 	asyncStart := t.env.Now()
 	ack := func() {
 		m.AsyncDuration = t.env.Now() - asyncStart
-		m.CheckpointedSize = int64(len(data))
+		m.CheckpointedSize = size
 		m.EndToEndDuration = t.env.Now() - triggeredAt
-		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: int64(len(data)), Metrics: m, Offsets: offsets})
+		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()})
 		t.event(PhaseAckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
 		ack()
-		t.env.Persist(handle, data, func(error) {})
+		t.uploadStateFiles(snap, func(error) { t.env.Persist(handle, data, func(error) {}) })
 		return
 	}
-	t.env.Persist(handle, data, func(err error) {
+	// State files first, then the handle that names them, then the ack.
+	t.uploadStateFiles(snap, func(err error) {
 		if err != nil {
-			t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+			t.env.Decline(n, err.Error())
 			return
 		}
-		t.event(PhaseSnapshotDurable, n, "")
-		ack()
+		t.env.Persist(handle, data, func(err error) {
+			if err != nil {
+				t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+				return
+			}
+			t.event(PhaseSnapshotDurable, n, "")
+			ack()
+		})
 	})
 }
 
@@ -567,7 +585,10 @@ func (t *Task) NotifyComplete(n int64) {
 
 // Cancel stops the task: nothing it was owed runs any more. It does not
 // abort transactions; the next attempt fences them.
-func (t *Task) Cancel() { t.failed = true }
+func (t *Task) Cancel() {
+	t.failed = true
+	t.closeState()
+}
 
 func (t *Task) fail(f Failure) {
 	if t.failed {

@@ -178,6 +178,19 @@ func init() {
 		plan: plan(fault("kill a worker after the rescale", faults.AtPhase(5, faults.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
 	})
+	add("count-pebble-disk-errors", "keyed-count with its state in pebble: count/1's worker dies uploading checkpoint 2 (its local disk keeps only synced data), then fails half its state-file reads (restores, gets, uploads): every restore must come from checkpoint storage, never from the local disk", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Backend = cluster.BackendPebble
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+		},
+		plan: plan(
+			fault("kill count/1's worker mid-upload", faults.AtPhase(2, faults.SnapshotTaken, "count/1"),
+				faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond}),
+			fault("failing reads", faults.At(300*time.Millisecond), faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 4, Percent: 50}),
+		),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

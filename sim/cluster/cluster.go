@@ -32,6 +32,10 @@ type Options struct {
 	Restart    engine.RestartStrategy  `json:"restart"`
 	Task       engine.TaskConfig       `json:"task"`
 	Mutants    engine.Mutants          `json:"mutants,omitempty"`
+	// Backend is the keyed-state backend: "heap" (in memory, full
+	// checkpoints) or "pebble" (on the worker's local disk, incremental
+	// checkpoints; pebble.go). Empty means heap.
+	Backend string `json:"backend,omitempty"`
 	// StorageLatency is the time to read or write one checkpoint object.
 	StorageLatency sim.Latency `json:"storage_latency"`
 	// Heartbeat is how often the job master probes its workers;
@@ -67,6 +71,7 @@ func DefaultOptions(job string, seed uint64) Options {
 		Checkpoint:       engine.CheckpointConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, MinPause: 10 * time.Millisecond, TolerableFailures: 0, Retained: 2},
 		Restart:          engine.RestartStrategy{Kind: "fixed-delay", Delay: 50 * time.Millisecond},
 		Task:             engine.DefaultTaskConfig(),
+		Backend:          BackendHeap,
 		StorageLatency:   sim.Latency{Min: 500 * time.Microsecond, Max: 5 * time.Millisecond},
 		Heartbeat:        20 * time.Millisecond,
 		HeartbeatTimeout: 100 * time.Millisecond,
@@ -99,6 +104,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("restart.%w", err)
 	}
 	switch {
+	case o.Backend != "" && o.Backend != BackendHeap && o.Backend != BackendPebble:
+		return fmt.Errorf("backend: %q is not %s or %s", o.Backend, BackendHeap, BackendPebble)
 	case o.Task.ChannelCredits < 2:
 		return fmt.Errorf("task.channel_credits: must be at least 2, got %d", o.Task.ChannelCredits)
 	case o.Task.SinkBatchRecords < 1:
@@ -168,6 +175,8 @@ type Cluster struct {
 	storageExtra time.Duration
 	// inj is the fault injector, when a plan was injected.
 	inj *injector
+	// diskFaults are the disk-read-error faults in force (pebble.go).
+	diskFaults diskFaults
 	// hist records checkpoint states, commits and reads for the checkers;
 	// reader is the process that polls the output.
 	hist   *history
@@ -222,8 +231,11 @@ func New(opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-// Close stops Kafka.
-func (c *Cluster) Close() { c.k.Close() }
+// Close stops Kafka and releases the workers' state backends.
+func (c *Cluster) Close() {
+	c.k.Close()
+	c.closeState()
+}
 
 // World, Kafka and Job expose the run's parts, for tests and fault injectors.
 func (c *Cluster) World() *sim.World    { return c.w }

@@ -119,6 +119,9 @@ func (h *history) captureCheckpoint(n int64) {
 		if err == nil {
 			var s *engine.TaskSnapshot
 			if s, err = engine.DecodeSnapshot(data); err == nil {
+				err = c.readStateFiles(s) // pebble state: read back from its files
+			}
+			if err == nil {
 				snaps = append(snaps, s)
 				continue
 			}

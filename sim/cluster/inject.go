@@ -46,7 +46,7 @@ func (c *Cluster) Inject(plan faults.Plan, healAt time.Duration) error {
 		return fmt.Errorf("fault plan: %w", err)
 	}
 	for i, f := range plan.Faults {
-		if f.Action.Kind == faults.DiskReadError {
+		if f.Action.Kind == faults.DiskReadError && !c.pebble() {
 			return fmt.Errorf("fault %d: %w: %s needs a state backend that reads files (pebble); the heap backend has none", i, ErrUnsupportedFault, f.Action.Kind)
 		}
 	}
@@ -248,6 +248,13 @@ func (in *injector) fire(i int) {
 		in.until(a.Duration, func() { c.storageExtra = 0 })
 	case faults.CorruptCheckpoint:
 		in.corrupt(a.Object)
+	case faults.DiskReadError:
+		// The next reads of the worker's state files (SSTs, WALs) fail:
+		// a restore or a get fails its task, which restarts from the
+		// latest checkpoint.
+		wi, _ := strconv.Atoi(strings.TrimPrefix(a.Worker, "w"))
+		c.armDiskReadError(i, wi, a.Count, a.Percent)
+		in.lifted = append(in.lifted, c.disarmDiskReadErrors)
 	}
 }
 

@@ -49,9 +49,16 @@ func TestEveryFaultKindFires(t *testing.T) {
 		{faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 40 * time.Millisecond, Duration: 200 * time.Millisecond}, "fault 0 fired: slow checkpoint storage by +40ms"},
 		{faults.AtPhase(2, faults.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}, "store corrupt checkpoints/keyed-count/chk-2/"},
 		{faults.AtPhase(1, faults.EndTxnApplied, "sink/1"), faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond}, "kill w2 inc=0: kill-worker"},
+		// With the pebble backend (below): w0 hosts count/1, whose next
+		// reads of its SSTs fail; it fails and restores.
+		{at, faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 2}, "w0 disk read error (fault 0, 1 left): state/count-1/"},
 	} {
 		t.Run(string(tc.action.Kind)+"/"+tc.trigger.String(), func(t *testing.T) {
-			c, err := New(busy(3))
+			o := busy(3)
+			if tc.action.Kind == faults.DiskReadError {
+				o.Backend = BackendPebble // the heap reads no files
+			}
+			c, err := New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,16 +124,41 @@ func index(lines []string, sub string) int {
 }
 
 // TestDiskReadErrorNeedsPebble: the heap backend reads no files, so a plan
-// with disk-read-error is refused with an error that says so, not ignored.
+// with disk-read-error is refused with an error that says so, not ignored;
+// with the pebble backend it fires, fails the task that reads, and the job
+// recovers exactly.
 func TestDiskReadErrorNeedsPebble(t *testing.T) {
+	plan := faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(100 * time.Millisecond), Action: faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 3, Percent: 50}}}}
 	c, err := New(busy(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	err = c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(0), Action: faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 1}}}}, time.Second)
+	err = c.Inject(plan, time.Second)
 	if !errors.Is(err, ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
-		t.Fatalf("got %v, want ErrUnsupportedFault naming pebble", err)
+		t.Fatalf("heap: got %v, want ErrUnsupportedFault naming pebble", err)
+	}
+
+	o := busy(1)
+	o.Backend = BackendPebble
+	c, err = New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Inject(plan, time.Second); err != nil {
+		t.Fatalf("pebble: %v", err)
+	}
+	res := c.Run(context.Background())
+	if index(res.Trace, "disk read error (fault 0") < 0 {
+		t.Fatal("pebble: no read failed")
+	}
+	failed := index(res.Trace, "injected disk read error")
+	if failed < 0 || index(res.Trace[failed:], "failover") < 0 {
+		t.Fatal("pebble: the failed read did not fail its task and restart the job")
+	}
+	if res.Verdict() != checkers.Ok {
+		t.Fatal(describe(o, res))
 	}
 }
 

@@ -392,10 +392,17 @@ func (w *worker) deploy(m deployMsg) {
 	w.tasks = make([]*engine.Task, len(ids))
 	w.envs = make([]*taskEnv, len(ids))
 	var started []*engine.Task
+	if w.c.pebble() {
+		var keep []string
+		for _, d := range m.Deps {
+			keep = append(keep, fmt.Sprintf("%s-%d", w.job.Vertices[d.Task.Vertex].Name, d.Task.Subtask))
+		}
+		w.clearStateDirs(keep)
+	}
 	for _, d := range m.Deps {
 		i := w.idx[d.Task]
 		env := &taskEnv{w: w, id: d.Task, attempt: m.Attempt}
-		t := engine.NewTask(w.job, d, env, w.c.opts.Task, nil)
+		t := engine.NewTask(w.job, d, env, w.c.opts.Task, w.stateFor(d))
 		env.t = t
 		w.tasks[i], w.envs[i] = t, env
 		started = append(started, t)

@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// This file is the task's side of file-based state (PebbleBackend):
+// choosing it, uploading a checkpoint's files, restoring from them, and
+// turning a state failure into a task failure.
+//
+// The driver chooses the backend: it passes NewTask a FileBackend built on
+// the worker's local disk (NewPebbleBackend) as the task's state, or nil for
+// the heap. TaskEnv does not change: the task still does all its I/O with
+// checkpoint storage through Persist and Load, and the backend only touches
+// the local disk it was given.
+//
+// Storage layout under Deployment.StoragePrefix:
+//
+//	chk-N/<vertex>-<subtask>          the task's snapshot (the handle): it lists the files
+//	chk-N/<vertex>-<subtask>.<name>   a private file (MANIFEST, OPTIONS, WAL, markers)
+//	shared/<sha256>.sst               a shared file: an SST, named by its content
+//
+// Deleting checkpoint N's directory deletes its private files. A shared file
+// is deleted by the coordinator once no retained checkpoint references it
+// (Ack.Shared, Metadata.Shared).
+//
+// A checkpoint, at the task:
+//
+//  1. Synchronous part (with the barrier): the backend flushes and takes a
+//     local checkpoint; the snapshot lists every file with its size and
+//     SHA-256. SSTs storage already holds (their upload completed, or they
+//     were restored) are listed by reference only.
+//  2. Asynchronous part: every other file is uploaded, all at once; once
+//     all are durable the handle is written; once it is durable the task
+//     acks. A handle in storage therefore never names a missing file, and
+//     an ack always covers every byte the snapshot needs.
+//
+// A restore loads the handle, then every file it lists, checks each one's
+// size and checksum (a mismatch or a missing file fails the restore with
+// Failure.RestoreCheckpoint set, so the coordinator falls back to an older
+// checkpoint), writes them into a fresh local directory and opens the DB
+// there, dropping the key groups outside the task's range.
+
+// FileBackend is a StateBackend that keeps its state in files on the task's
+// local disk and checkpoints incrementally. The task calls Open or
+// RestoreFiles before anything else, Checkpoint at each barrier, Uploaded
+// as shared files become durable, and Close when it is cancelled.
+type FileBackend interface {
+	StateBackend
+	// Open opens empty state.
+	Open() error
+	// Checkpoint takes checkpoint n's files (the synchronous part). A file
+	// with an Object is in storage already; the others carry their bytes.
+	Checkpoint(n int64) ([]CheckpointFile, error)
+	// Uploaded records that a shared file is durable under f.Object.
+	Uploaded(f StateFile)
+	// RestoreFiles opens the state held by files (data[i] is files[i]'s
+	// checked bytes), keeping key groups [start, end) only.
+	RestoreFiles(files []StateFile, data [][]byte, start, end int) error
+	// Close releases the state; nothing may use it afterwards.
+	Close()
+}
+
+var _ FileBackend = (*PebbleBackend)(nil)
+
+// guardedOperator runs the operator so that a state failure (a *StateError
+// panic from the backend) fails the task instead of the process.
+type guardedOperator struct {
+	op Operator
+	t  *Task
+}
+
+func (g guardedOperator) Process(ctx *Context, input int, r Record) {
+	defer g.t.recoverState()
+	g.op.Process(ctx, input, r)
+}
+
+func (g guardedOperator) OnTimer(ctx *Context, at int64) {
+	defer g.t.recoverState()
+	g.op.OnTimer(ctx, at)
+}
+
+// recoverState, deferred, turns a *StateError panic into a task failure.
+// What the operator emitted before it is harmless: the task stops here, so
+// no barrier follows those records and no checkpoint can include them.
+func (t *Task) recoverState() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	se, ok := r.(*StateError)
+	if !ok {
+		panic(r)
+	}
+	t.fail(Failure{Reason: se.Error()})
+}
+
+// openState opens empty state for a task that restores nothing. It reports
+// whether the task can go on.
+func (t *Task) openState() bool {
+	fb, ok := t.state.(FileBackend)
+	if !ok {
+		return true
+	}
+	if err := fb.Open(); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("open state: %v", err)})
+		return false
+	}
+	return true
+}
+
+// restoreState runs done once the keyed state of a file-based snapshot
+// (Files) is restored; a full snapshot (Keyed) is restored by begin, through
+// restoreKeyed. Either backend restores either kind.
+func (t *Task) restoreState(s *TaskSnapshot, done func()) {
+	if len(s.Files) == 0 {
+		done()
+		return
+	}
+	start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
+	t.loadStateFiles(s, func(data [][]byte) {
+		if fb, ok := t.state.(FileBackend); ok {
+			if err := fb.RestoreFiles(s.Files, data, start, end); err != nil {
+				// A local disk error is not the checkpoint's fault: restart
+				// from the same one. Bad content is.
+				f := Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err)}
+				if errors.Is(err, ErrCorruptSnapshot) {
+					f.RestoreCheckpoint = t.dep.Restore
+				}
+				t.fail(f)
+				return
+			}
+		} else {
+			groups, err := ReadStateFiles(s.Files, data)
+			if err != nil {
+				t.fail(Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err), RestoreCheckpoint: t.dep.Restore})
+				return
+			}
+			t.state.Restore(keyGroupsIn(groups, start, end))
+		}
+		done()
+	})
+}
+
+// restoreKeyed restores a full snapshot's keyed state (the key groups in
+// the task's range) at the start of begin; file-based state was restored
+// before begin. It reports whether the task can go on.
+func (t *Task) restoreKeyed(s *TaskSnapshot) bool {
+	if len(s.Files) > 0 {
+		return true
+	}
+	start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
+	mine := keyGroupsIn(s.Keyed, start, end)
+	if _, ok := t.state.(FileBackend); !ok {
+		t.state.Restore(mine)
+		return true
+	}
+	// A file backend writes them key by key, and may fail doing so.
+	func() {
+		defer t.recoverState()
+		t.state.Restore(mine)
+	}()
+	return !t.failed
+}
+
+// keyGroupsIn returns the groups in [start, end).
+func keyGroupsIn(groups []KeyGroupState, start, end int) []KeyGroupState {
+	var out []KeyGroupState
+	for _, g := range groups {
+		if g.KG >= start && g.KG < end {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// loadStateFiles loads every file of s, all at once, checks each, and
+// calls done with their bytes once all arrived. A missing or damaged file
+// fails the restore of that checkpoint.
+func (t *Task) loadStateFiles(s *TaskSnapshot, done func(data [][]byte)) {
+	data := make([][]byte, len(s.Files))
+	left := len(s.Files)
+	for i, f := range s.Files {
+		t.env.Load(f.Object, func(b []byte, err error) {
+			if t.failed {
+				return
+			}
+			if err == nil {
+				err = f.Verify(b)
+			}
+			if err != nil {
+				t.fail(Failure{Reason: fmt.Sprintf("restore from checkpoint %d: state file %s: %v", t.dep.Restore, f.Name, err), RestoreCheckpoint: t.dep.Restore})
+				return
+			}
+			data[i] = b
+			if left--; left == 0 {
+				done(data)
+			}
+		})
+	}
+}
+
+// snapshotState is the synchronous part of checkpoint n for keyed state:
+// the heap's full snapshot, or a file backend's local checkpoint, whose new
+// files get their names in storage here and wait in snap for the upload.
+func (t *Task) snapshotState(n int64, snap *TaskSnapshot) error {
+	fb, ok := t.state.(FileBackend)
+	if !ok {
+		snap.Keyed = t.state.Snapshot()
+		return nil
+	}
+	files, err := fb.Checkpoint(n)
+	if err != nil {
+		return err
+	}
+	snap.Files = make([]StateFile, 0, len(files))
+	for _, f := range files {
+		if f.Object == "" {
+			if f.Shared {
+				f.Object = fmt.Sprintf("%s/shared/%s.sst", t.dep.StoragePrefix, f.SHA256)
+			} else {
+				f.Object = fmt.Sprintf("%s/chk-%d/%s-%d.%s", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask, f.Name)
+			}
+			snap.uploads = append(snap.uploads, f)
+		}
+		snap.Files = append(snap.Files, f.StateFile)
+	}
+	return nil
+}
+
+// uploadStateFiles writes the files of snap that storage does not hold yet,
+// all at once, and calls done once every one is durable, or with the first
+// error once all answered. With nothing to upload it calls done at once.
+func (t *Task) uploadStateFiles(snap *TaskSnapshot, done func(error)) {
+	ups := snap.uploads
+	if len(ups) == 0 {
+		done(nil)
+		return
+	}
+	left := len(ups)
+	var first error
+	for _, f := range ups {
+		t.env.Persist(f.Object, f.Data, func(err error) {
+			switch {
+			case err != nil && first == nil:
+				first = fmt.Errorf("upload state file %s: %w", f.Name, err)
+			case err == nil:
+				if fb, ok := t.state.(FileBackend); ok {
+					fb.Uploaded(f.StateFile)
+				}
+			}
+			if left--; left == 0 {
+				done(first)
+			}
+		})
+	}
+}
+
+// uploadBytes is what the upload of snap's state files writes.
+func (s *TaskSnapshot) uploadBytes() int64 {
+	var n int64
+	for _, f := range s.uploads {
+		n += int64(len(f.Data))
+	}
+	return n
+}
+
+// stateFilesDetail describes snap's state files for the trace: counts and
+// sizes only (names carry content hashes, bytes carry timestamps).
+func (s *TaskSnapshot) stateFilesDetail() string {
+	if len(s.Files) == 0 {
+		return ""
+	}
+	var full int64
+	for _, f := range s.Files {
+		full += f.Size
+	}
+	return fmt.Sprintf(" files=%d state=%d upload=%d new=%d", len(s.Files), full, s.uploadBytes(), len(s.uploads))
+}
+
+// sharedObjects lists the shared files snap references, sorted: what the
+// coordinator counts references to.
+func (s *TaskSnapshot) sharedObjects() []string {
+	var out []string
+	for _, f := range s.Files {
+		if f.Shared {
+			out = append(out, f.Object)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closeState releases a file backend (the task was cancelled).
+func (t *Task) closeState() {
+	if fb, ok := t.state.(FileBackend); ok {
+		fb.Close()
+	}
+}
