@@ -7,6 +7,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -450,9 +452,13 @@ type Result struct {
 	LostTxns    int               `json:"lost_transactions"`
 	// InFlightCheckpoints counts completed checkpoints that saved channel
 	// state (unaligned checkpoints that overtook queued records).
-	InFlightCheckpoints int               `json:"in_flight_checkpoints"`
-	Verdicts            []checkers.Result `json:"verdicts"`
-	Trace               []string          `json:"-"`
+	InFlightCheckpoints int `json:"in_flight_checkpoints"`
+	// OutputDigest is the SHA-256 of the committed output as a sorted list
+	// of key/value pairs: two runs that committed the same records, in any
+	// partitions and offsets, have the same digest.
+	OutputDigest string            `json:"output_digest"`
+	Verdicts     []checkers.Result `json:"verdicts"`
+	Trace        []string          `json:"-"`
 	// Attachments are files worth keeping with a failure (porcupine\'s
 	// visualization), by name.
 	Attachments map[string][]byte `json:"-"`
@@ -496,7 +502,8 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.Ok,
 			Explanation: fmt.Sprintf("input drained and committed at %v", c.w.Now())})
 	}
-	out := c.judgeOutput(ctx, drained)
+	out, digest := c.judgeOutput(ctx, drained)
+	res.OutputDigest = digest
 	res.Verdicts = append(res.Verdicts, out...)
 	var notes []checkers.Annotation
 	for _, f := range c.Fired() {
@@ -521,11 +528,11 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 // judgeOutput reads the output with an independent read_committed consumer
 // and runs the exactly-once checker against the oracle, and checks that no
 // transaction was left open.
-func (c *Cluster) judgeOutput(ctx context.Context, drained bool) []checkers.Result {
+func (c *Cluster) judgeOutput(ctx context.Context, drained bool) ([]checkers.Result, string) {
 	out := c.spec.Output(c.opts.Params)
 	got, err := observe.ReadCommitted(ctx, out.Name, 30*time.Second, c.k.ClientOpts()...)
 	if err != nil {
-		return []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Unknown, Explanation: "could not read the output: " + err.Error()}}
+		return []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Unknown, Explanation: "could not read the output: " + err.Error()}}, ""
 	}
 	var expected []checkers.Expected
 	for _, o := range c.spec.Oracle(c.input) {
@@ -557,7 +564,13 @@ func (c *Cluster) judgeOutput(ctx context.Context, drained bool) []checkers.Resu
 		eo.Verdict = checkers.NoProgress
 		eo.Explanation = "the input never drained, and every missing output may still be on its way: " + eo.Explanation
 	}
-	return []checkers.Result{eo, open}
+	pairs := make([]string, 0, len(observed))
+	for _, o := range observed {
+		pairs = append(pairs, o.Key+"\x00"+o.Value)
+	}
+	sort.Strings(pairs)
+	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
+	return []checkers.Result{eo, open}, hex.EncodeToString(sum[:])
 }
 
 // lostForGood reports whether some missing output can never appear: it
