@@ -173,7 +173,12 @@ type Coordinator struct {
 	failures      int
 	lastCompleted int64
 	timerGen      int
-	deploying     bool
+	// restoredFrom is the checkpoint the current attempt restored from.
+	restoredFrom int64
+	// triggerGen is bumped by TriggerNow to retire the pending schedule
+	// timer, so that only one trigger schedule ever runs.
+	triggerGen int
+	deploying  bool
 	// writing counts metadata writes in flight; deployWaiting is set while
 	// a deploy waits for them.
 	writing       int
@@ -281,6 +286,7 @@ func (c *Coordinator) deploy() {
 	if restore != nil {
 		from = restore.Checkpoint
 	}
+	c.restoredFrom = from
 	attempt := c.attempt
 	c.deploying = true
 	c.persistState(func(err error) {
@@ -314,6 +320,16 @@ func (c *Coordinator) TaskRunning(attempt int, id TaskID) {
 	c.running[id] = true
 	if len(c.running) == len(c.job.Tasks()) {
 		c.env.Event(Event{Phase: "running", Detail: fmt.Sprintf("attempt %d", c.attempt)})
+		if r := c.restoredFrom; r > 0 {
+			// Every task restored from checkpoint r: sinks may now commit
+			// what r pre-committed (step 8). Not before: a task that
+			// fails to restore from r makes the job fall back to an
+			// older checkpoint, and r's transactions must then stay
+			// uncommitted.
+			for _, t := range c.job.Tasks() {
+				c.env.NotifyComplete(c.attempt, t, r)
+			}
+		}
 		c.scheduleTrigger(c.cfg.Interval)
 	}
 }
@@ -321,12 +337,24 @@ func (c *Coordinator) TaskRunning(attempt int, id TaskID) {
 func (c *Coordinator) allRunning() bool { return len(c.running) == len(c.job.Tasks()) }
 
 func (c *Coordinator) scheduleTrigger(d time.Duration) {
-	gen := c.timerGen
+	gen, tgen := c.timerGen, c.triggerGen
 	c.env.After(d, func() {
-		if gen == c.timerGen {
+		if gen == c.timerGen && tgen == c.triggerGen {
 			c.trigger()
 		}
 	})
+}
+
+// TriggerNow triggers a checkpoint at once, if none is in flight and every
+// task runs, and restarts the periodic schedule from now (a live job's final
+// checkpoint before a clean stop, say). It reports whether it triggered.
+func (c *Coordinator) TriggerNow() bool {
+	if c.pending != nil || !c.allRunning() || c.deploying {
+		return false
+	}
+	c.triggerGen++ // the pending schedule timer is superseded
+	c.startCheckpoint()
+	return true
 }
 
 // trigger is step 1, at the coordinator: at most one checkpoint in flight,
@@ -340,11 +368,17 @@ func (c *Coordinator) trigger() {
 		c.scheduleTrigger(c.cfg.Interval)
 		return
 	}
-	now := c.env.Now()
-	if wait := time.Duration(c.lastCompleted + int64(c.cfg.MinPause) - now); c.lastCompleted > 0 && wait > 0 {
+	if wait := time.Duration(c.lastCompleted + int64(c.cfg.MinPause) - c.env.Now()); c.lastCompleted > 0 && wait > 0 {
 		c.scheduleTrigger(wait)
 		return
 	}
+	c.startCheckpoint()
+}
+
+// startCheckpoint starts the next checkpoint now and schedules the next
+// trigger.
+func (c *Coordinator) startCheckpoint() {
+	now := c.env.Now()
 	c.counter++
 	n := c.counter
 	p := &pendingCheckpoint{n: n, triggeredAt: now, acks: map[TaskID]Ack{}}

@@ -444,8 +444,12 @@ func TestCoordinatorIgnoresOldAttempt(t *testing.T) {
 				h.c.Decline(1, 2, "late")
 				taskFailed(1, "op/0", "late", 1)(h)
 			}, want: nil},
-			{what: "attempt 2's tasks run: checkpointing starts again", do: running(2), want: lines(
+			{what: "attempt 2's tasks run: the restored checkpoint counts as complete again, checkpointing starts again", do: running(2), want: lines(
 				"event running attempt 2",
+				"notify a2 a/0 cp=1",
+				"notify a2 b/0 cp=1",
+				"notify a2 op/0 cp=1",
+				"notify a2 sink/0 cp=1",
 				"after 50ms")},
 			{what: "attempt 2 checkpoints with a fresh id", do: func(h *coordHarness) { fireTo(250 * time.Millisecond)(h); stateDone(nil)(h) }, want: lines(
 				"after 1s",

@@ -73,6 +73,8 @@ type sink struct {
 	committed int64
 	// lost counts pre-committed transactions the broker refused to commit.
 	lost int
+	// restored is the checkpoint the sink restored from (0: none).
+	restored int64
 }
 
 func newSink(t *Task) *sink {
@@ -105,14 +107,21 @@ func (s *sink) start(snap *TaskSnapshot) {
 	restored := int64(0)
 	if snap != nil {
 		restored = snap.Checkpoint
+		s.restored = restored
 		if snap.Sink != nil {
 			for _, p := range snap.Sink.Pending {
-				s.enqueueCommit(p, !s.t.cfg.Mutants.Has(MutantNoRecoverCommit), "recover")
+				if s.t.cfg.Mutants.Has(MutantNoRecoverCommit) {
+					s.enqueueCommit(p, false, "recover") // Mutant: abort instead.
+					continue
+				}
+				// Committed when the coordinator says the whole job has
+				// restored from this checkpoint (complete(restored)): if
+				// another task cannot restore from it (a corrupt snapshot),
+				// the job falls back to an older checkpoint, and these
+				// must not have been committed.
+				s.pending = append(s.pending, p)
 			}
 		}
-		// Committed through the restored checkpoint only once the commits
-		// above are done: the queue runs in order.
-		s.enqueueCommitted(restored)
 	}
 	if !s.exactlyOnce() {
 		return
@@ -138,6 +147,11 @@ func (s *sink) start(snap *TaskSnapshot) {
 // busy reports whether the sink must stop taking input: during a
 // pre-commit, or while too much is unflushed.
 func (s *sink) busy() bool {
+	// No input before the first transaction is open: its records would
+	// have no transaction to go to.
+	if s.exactlyOnce() && s.cur == nil {
+		return true
+	}
 	return s.flushing > 0 || s.unflushed >= 2*s.t.cfg.SinkBatchRecords*int(s.spec.Partitions)
 }
 
@@ -215,10 +229,14 @@ func (s *sink) preCommit(n int64, done func(*SinkState)) {
 // complete is step 7: commit every pending transaction up to n.
 func (s *sink) complete(n int64) {
 	var keep []PendingTxn
+	why := "complete"
+	if n == s.restored {
+		why = "recover" // the job restored from n: commit what n pre-committed
+	}
 	for _, p := range s.pending {
 		if p.Checkpoint <= n {
-			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) {
-				s.enqueueCommit(p, true, "complete")
+			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) || why == "recover" {
+				s.enqueueCommit(p, true, why)
 			}
 		} else {
 			keep = append(keep, p)

@@ -34,6 +34,14 @@ type Crasher interface {
 	Crashed()
 }
 
+// Resumer is implemented by programs that want to know they were paused:
+// Resumed runs when the process wakes, before anything it was owed. A
+// process that finds it was gone too long can stand down before it acts
+// as a zombie.
+type Resumer interface {
+	Resumed()
+}
+
 // Proc is a simulated process: a worker or the coordinator. Killing it loses
 // its memory, its timers, its in-flight messages and the unsynced part of its
 // disk; its incarnation number goes up, so callbacks meant for the old
@@ -142,6 +150,9 @@ func (w *World) Resume(p *Proc) {
 	}
 	w.Tracef("resume %s inc=%d held=%d", p.name, p.inc, len(p.held))
 	p.paused = false
+	if r, ok := p.prog.(Resumer); ok {
+		r.Resumed()
+	}
 	held := p.held
 	p.held = nil
 	inc := p.inc

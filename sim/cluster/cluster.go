@@ -177,6 +177,8 @@ type Cluster struct {
 	storageExtra time.Duration
 	// inj is the fault injector, when a plan was injected.
 	inj *injector
+	// rescaled is set once the job was restarted at RescaleTo.
+	rescaled bool
 	// diskFaults are the disk-read-error faults in force (pebble.go).
 	diskFaults diskFaults
 	// hist records checkpoint states, commits and reads for the checkers;
@@ -398,6 +400,9 @@ func (c *Cluster) writeInput() error {
 func (c *Cluster) drained() bool {
 	if c.w.Now() < c.faultsUntil || c.jm == nil || c.jm.coord == nil {
 		return false
+	}
+	if c.opts.RescaleAt > 0 && !c.rescaled {
+		return false // the run is not over before the rescale it is for
 	}
 	md, err := c.jm.coord.LatestCompleted()
 	if err != nil {

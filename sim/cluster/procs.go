@@ -329,6 +329,8 @@ type worker struct {
 	// outbox holds messages a full link refused, per peer, in order.
 	outbox [][]any
 	failed bool
+	// lastJM is when the job master was last heard from.
+	lastJM sim.Time
 }
 
 type dataOrCredit struct{ msg any }
@@ -344,6 +346,9 @@ func (c *Cluster) newWorker(i int) func(p *sim.Proc) sim.Program {
 func (w *worker) Start(*sim.Proc) {}
 
 func (w *worker) Receive(from sim.ProcID, msg any) {
+	if from == w.c.jmProc.ID() {
+		w.lastJM = w.p.World().Now()
+	}
 	switch m := msg.(type) {
 	case heartbeatMsg:
 		_ = w.p.Send(from, pongMsg{Worker: w.index}) // a lost pong is a missed heartbeat
@@ -477,6 +482,21 @@ func (w *worker) reportFailure(reason string) {
 			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: engine.Failure{Task: w.job.Tasks()[i], Reason: reason}})
 			return
 		}
+	}
+}
+
+// Resumed runs when the worker wakes from a pause. Silent past the heartbeat
+// timeout, the job master has counted its tasks lost and restarted them
+// elsewhere, so they stand down before they act: a TaskManager that lost
+// its JobManager cancels its tasks. (Requests already in flight still
+// reach Kafka; epochs fence those.)
+func (w *worker) Resumed() {
+	if w.tasks == nil {
+		return
+	}
+	if silent := w.p.World().Now() - w.lastJM; silent > sim.Time(w.c.opts.HeartbeatTimeout) {
+		w.p.Tracef("woke after %v without the job master: cancelling attempt %d", silent.Duration(), w.attempt)
+		w.cancel()
 	}
 }
 

@@ -46,6 +46,7 @@ func (c *Cluster) rescale(par int) error {
 		return fmt.Errorf("rescale to %d: no coordinator", par)
 	}
 	c.w.Tracef("rescale %s from parallelism %d to %d", job.Name, c.opts.Params.Parallelism, par)
+	c.rescaled = true
 	c.job = job
 	c.taskIdx = map[engine.TaskID]int{}
 	for i, id := range job.Tasks() {

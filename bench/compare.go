@@ -1,0 +1,650 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/live"
+	"github.com/onceproof/onceproof/engine/live/livetest"
+	"github.com/onceproof/onceproof/internal/kproto"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CompareOptions configure bench compare: the same input, on the same
+// in-process broker, processed in interleaved rounds by three contenders.
+type CompareOptions struct {
+	Job         string        `json:"job"`
+	Parallelism int           `json:"parallelism"`
+	Partitions  int32         `json:"partitions"`
+	Records     int           `json:"records"`
+	Keys        int           `json:"keys"`
+	Interval    time.Duration `json:"interval_ns"`
+	// Backend is the engine's keyed state backend: "heap" or "pebble".
+	Backend string `json:"backend"`
+	Rounds  int    `json:"rounds"`
+	Seed    uint64 `json:"seed"`
+	// Verify judges the engine's output of the first round with the
+	// exactly-once checker (the others are checked by count).
+	Verify bool `json:"verify"`
+	// Task overrides the live defaults for the engine's tasks.
+	Task *engine.TaskConfig `json:"task,omitempty"`
+	// TCP runs the in-process broker on a TCP port instead of a
+	// VirtualNetwork.
+	TCP bool `json:"tcp,omitempty"`
+	// Only, if set, runs only these contenders.
+	Only []string  `json:"only,omitempty"`
+	Log  io.Writer `json:"-"`
+}
+
+// DefaultCompareOptions sizes a comparison to finish well inside three
+// minutes on two cores: five rounds of runs of a second or two.
+func DefaultCompareOptions(job string) CompareOptions {
+	return CompareOptions{Job: job, Parallelism: 2, Partitions: 4, Records: 2_000_000, Keys: 10_000,
+		Interval: time.Second, Backend: "heap", Rounds: 5, Seed: 1, Verify: true}
+}
+
+// Validate reports the first invalid option.
+func (o CompareOptions) Validate() error {
+	if _, err := jobs.Lookup(o.Job); err != nil {
+		return err
+	}
+	switch {
+	case o.Job == "join":
+		return errors.New("compare: join has two inputs; the ceiling and franz-go loops copy one topic (use copier or keyed-count)")
+	case o.Parallelism < 1:
+		return fmt.Errorf("--parallelism: must be at least 1, got %d", o.Parallelism)
+	case o.Partitions < 1:
+		return fmt.Errorf("--partitions: must be at least 1, got %d", o.Partitions)
+	case o.Records < 1:
+		return fmt.Errorf("--records: must be at least 1, got %d", o.Records)
+	case o.Keys < 1:
+		return fmt.Errorf("--keys: must be at least 1, got %d", o.Keys)
+	case o.Interval <= 0:
+		return fmt.Errorf("--interval: must be positive, got %v", o.Interval)
+	case o.Backend != "heap" && o.Backend != "pebble":
+		return fmt.Errorf("--backend: %q is not heap or pebble", o.Backend)
+	case o.Rounds < 1:
+		return fmt.Errorf("--rounds: must be at least 1, got %d", o.Rounds)
+	}
+	return nil
+}
+
+// The contenders.
+const (
+	Engine  = "engine"
+	Ceiling = "ceiling"
+	FranzGo = "franz-go"
+)
+
+// Contenders lists them in the order each round runs them.
+var Contenders = []string{Engine, Ceiling, FranzGo}
+
+// CompareRun is one contender's run in one round.
+type CompareRun struct {
+	Contender     string        `json:"contender"`
+	Round         int           `json:"round"`
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	RecordsPerSec float64       `json:"records_per_sec"`
+	// CPUSec is the process's CPU time during the run.
+	CPUSec  float64 `json:"cpu_sec"`
+	Outputs int     `json:"outputs"`
+	// Checkpoints (engine) or Transactions (the loops) committed.
+	Commits int `json:"commits"`
+}
+
+// CompareResult is every run, the median per contender and the ratios.
+type CompareResult struct {
+	Options CompareOptions     `json:"options"`
+	Runs    []CompareRun       `json:"runs"`
+	Median  map[string]float64 `json:"median_records_per_sec"`
+	// EngineVsCeiling and EngineVsFranzGo divide medians.
+	EngineVsCeiling float64 `json:"engine_vs_ceiling"`
+	EngineVsFranzGo float64 `json:"engine_vs_franz_go"`
+	// MedianPerCPUSec is records per CPU-second of the whole process
+	// (broker included): less sensitive than wall time to other work on
+	// the machine. The CPU ratios divide these medians.
+	MedianPerCPUSec    map[string]float64 `json:"median_records_per_cpu_sec"`
+	EngineVsCeilingCPU float64            `json:"engine_vs_ceiling_cpu"`
+	EngineVsFranzGoCPU float64            `json:"engine_vs_franz_go_cpu"`
+	Verdict            string             `json:"verdict,omitempty"`
+	PeakRSSBytes       int64              `json:"peak_rss_bytes"`
+}
+
+// Compare writes the input once and runs the contenders in interleaved
+// rounds (engine, ceiling, franz-go; then again), each into an output topic
+// of its own, each timed from its start until all input is committed.
+func Compare(ctx context.Context, o CompareOptions) (*CompareResult, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := NewCluster(ctx, nil, o.TCP)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	spec, _ := jobs.Lookup(o.Job)
+	p := jobs.Params{Parallelism: o.Parallelism, Partitions: o.Partitions, Records: o.Records, Keys: o.Keys}
+	inTopic := spec.Inputs(p)[0].Name
+	if err := c.CreateTopic(ctx, inTopic, o.Partitions); err != nil {
+		return nil, err
+	}
+	in := NewInput(spec, p, o.Seed)
+	logf(o.Log, "writing %d input records to %d partitions", len(in.Records), o.Partitions)
+	if _, err := in.Write(ctx, c.Opts, func(t string) string { return t }, 0, time.Time{}); err != nil {
+		return nil, err
+	}
+	ends, err := c.Ends(ctx, inTopic, o.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	res := &CompareResult{Options: o, Median: map[string]float64{}, MedianPerCPUSec: map[string]float64{}}
+	for round := 1; round <= o.Rounds; round++ {
+		for _, who := range Contenders {
+			if len(o.Only) > 0 && !slices.Contains(o.Only, who) {
+				continue
+			}
+			out := fmt.Sprintf("out-%s-%d", who, round)
+			if err := c.CreateTopic(ctx, out, o.Partitions); err != nil {
+				return nil, err
+			}
+			runtime.GC()
+			cpu0 := cpuTime()
+			var run CompareRun
+			switch who {
+			case Engine:
+				run, err = compareEngine(ctx, c, o, spec, out, ends, round)
+			case Ceiling:
+				run, err = ceiling(ctx, c, o, inTopic, out, ends, round)
+			case FranzGo:
+				run, err = franzGo(ctx, c, o, spec.Name, inTopic, out, round)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("round %d, %s: %w", round, who, err)
+			}
+			if run.CPUSec == 0 {
+				run.CPUSec = (cpuTime() - cpu0).Seconds()
+			}
+			run.Contender, run.Round = who, round
+			run.RecordsPerSec = float64(o.Records) / run.Elapsed.Seconds()
+			if run.Outputs, err = countCommitted(ctx, c, out, o.Partitions); err != nil {
+				return nil, err
+			}
+			if run.Outputs != o.Records {
+				return nil, fmt.Errorf("round %d, %s: %d output records committed, want %d", round, who, run.Outputs, o.Records)
+			}
+			if c.Broker != nil {
+				// Keep the broker's memory flat across rounds.
+				_ = c.Broker.Cluster.DeleteTopic(out) // best effort: a leftover topic costs memory only
+			}
+			logf(o.Log, "round %d  %-9s %9.0f records/s  (%v, %d commits, %.2f CPU-s)", round, who, run.RecordsPerSec,
+				run.Elapsed.Round(time.Millisecond), run.Commits, run.CPUSec)
+			res.Runs = append(res.Runs, run)
+		}
+	}
+	for _, who := range Contenders {
+		var xs, cs []float64
+		for _, r := range res.Runs {
+			if r.Contender == who {
+				xs = append(xs, r.RecordsPerSec)
+				if r.CPUSec > 0 {
+					cs = append(cs, float64(o.Records)/r.CPUSec)
+				}
+			}
+		}
+		res.Median[who], res.MedianPerCPUSec[who] = medianOf(xs), medianOf(cs)
+	}
+	res.EngineVsCeiling = ratio(res.Median[Engine], res.Median[Ceiling])
+	res.EngineVsFranzGo = ratio(res.Median[Engine], res.Median[FranzGo])
+	res.EngineVsCeilingCPU = ratio(res.MedianPerCPUSec[Engine], res.MedianPerCPUSec[Ceiling])
+	res.EngineVsFranzGoCPU = ratio(res.MedianPerCPUSec[Engine], res.MedianPerCPUSec[FranzGo])
+	res.PeakRSSBytes = PeakRSSBytes()
+	return res, nil
+}
+
+// compareEngine runs the job on the engine into out.
+func compareEngine(ctx context.Context, c *Cluster, o CompareOptions, spec *jobs.Spec, out string, ends map[string]int64, round int) (CompareRun, error) {
+	ro := RunOptions{Job: o.Job, Parallelism: o.Parallelism, Partitions: o.Partitions, Records: o.Records, Keys: o.Keys,
+		Guarantee: "exactly-once", Checkpoints: "aligned", Backend: o.Backend, Interval: o.Interval, Seed: o.Seed}
+	job, err := spec.Build(ro.params())
+	if err != nil {
+		return CompareRun{}, err
+	}
+	outName := spec.Output(ro.params()).Name
+	retarget(job, func(t string) string {
+		if t == outName {
+			return out
+		}
+		return t
+	}, fmt.Sprintf("r%d-", round))
+	cpu0 := cpuTime()
+	m, err := runEngine(ctx, c, job, o.Interval, o.Backend, o.Task, ends)
+	if err != nil {
+		return CompareRun{}, err
+	}
+	cpu := (cpuTime() - cpu0).Seconds()
+	if o.Verify && round == 1 {
+		if err := verifyOutput(ctx, c, spec, out); err != nil {
+			return CompareRun{}, err
+		}
+	}
+	return CompareRun{Elapsed: m.elapsed, Commits: m.checkpoints, CPUSec: cpu}, nil
+}
+
+// ceiling copies inTopic to out with raw requests and no engine: per
+// subtask, one goroutine fetches its partitions (read_committed) and hands
+// each answer to one that produces it in a transaction, committed once per
+// interval as the engine's checkpoints commit. Fetching and producing
+// overlap, as the engine's source and sink do. It only copies (the job's
+// transformation is not applied): it is what Kafka allows, not a job.
+func ceiling(ctx context.Context, c *Cluster, o CompareOptions, inTopic, out string, ends map[string]int64, round int) (CompareRun, error) {
+	inID, err := c.topicID(ctx, inTopic)
+	if err != nil {
+		return CompareRun{}, err
+	}
+	outID, err := c.topicID(ctx, out)
+	if err != nil {
+		return CompareRun{}, err
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), c.Opts...), kgo.RequestRetries(0))...)
+	if err != nil {
+		return CompareRun{}, err
+	}
+	defer cl.Close()
+	start := time.Now()
+	var commits atomic.Int64
+	errs := make([]error, o.Parallelism)
+	var wg sync.WaitGroup
+	for s := 0; s < o.Parallelism; s++ {
+		var mine []kproto.Position
+		for p := int32(0); p < o.Partitions; p++ {
+			if int(p)%o.Parallelism == s {
+				mine = append(mine, kproto.Position{Partition: p})
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := &ceilingLoop{cl: cl, in: inTopic, out: out, inID: inID, outID: outID, interval: o.Interval,
+				txnID: fmt.Sprintf("ceiling-%d-%d", round, s), fetchBytes: 256 << 10, ends: ends}
+			n, err := l.run(ctx, mine)
+			commits.Add(int64(n))
+			errs[s] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return CompareRun{}, err
+	}
+	return CompareRun{Elapsed: time.Since(start), Commits: int(commits.Load())}, nil
+}
+
+type ceilingLoop struct {
+	cl          *kgo.Client
+	in, out     string
+	inID, outID [16]byte
+	interval    time.Duration
+	txnID       string
+	fetchBytes  int32
+	ends        map[string]int64
+}
+
+type fetched struct {
+	byPart map[int32][]kproto.Record
+	order  []int32
+}
+
+func (l *ceilingLoop) run(ctx context.Context, pos []kproto.Position) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan fetched, 4)
+	var ferr error
+	go func() {
+		defer close(ch)
+		ferr = l.fetchAll(ctx, pos, ch)
+	}()
+	commits, perr := l.produceAll(ctx, ch)
+	cancel()
+	for range ch {
+	}
+	if perr != nil {
+		return commits, perr
+	}
+	return commits, ferr
+}
+
+func (l *ceilingLoop) done(pos []kproto.Position) bool {
+	for _, p := range pos {
+		if p.Offset < l.ends[fmt.Sprintf("%s/%d", l.in, p.Partition)] {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *ceilingLoop) fetchAll(ctx context.Context, pos []kproto.Position, ch chan<- fetched) error {
+	for !l.done(pos) {
+		req := kproto.Fetch(l.in, pos, true, l.fetchBytes)
+		req.Topics[0].TopicID = l.inID
+		resp, err := l.cl.Request(ctx, req)
+		if err != nil {
+			return fmt.Errorf("ceiling fetch: %w", err)
+		}
+		parts, err := kproto.DecodeFetch(resp, l.in, pos, true)
+		if err != nil {
+			return fmt.Errorf("ceiling fetch: %w", err)
+		}
+		f := fetched{byPart: map[int32][]kproto.Record{}}
+		for _, fp := range parts {
+			if fp.Err != nil {
+				return fmt.Errorf("ceiling fetch %d: %w", fp.Partition, fp.Err)
+			}
+			for _, r := range fp.Records {
+				if len(f.byPart[fp.Partition]) == 0 {
+					f.order = append(f.order, fp.Partition)
+				}
+				f.byPart[fp.Partition] = append(f.byPart[fp.Partition], kproto.Record{Key: r.Key, Value: r.Value})
+			}
+			for i := range pos {
+				if pos[i].Partition == fp.Partition {
+					pos[i].Offset = fp.Next
+				}
+			}
+		}
+		if len(f.order) == 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		select {
+		case ch <- f:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (l *ceilingLoop) produceAll(ctx context.Context, ch <-chan fetched) (int, error) {
+	resp, err := l.cl.Request(ctx, kproto.InitProducerID(l.txnID, 600_000))
+	if err != nil {
+		return 0, fmt.Errorf("ceiling init: %w", err)
+	}
+	prod, err := kproto.InitProducerIDResult(l.txnID, resp)
+	if err != nil {
+		return 0, err
+	}
+	seq := map[int32]int32{}
+	open, commits := false, 0
+	txnStart := time.Now()
+	commit := func() error {
+		r, err := l.cl.Request(ctx, kproto.EndTxn(prod, true))
+		if err == nil {
+			prod, err = kproto.EndTxnResult(prod, r)
+		}
+		if err != nil {
+			return fmt.Errorf("ceiling commit: %w", err)
+		}
+		seq, open = map[int32]int32{}, false
+		commits++
+		return nil
+	}
+	for f := range ch {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis, req.TransactionID = -1, 30000, &l.txnID
+		t := kmsg.NewProduceRequestTopic()
+		t.Topic, t.TopicID = l.out, l.outID
+		for _, p := range f.order {
+			pp := kmsg.NewProduceRequestTopicPartition()
+			pp.Partition = p
+			recs := f.byPart[p]
+			pp.Records = kproto.EncodeBatch(prod, seq[p], true, 0, recs)
+			seq[p] += int32(len(recs))
+			t.Partitions = append(t.Partitions, pp)
+		}
+		req.Topics = append(req.Topics, t)
+		if !open {
+			open, txnStart = true, time.Now()
+		}
+		r, err := l.cl.Request(ctx, req)
+		if err != nil {
+			return commits, fmt.Errorf("ceiling produce: %w", err)
+		}
+		for _, rt := range r.(*kmsg.ProduceResponse).Topics {
+			for _, rp := range rt.Partitions {
+				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+					return commits, fmt.Errorf("ceiling produce %d: %w", rp.Partition, err)
+				}
+			}
+		}
+		if time.Since(txnStart) >= l.interval {
+			if err := commit(); err != nil {
+				return commits, err
+			}
+		}
+	}
+	if open {
+		if err := commit(); err != nil {
+			return commits, err
+		}
+	}
+	return commits, ctx.Err()
+}
+
+// franzGo runs what a Go user would write: franz-go's GroupTransactSession
+// consume-transform-produce loop, one session per subtask in one consumer
+// group, committing (records and consumer offsets) once per interval, and
+// at once when all input has been consumed (as the engine's final
+// checkpoint does). The transformation is the job's: copier marks each
+// value; keyed-count keeps a count per key in a Go map.
+func franzGo(ctx context.Context, c *Cluster, o CompareOptions, job, inTopic, out string, round int) (CompareRun, error) {
+	f := &franzGoRun{o: o, job: job, in: inTopic, out: out, group: fmt.Sprintf("franz-go-%d", round), opts: c.Opts}
+	var cancel context.CancelFunc
+	f.allIn, cancel = context.WithCancel(ctx)
+	f.stop = cancel
+	defer cancel()
+	start := time.Now()
+	errs := make([]error, o.Parallelism)
+	var wg sync.WaitGroup
+	for s := 0; s < o.Parallelism; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[s] = f.session(ctx, fmt.Sprintf("%s-%d", f.group, s))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return CompareRun{}, err
+	}
+	if n := f.committed.Load(); n != int64(o.Records) {
+		return CompareRun{}, fmt.Errorf("franz-go: %d records committed, want %d", n, o.Records)
+	}
+	return CompareRun{Elapsed: time.Since(start), Commits: int(f.commits.Load())}, nil
+}
+
+type franzGoRun struct {
+	o                   CompareOptions
+	job, in, out, group string
+	opts                []kgo.Opt
+	allIn               context.Context
+	stop                context.CancelFunc
+	consumed, committed atomic.Int64
+	commits             atomic.Int64
+}
+
+func (f *franzGoRun) session(ctx context.Context, txnID string) error {
+	sess, err := kgo.NewGroupTransactSession(append(append([]kgo.Opt(nil), f.opts...),
+		kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute),
+		kgo.ConsumerGroup(f.group), kgo.ConsumeTopics(f.in), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
+		kgo.DefaultProduceTopic(f.out))...)
+	if err != nil {
+		return fmt.Errorf("franz-go session: %w", err)
+	}
+	defer sess.Close()
+	counts := map[string]int{}
+	pending := 0
+	txnStart := time.Now()
+	if err := sess.Begin(); err != nil {
+		return err
+	}
+	end := func() error {
+		ok, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			return fmt.Errorf("franz-go end: %w", err)
+		}
+		if ok {
+			f.committed.Add(int64(pending))
+			f.commits.Add(1)
+		} else {
+			// Aborted (a rebalance): the session rewinds to the
+			// committed offsets and the records come again.
+			f.consumed.Add(-int64(pending))
+		}
+		pending = 0
+		return nil
+	}
+	for {
+		if pending == 0 {
+			txnStart = time.Now() // the interval runs from the first record
+		}
+		// PollFetches returns only with records (or when its context
+		// ends), so bound the wait by the commit schedule.
+		pctx, pcancel := context.WithDeadline(f.allIn, txnStart.Add(f.o.Interval))
+		fs := sess.PollFetches(pctx)
+		pcancel()
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if ferr == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return fmt.Errorf("franz-go poll: %w", ferr)
+		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			v := r.Value
+			switch f.job {
+			case "keyed-count":
+				k := string(r.Key)
+				counts[k]++
+				v = []byte(k + "#" + strconv.Itoa(counts[k]))
+			default:
+				v = []byte("copy(" + string(v) + ")")
+			}
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: v}, nil)
+			n++
+		})
+		pending += n
+		if f.consumed.Add(int64(n)) >= int64(f.o.Records) {
+			f.stop() // all input consumed: every session commits now
+		}
+		if f.allIn.Err() != nil {
+			if pending > 0 {
+				return end()
+			}
+			_, err := sess.End(ctx, kgo.TryAbort)
+			return err
+		}
+		if pending > 0 && time.Since(txnStart) >= f.o.Interval {
+			if err := end(); err != nil {
+				return err
+			}
+			if err := sess.Begin(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// engineMeasure is what compare needs from an engine run.
+type engineMeasure struct {
+	elapsed     time.Duration
+	checkpoints int
+}
+
+// runEngine runs job (topics already retargeted) on the live runner until
+// all input up to ends is committed.
+func runEngine(ctx context.Context, c *Cluster, job *engine.Job, interval time.Duration, backend string, task *engine.TaskConfig, ends map[string]int64) (engineMeasure, error) {
+	dir, err := os.MkdirTemp("", "bench-checkpoints-")
+	if err != nil {
+		return engineMeasure{}, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := live.DefaultConfig(job, dir)
+	cfg.Kafka = c.Opts
+	cfg.Checkpoint.Interval = interval
+	cfg.Backend = backend
+	if task != nil {
+		cfg.Task = *task
+	}
+	r, err := live.New(cfg)
+	if err != nil {
+		return engineMeasure{}, err
+	}
+	start := time.Now()
+	if err := r.Start(ctx); err != nil {
+		return engineMeasure{}, err
+	}
+	defer r.Close()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if _, err := r.Drain(dctx, ends); err != nil {
+		return engineMeasure{}, err
+	}
+	m := engineMeasure{elapsed: time.Since(start), checkpoints: len(r.Checkpoints())}
+	if err := r.Stop(dctx); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// verifyOutput judges out against the oracle over the committed input.
+func verifyOutput(ctx context.Context, c *Cluster, spec *jobs.Spec, out string) error {
+	var topics []string
+	for _, t := range spec.Inputs(jobs.Params{Partitions: 1}) {
+		topics = append(topics, t.Name)
+	}
+	in, _, err := livetest.ReadInput(ctx, c.Opts, func(t string) string { return t }, topics...)
+	if err != nil {
+		return err
+	}
+	vs, err := livetest.Judge(ctx, c.Opts, spec, out, in)
+	if err != nil {
+		return err
+	}
+	return livetest.Failed(vs)
+}
+
+func medianOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

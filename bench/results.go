@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Result is one benchmark command's outcome, as written to results/bench.
+type Result struct {
+	// Kind is "run", "compare" or "sim".
+	Kind        string         `json:"kind"`
+	Command     string         `json:"command"`
+	Environment Environment    `json:"environment"`
+	Run         *RunResult     `json:"run,omitempty"`
+	Compare     *CompareResult `json:"compare,omitempty"`
+	Sim         *SimResult     `json:"sim,omitempty"`
+}
+
+// NewResult wraps one of the results with the environment it ran in
+// (taken before it ran: CurrentEnvironment).
+func NewResult(command string, env Environment, v any) *Result {
+	r := &Result{Command: command, Environment: env}
+	switch x := v.(type) {
+	case *RunResult:
+		r.Kind, r.Run = "run", x
+	case *CompareResult:
+		r.Kind, r.Compare = "compare", x
+	case *SimResult:
+		r.Kind, r.Sim = "sim", x
+	}
+	return r
+}
+
+var (
+	unsafeName = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
+	// benchName keeps "/" (sub-benchmarks, as benchstat reads them).
+	benchName = regexp.MustCompile(`[^A-Za-z0-9._=/-]+`)
+)
+
+// Name is the result's file name stem: kind, subject and time.
+func (r *Result) Name() string {
+	subject := ""
+	switch {
+	case r.Run != nil:
+		o := r.Run.Options
+		subject = fmt.Sprintf("%s-%s-%s-%s-%v", o.Job, o.Guarantee, o.Backend, o.Checkpoints, o.Interval)
+		if o.Checkpoints == "off" {
+			subject = fmt.Sprintf("%s-%s-%s-off", o.Job, o.Guarantee, o.Backend)
+		}
+		if o.Rate > 0 {
+			subject += fmt.Sprintf("-rate%.0f", o.Rate)
+		}
+		if o.KillAt > 0 {
+			subject += "-kill"
+		}
+	case r.Compare != nil:
+		subject = r.Compare.Options.Job + "-" + r.Compare.Options.Backend
+	case r.Sim != nil:
+		subject = r.Sim.Scenario
+	}
+	stamp := r.Environment.Started.Format("20060102T150405Z")
+	return unsafeName.ReplaceAllString(fmt.Sprintf("%s-%s-%s", r.Kind, subject, stamp), "_")
+}
+
+// Write writes r as DIR/NAME.json and its benchmark lines as
+// DIR/NAME.bench.txt, each atomically (temporary file, fsync, rename), and
+// returns the JSON file's path.
+func (r *Result) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("results: %w", err)
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("results: encode: %w", err)
+	}
+	path := filepath.Join(dir, r.Name()+".json")
+	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+		return "", err
+	}
+	lines := strings.Join(r.BenchLines(), "\n") + "\n"
+	if err := writeFileAtomic(filepath.Join(dir, r.Name()+".bench.txt"), []byte(r.benchHeader()+lines)); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// ReadResult reads a result file written by Write.
+func ReadResult(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Run == nil && r.Compare == nil && r.Sim == nil {
+		return nil, fmt.Errorf("%s: not a bench result (no run, compare or sim section)", path)
+	}
+	return &r, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name()) // best effort; the error below is what matters
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync() // the rename is durable on the next sync at worst
+		d.Close()
+	}
+	return nil
+}
+
+// benchHeader is the configuration block benchstat shows above its tables.
+func (r *Result) benchHeader() string {
+	e := r.Environment
+	return fmt.Sprintf("goos: %s\ngoarch: %s\npkg: github.com/onceproof/onceproof/cmd/bench\ncpu: %s\ncommit: %s\n", e.OS, e.Arch, e.CPU, e.Commit)
+}
+
+// BenchLines renders r as Go benchmark lines: one per measured thing,
+// "BenchmarkName-P  N  ns/op  value unit ...", with N the records (or
+// seeds) and ns/op the wall time per record (or seed).
+func (r *Result) BenchLines() []string {
+	p := r.Environment.GOMAXPROCS
+	var out []string
+	line := func(name string, n int, per time.Duration, extra string) {
+		out = append(out, fmt.Sprintf("Benchmark%s-%d\t%d\t%d ns/op\t%s", benchName.ReplaceAllString(name, "_"), p, n, per.Nanoseconds(), extra))
+	}
+	switch {
+	case r.Run != nil:
+		x := r.Run
+		o := x.Options
+		name := fmt.Sprintf("Run/%s/%s/backend=%s/checkpoints=%s/interval=%v/parallelism=%d", o.Job, o.Guarantee, o.Backend, o.Checkpoints, o.Interval, o.Parallelism)
+		if o.Rate > 0 {
+			name += fmt.Sprintf("/rate=%.0f", o.Rate)
+		}
+		extra := fmt.Sprintf("%.0f records/s\t%.0f records/s/core", x.RecordsPerSec, x.RecordsPerSecPerCore)
+		if l := x.Latency; l != nil && l.Count > 0 {
+			extra += fmt.Sprintf("\t%.3f p50-ms\t%.3f p99-ms\t%.3f p99.9-ms\t%.3f max-ms", msf(l.P50), msf(l.P99), msf(l.P999), msf(l.Max))
+		}
+		if x.Recovery > 0 {
+			extra += fmt.Sprintf("\t%.3f recovery-ms", msf(x.Recovery))
+		}
+		extra += fmt.Sprintf("\t%d peak-rss-bytes", x.PeakRSSBytes)
+		line(name, x.Records, perOp(x.Elapsed, x.Records), extra)
+	case r.Compare != nil:
+		x := r.Compare
+		for _, run := range x.Runs {
+			line(fmt.Sprintf("Compare/%s/backend=%s/%s", x.Options.Job, x.Options.Backend, run.Contender), x.Options.Records,
+				perOp(run.Elapsed, x.Options.Records), fmt.Sprintf("%.0f records/s", run.RecordsPerSec))
+		}
+	case r.Sim != nil:
+		x := r.Sim
+		for _, s := range x.Scenarios {
+			line("Sim/"+s.Scenario, s.Seeds, perOp(s.Wall, s.Seeds), fmt.Sprintf("%.1f sim-s/wall-s\t%.0f events/s\t%.0f seeds/h/core",
+				s.SimPerWall, s.EventsPerSec, s.SeedsPerHourPerCore))
+		}
+	}
+	return out
+}
+
+func perOp(d time.Duration, n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return d / time.Duration(n)
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

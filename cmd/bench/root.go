@@ -1,0 +1,352 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/onceproof/onceproof/bench"
+	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/scenarios"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// usageError is bad input: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue), errors.Is(err, bench.ErrUnreachable):
+		return 2
+	}
+	return 1
+}
+
+// NewRoot builds the command tree (a factory: fresh flags for each use).
+func NewRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bench",
+		Short:         "Measure the engine live: throughput, latency, checkpoint cost, recovery; compare it; chart it",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.AddCommand(runCmd(), compareCmd(), simCmd(), plotCmd())
+	return root
+}
+
+// kafkaFlags are the options that reach external brokers.
+type kafkaFlags struct {
+	brokers       []string
+	tls           bool
+	tlsCA         string
+	tlsSkipVerify bool
+	saslMechanism string
+	saslUser      string
+	saslPassword  string
+}
+
+func (k *kafkaFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVar(&k.brokers, "brokers", nil, "external seed brokers host:port,... (default: an in-process kfake broker)")
+	f.BoolVar(&k.tls, "tls", false, "connect to --brokers over TLS")
+	f.StringVar(&k.tlsCA, "tls-ca", "", "PEM file of the CA that signed the brokers' certificates (implies --tls)")
+	f.BoolVar(&k.tlsSkipVerify, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates")
+	f.StringVar(&k.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	f.StringVar(&k.saslUser, "sasl-user", "", "SASL user")
+	f.StringVar(&k.saslPassword, "sasl-password", "", "SASL password (or set BENCH_SASL_PASSWORD)")
+}
+
+// opts turns the flags into kgo options, passed through to every client.
+func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
+	var out []kgo.Opt
+	if k.tls || k.tlsCA != "" || k.tlsSkipVerify {
+		cfg := &tls.Config{InsecureSkipVerify: k.tlsSkipVerify} // #nosec G402 -- only when asked for
+		if k.tlsCA != "" {
+			pem, err := os.ReadFile(k.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--tls-ca: no certificate in %s", k.tlsCA)
+			}
+			cfg.RootCAs = pool
+		}
+		out = append(out, kgo.DialTLSConfig(cfg))
+	}
+	pass := k.saslPassword
+	if pass == "" {
+		pass = os.Getenv("BENCH_SASL_PASSWORD")
+	}
+	switch strings.ToUpper(k.saslMechanism) {
+	case "":
+	case "PLAIN":
+		out = append(out, kgo.SASL(plain.Auth{User: k.saslUser, Pass: pass}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		out = append(out, kgo.SASL(scram.Auth{User: k.saslUser, Pass: pass}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		out = append(out, kgo.SASL(scram.Auth{User: k.saslUser, Pass: pass}.AsSha512Mechanism()))
+	default:
+		return nil, fmt.Errorf("--sasl-mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.saslMechanism)
+	}
+	if len(out) > 0 && len(k.brokers) == 0 {
+		return nil, errors.New("--tls and --sasl-* apply to --brokers; none given")
+	}
+	return out, nil
+}
+
+// save writes res under dir and prints its benchmark lines and path.
+func save(w io.Writer, dir string, res *bench.Result) error {
+	for _, l := range res.BenchLines() {
+		fmt.Fprintln(w, l)
+	}
+	if dir == "" {
+		return nil
+	}
+	path, err := res.Write(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "results: %s\n", path)
+	return nil
+}
+
+func commandLine() string { return strings.Join(os.Args, " ") }
+
+func jobArg(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usage(fmt.Errorf("%s needs one job (known: %s)", cmd.Name(), strings.Join(jobs.Names(), ", ")))
+	}
+	if _, err := jobs.Lookup(args[0]); err != nil {
+		return usage(err)
+	}
+	return nil
+}
+
+func runCmd() *cobra.Command {
+	o := bench.DefaultRunOptions("")
+	var k kafkaFlags
+	var out string
+	var records int
+	cmd := &cobra.Command{
+		Use:   "run JOB",
+		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory",
+		Long: `Run a job live once on the engine and measure it.
+
+Without --rate or --duration the input (--records) is written first and the
+job's throughput is measured from its start until all of it is committed.
+With --rate (records/s) or --duration, the input is written while the job
+runs, and the end-to-end latency of every output record is measured: the
+time a polling read_committed consumer saw it minus the time the broker
+acknowledged the input record that caused it. --kill-at kills every task at
+that time after the start; the recovery time is from the kill to the first
+checkpoint completed after it. The committed output is then checked with the
+exactly-once checker.`,
+		Args: jobArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Job = args[0]
+			if cmd.Flags().Changed("records") && cmd.Flags().Changed("duration") {
+				return usage(errors.New("--records and --duration: give one (with --duration, --rate sets the size)"))
+			}
+			if cmd.Flags().Changed("records") {
+				o.Records = records
+			} else if o.Duration > 0 {
+				o.Records = 2_000_000 // a cap; the duration ends the input
+				if o.Rate > 0 {
+					o.Records = int(o.Rate*o.Duration.Seconds()) + 1
+				}
+			}
+			if err := o.Validate(); err != nil {
+				return usage(err)
+			}
+			kopts, err := k.opts()
+			if err != nil {
+				return usage(err)
+			}
+			o.Brokers, o.Kafka = k.brokers, kopts
+			o.Log = cmd.ErrOrStderr()
+			env := bench.CurrentEnvironment()
+			res, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			res.Print(cmd.OutOrStdout())
+			if err := save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res)); err != nil {
+				return err
+			}
+			for _, v := range res.Verdicts {
+				if v.Verdict.String() != "ok" {
+					return fmt.Errorf("the output is not exactly-once: %s", v)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&o.Interval, "interval", o.Interval, "checkpoint interval")
+	f.StringVar(&o.Checkpoints, "checkpoints", o.Checkpoints, "aligned, unaligned or off (off: only a final checkpoint at the end of input; at-least-once only)")
+	f.StringVar(&o.Backend, "backend", o.Backend, "keyed state backend: heap or pebble")
+	f.StringVar(&o.Guarantee, "guarantee", o.Guarantee, "exactly-once or at-least-once")
+	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "parallelism of every vertex")
+	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
+	f.IntVar(&records, "records", o.Records, "input records")
+	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
+	f.DurationVar(&o.Duration, "duration", 0, "write input for this long while the job runs (instead of --records)")
+	f.Float64Var(&o.Rate, "rate", 0, "input rate in records/s, written while the job runs (0: preload the input)")
+	f.DurationVar(&o.KillAt, "kill-at", 0, "kill every task this long after the start")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
+	f.BoolVar(&o.Verify, "verify", o.Verify, "check the output with the exactly-once checker")
+	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary one)")
+	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
+	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	k.add(cmd)
+	return cmd
+}
+
+func compareCmd() *cobra.Command {
+	o := bench.DefaultCompareOptions("")
+	var out string
+	cmd := &cobra.Command{
+		Use:   "compare JOB",
+		Short: "The engine against the Kafka ceiling and franz-go's transactional loop, interleaved, same broker and input",
+		Long: `Compare writes the input once to an in-process broker, then runs, in
+interleaved rounds (engine, ceiling, franz-go; --rounds times), each contender
+from the same input into an output topic of its own:
+
+  engine    the job on the live runner, exactly-once, a checkpoint per --interval
+  ceiling   a hand-written loop of raw requests: read_committed fetches, produced
+            in transactions committed once per --interval, no engine (a copy)
+  franz-go  kgo.GroupTransactSession consume-transform-produce, committing once
+            per --interval (what a Go user would write)
+
+Each is timed from its start until all input is committed, and counted on the
+output. It prints every run, the medians and the ratios engine/ceiling and
+engine/franz-go.`,
+		Args: jobArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Job = args[0]
+			if err := o.Validate(); err != nil {
+				return usage(err)
+			}
+			o.Log = cmd.OutOrStdout()
+			start, env := time.Now(), bench.CurrentEnvironment()
+			res, err := bench.Compare(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "median    engine %.0f  ceiling %.0f  franz-go %.0f records/s\n",
+				res.Median[bench.Engine], res.Median[bench.Ceiling], res.Median[bench.FranzGo])
+			fmt.Fprintf(w, "ratios    engine/ceiling %.2f  engine/franz-go %.2f\n", res.EngineVsCeiling, res.EngineVsFranzGo)
+			fmt.Fprintf(w, "per CPU-s engine %.0f  ceiling %.0f  franz-go %.0f records/CPU-s  (engine/ceiling %.2f  engine/franz-go %.2f)\n",
+				res.MedianPerCPUSec[bench.Engine], res.MedianPerCPUSec[bench.Ceiling], res.MedianPerCPUSec[bench.FranzGo],
+				res.EngineVsCeilingCPU, res.EngineVsFranzGoCPU)
+			fmt.Fprintf(w, "peak RSS  %.0f MiB   wall %v\n", float64(res.PeakRSSBytes)/(1<<20), time.Since(start).Round(time.Second))
+			fmt.Fprintf(w, "machine   %s, %d cores, %s, load average at start %s\n", env.CPU, env.Cores, env.GoVersion, env.LoadAvg)
+			return save(w, out, bench.NewResult(commandLine(), env, res))
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "subtasks (engine) and sessions/loops (others)")
+	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
+	f.IntVar(&o.Records, "records", o.Records, "input records")
+	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
+	f.DurationVar(&o.Interval, "interval", o.Interval, "checkpoint interval (and the loops' commit interval)")
+	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds of engine, ceiling, franz-go")
+	f.StringVar(&o.Backend, "backend", o.Backend, "the engine's keyed state backend: heap or pebble")
+	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
+	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker")
+	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	return cmd
+}
+
+func simCmd() *cobra.Command {
+	o := bench.SimOptions{Seeds: 10}
+	var out string
+	cmd := &cobra.Command{
+		Use:   "sim [SCENARIO...]",
+		Short: "The simulator's speed: simulated seconds per wall second, events per second, seeds per hour per core",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if _, err := scenarios.Lookup(a); err != nil {
+					return usage(err)
+				}
+			}
+			if o.Seeds < 1 {
+				return usage(fmt.Errorf("--seeds: must be at least 1, got %d", o.Seeds))
+			}
+			o.Scenarios = args
+			o.Log = cmd.OutOrStdout()
+			env := bench.CurrentEnvironment()
+			res, err := bench.Sim(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			t := res.Total
+			fmt.Fprintf(cmd.OutOrStdout(), "%-34s %3d seeds  %6.1f sim-s/wall-s  %8.0f events/s  %8.0f seeds/h/core\n",
+				"total", t.Seeds, t.SimPerWall, t.EventsPerSec, t.SeedsPerHourPerCore)
+			return save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res))
+		},
+	}
+	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario")
+	cmd.Flags().StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	return cmd
+}
+
+func plotCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "plot RESULTS.json...",
+		Short: "SVG charts of results: throughput against interval, latency distribution, checkpoint duration over time",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usage(errors.New("plot needs at least one result file"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rs []*bench.Result
+			for _, a := range args {
+				r, err := bench.ReadResult(a)
+				if err != nil {
+					return usage(err)
+				}
+				rs = append(rs, r)
+			}
+			files, err := bench.Plot(rs, out)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				fmt.Fprintln(cmd.OutOrStdout(), f)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "results/bench/plots", "directory for the SVG files")
+	return cmd
+}

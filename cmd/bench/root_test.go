@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func execute(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := NewRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err != nil {
+		out.WriteString("bench: " + err.Error() + "\n")
+	}
+	return out.String(), exitCode(err)
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "nope"}, `unknown job "nope"`},
+		{[]string{"run"}, "run needs one job"},
+		{[]string{"run", "copier", "--rate", "-5"}, "--rate: must not be negative"},
+		{[]string{"run", "copier", "--brokers", "127.0.0.1:1"}, "brokers unreachable"},
+		{[]string{"run", "copier", "--checkpoints", "sideways"}, "--checkpoints"},
+		{[]string{"run", "copier", "--backend", "rocksdb"}, "--backend"},
+		{[]string{"run", "copier", "--checkpoints", "off"}, "use --guarantee at-least-once"},
+		{[]string{"run", "copier", "--records", "5", "--duration", "1s"}, "give one"},
+		{[]string{"run", "copier", "--bogus"}, "unknown flag"},
+		{[]string{"run", "copier", "--sasl-mechanism", "PLAIN"}, "apply to --brokers"},
+		{[]string{"compare", "join"}, "two inputs"},
+		{[]string{"compare", "nope"}, `unknown job "nope"`},
+		{[]string{"sim", "nope"}, `unknown scenario "nope"`},
+		{[]string{"sim", "--seeds", "0"}, "--seeds"},
+		{[]string{"plot"}, "at least one result"},
+		{[]string{"plot", "/nonexistent.json"}, "nonexistent"},
+	} {
+		out, code := execute(t, tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("bench %s: got exit %d, output %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, tc.want)
+		}
+		if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
+			t.Errorf("bench %s: got %d lines, want one clear line:\n%s", strings.Join(tc.args, " "), lines, out)
+		}
+	}
+}
+
+// TestRunKillPlot runs a small job with a kill, checks that the result says
+// exactly-once and names a recovery time, then plots it.
+func TestRunKillPlot(t *testing.T) {
+	dir := t.TempDir()
+	out, code := execute(t, "run", "keyed-count", "--rate", "20000", "--duration", "1500ms", "--interval", "200ms",
+		"--kill-at", "700ms", "--keys", "100", "--backend", "pebble", "--checkpoints", "unaligned", "--out", dir)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"recovery", "exactly-once       ok", "latency", "BenchmarkRun/keyed-count/exactly-once/backend=pebble/checkpoints=unaligned"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "run-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("result files: got %v, want one", files)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(files[0], ".json") + ".bench.txt"); err != nil {
+		t.Errorf("benchmark lines file: %v", err)
+	}
+	plots := filepath.Join(dir, "plots")
+	out, code = execute(t, "plot", files[0], "--out", plots)
+	if code != 0 {
+		t.Fatalf("plot: exit %d\n%s", code, out)
+	}
+	for _, name := range []string{"latency-percentiles.svg", "checkpoint-duration.svg"} {
+		data, err := os.ReadFile(filepath.Join(plots, name))
+		if err != nil || !bytes.Contains(data, []byte("<svg")) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestCompareSmall(t *testing.T) {
+	out, code := execute(t, "compare", "keyed-count", "--records", "20000", "--rounds", "1", "--interval", "100ms", "--out", "")
+	if code != 0 {
+		t.Fatalf("compare: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"round 1  engine", "round 1  ceiling", "round 1  franz-go", "engine/ceiling", "engine/franz-go"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimOneSeed(t *testing.T) {
+	out, code := execute(t, "sim", "smoke-copier", "--seeds", "1", "--out", "")
+	if code != 0 || !strings.Contains(out, "sim-s/wall-s") || !strings.Contains(out, "BenchmarkSim/smoke-copier") {
+		t.Fatalf("sim: exit %d\n%s", code, out)
+	}
+}

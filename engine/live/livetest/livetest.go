@@ -1,0 +1,214 @@
+// Package livetest sets up and judges live runs: an in-process Kafka with a
+// job's topics and input, and the exactly-once verdict on what the job
+// committed. The live runner's tests and the bench library share it.
+//
+// The verdict uses the same independent parts as the simulator's: the
+// output is read by internal/observe (a kgo read_committed consumer, not the
+// engine's fetch path) and judged by checkers.ExactlyOnce against the job's
+// sequential oracle over the committed input, itself read back from Kafka.
+package livetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/live"
+	"github.com/onceproof/onceproof/internal/observe"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Fixture is a job with its topics and input on a Kafka cluster.
+type Fixture struct {
+	// Broker is the in-process broker (nil when the cluster is external).
+	Broker *live.Broker
+	// Opts reach the cluster.
+	Opts   []kgo.Opt
+	Spec   *jobs.Spec
+	Params jobs.Params
+	Job    *engine.Job
+}
+
+// New starts an in-process broker (over a VirtualNetwork) and creates the
+// job's topics; it writes no input.
+func New(job string, p jobs.Params) (*Fixture, error) { return NewOn(1, job, p) }
+
+// NewOn is New on a cluster of brokers brokers, whose partition leaders are
+// spread over them.
+func NewOn(brokers int, job string, p jobs.Params) (*Fixture, error) {
+	spec, err := jobs.Lookup(job)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("params: %w", err)
+	}
+	j, err := spec.Build(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := live.StartBrokers(brokers, false)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fixture{Broker: b, Opts: b.ClientOpts(), Spec: spec, Params: p, Job: j}
+	for _, t := range append(spec.Inputs(p), spec.Output(p)) {
+		if err := b.CreateTopic(t.Name, t.Partitions); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// Close stops the broker.
+func (f *Fixture) Close() {
+	if f.Broker != nil {
+		f.Broker.Close()
+	}
+}
+
+// WriteGenerated writes the job's generated input (drawn from seed) in
+// transactions of txnRecords records, every fourth aborted, so that the
+// input holds aborted batches and control markers as real input does.
+func (f *Fixture) WriteGenerated(ctx context.Context, seed uint64, txnRecords int) error {
+	r := rand.New(rand.NewPCG(seed, 0x6c697665))
+	return WriteTxns(ctx, f.Opts, f.Spec.Generate(r, f.Params), txnRecords, "livetest-input")
+}
+
+// WriteTxns writes recs with a transactional kgo producer, txnRecords per
+// transaction, aborting every fourth transaction (its records are written
+// with an "aborted-" value prefix and never become visible).
+func WriteTxns(ctx context.Context, opts []kgo.Opt, recs []jobs.Input, txnRecords int, txnID string) error {
+	if txnRecords < 1 {
+		return fmt.Errorf("write input: txn records must be at least 1, got %d", txnRecords)
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
+		kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
+	if err != nil {
+		return fmt.Errorf("write input: %w", err)
+	}
+	defer cl.Close()
+	for i, txn := 0, 0; i < len(recs); txn++ {
+		abort := txn%4 == 3
+		n := min(txnRecords, len(recs)-i)
+		if err := cl.BeginTransaction(); err != nil {
+			return fmt.Errorf("write input: begin: %w", err)
+		}
+		for _, in := range recs[i : i+n] {
+			v := in.Value
+			if abort {
+				v = "aborted-" + v
+			}
+			cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Partition: in.Partition, Key: []byte(in.Key), Value: []byte(v)}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			return fmt.Errorf("write input: flush: %w", err)
+		}
+		commit := kgo.TryCommit
+		if abort {
+			commit = kgo.TryAbort
+		} else {
+			i += n
+		}
+		if err := cl.EndTransaction(ctx, commit); err != nil {
+			return fmt.Errorf("write input: end transaction: %w", err)
+		}
+	}
+	return nil
+}
+
+// Input reads the committed input back (as the oracle needs it, with
+// offsets) and the end of each input partition ("topic/p" -> high
+// watermark), which is where the job has read everything.
+func (f *Fixture) Input(ctx context.Context) ([]jobs.Committed, map[string]int64, error) {
+	var topics []string
+	for _, t := range f.Spec.Inputs(f.Params) {
+		topics = append(topics, t.Name)
+	}
+	return ReadInput(ctx, f.Opts, func(t string) string { return t }, topics...)
+}
+
+// ReadInput reads topics with an independent read_committed consumer, as
+// the oracle's committed input. Each topic is read from actual(topic), for
+// benchmarks that rename topics; the result names it topic, as the job's
+// oracle knows it.
+func ReadInput(ctx context.Context, opts []kgo.Opt, actual func(string) string, topics ...string) ([]jobs.Committed, map[string]int64, error) {
+	var in []jobs.Committed
+	ends := map[string]int64{}
+	for _, t := range topics {
+		got, err := observe.ReadCommitted(ctx, actual(t), 5*time.Minute, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read back input: %w", err)
+		}
+		for _, r := range got.Records {
+			in = append(in, jobs.Committed{Topic: t, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
+		}
+		for _, p := range got.Partitions {
+			ends[fmt.Sprintf("%s/%d", actual(t), p.Partition)] = p.HighWatermark
+		}
+	}
+	return in, ends, nil
+}
+
+// Check reads the committed output and judges it against the oracle over
+// the committed input: the exactly-once verdict, and whether a transaction
+// was left open (a last stable offset below the high watermark).
+func (f *Fixture) Check(ctx context.Context) ([]checkers.Result, error) {
+	in, _, err := f.Input(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Judge(ctx, f.Opts, f.Spec, f.Spec.Output(f.Params).Name, in)
+}
+
+// Judge reads topic (a job's output) with an independent read_committed
+// consumer and checks it against spec's oracle over in.
+func Judge(ctx context.Context, opts []kgo.Opt, spec *jobs.Spec, topic string, in []jobs.Committed) ([]checkers.Result, error) {
+	got, err := observe.ReadCommitted(ctx, topic, 5*time.Minute, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("read output: %w", err)
+	}
+	var expected []checkers.Expected
+	for _, o := range spec.Oracle(in) {
+		expected = append(expected, checkers.Expected{Lineage: o.Lineage, Key: o.Key, Value: o.Value})
+	}
+	var observed []checkers.Observed
+	for _, r := range got.Records {
+		k, v := string(r.Key), string(r.Value)
+		observed = append(observed, checkers.Observed{Lineage: spec.Lineage(k, v), Key: k, Value: v, Partition: r.Partition, Offset: r.Offset})
+	}
+	eo := checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: spec.OrderedPerKey})
+	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
+	var stuck []string
+	for _, p := range got.Partitions {
+		if p.LastStable < p.HighWatermark {
+			stuck = append(stuck, fmt.Sprintf("%s/%d lso=%d hwm=%d", topic, p.Partition, p.LastStable, p.HighWatermark))
+		}
+	}
+	sort.Strings(stuck)
+	if len(stuck) > 0 {
+		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
+		open.Explanation = "transactions left open pin the last stable offset: " + strings.Join(stuck, ", ")
+	}
+	return []checkers.Result{eo, open}, nil
+}
+
+// Failed returns an error describing every result that is not Ok.
+func Failed(rs []checkers.Result) error {
+	var errs []error
+	for _, r := range rs {
+		if r.Verdict != checkers.Ok {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %s", r.Checker, r.Verdict, r.Anomaly, r.Explanation))
+		}
+	}
+	return errors.Join(errs...)
+}

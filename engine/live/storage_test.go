@@ -1,0 +1,77 @@
+package live
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onceproof/onceproof/engine"
+)
+
+func TestStorageAtomicAndRecover(t *testing.T) {
+	s := &storage{dir: t.TempDir()}
+	if err := s.put("job/chk-1/src-0", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.put("job/chk-1/src-0", []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.get("job/chk-1/src-0")
+	if err != nil || string(got) != "b" {
+		t.Fatalf("get: got %q, %v; want b", got, err)
+	}
+	// No temporary file is left behind.
+	left, _ := filepath.Glob(filepath.Join(s.dir, "job", "chk-1", ".tmp-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if err := s.put("../escape", []byte("x")); err == nil {
+		t.Error("put ../escape: got nil, want an error")
+	}
+	// Checkpoint 2 has metadata, 3 has none (incomplete), 4 has garbage.
+	md := `{"job":"job","checkpoint":2,"handles":{},"offsets":{"in/0":7}}`
+	must(t, s.put("job/chk-2/_metadata", []byte(md)))
+	must(t, s.put("job/chk-3/src-0", []byte("x")))
+	must(t, s.put("job/chk-4/_metadata", []byte("{")))
+	must(t, s.put("job/coordinator.json", []byte(`{"counter":3,"attempt":2}`)))
+	rec, err := s.recoverJob("job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.state != (engine.State{Counter: 4, Attempt: 2}) {
+		t.Errorf("state: got %+v, want counter 4 (the highest directory) and attempt 2", rec.state)
+	}
+	if len(rec.completed) != 1 || rec.completed[0].Checkpoint != 2 {
+		t.Errorf("completed: got %+v, want only checkpoint 2", rec.completed)
+	}
+	must(t, s.removeCheckpoint("job", 2))
+	if _, err := os.Stat(filepath.Join(s.dir, "job", "chk-2")); !os.IsNotExist(err) {
+		t.Errorf("checkpoint 2 still there after remove: %v", err)
+	}
+}
+
+func TestLoadCheckpointPath(t *testing.T) {
+	root := t.TempDir()
+	s := &storage{dir: root}
+	must(t, s.put("job/chk-5/_metadata", []byte(`{"job":"job","checkpoint":5,"handles":{"src/0":"job/chk-5/src-0"}}`)))
+	for _, p := range []string{filepath.Join(root, "job", "chk-5"), filepath.Join(root, "job", "chk-5", "_metadata")} {
+		md, r, err := loadCheckpointPath(p, "job")
+		if err != nil || md.Checkpoint != 5 || filepath.Clean(r) != filepath.Clean(root) {
+			t.Errorf("%s: got checkpoint %d root %q err %v; want 5, %q", p, md.Checkpoint, r, err, root)
+		}
+	}
+	// A checkpoint directory renamed away from its job's layout.
+	other := filepath.Join(t.TempDir(), "elsewhere")
+	must(t, os.Rename(filepath.Join(root, "job", "chk-5"), other))
+	if _, _, err := loadCheckpointPath(other, "job"); err == nil || !strings.Contains(err.Error(), "should end in") {
+		t.Errorf("renamed checkpoint: got %v, want a layout error", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
