@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sort"
 	"strconv"
 	"sync"
@@ -79,6 +80,11 @@ func (o CompareOptions) Validate() error {
 		return fmt.Errorf("--backend: %q is not heap or pebble", o.Backend)
 	case o.Rounds < 1:
 		return fmt.Errorf("--rounds: must be at least 1, got %d", o.Rounds)
+	}
+	for _, c := range o.Only {
+		if !slices.Contains(Contenders, c) {
+			return fmt.Errorf("--only: %q is not one of %s", c, strings.Join(Contenders, ", "))
+		}
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ type TaskEnv interface {
 }
 
 // MsgKind is the kind of a stream message.
-type MsgKind int
+type MsgKind uint8
 
 // The kinds of stream message.
 const (
@@ -64,15 +64,19 @@ const (
 )
 
 // StreamMsg travels on a channel between two tasks.
+//
+// Every record is copied into a message at least twice on its way (into the
+// sender's batch, into the receiver's queue), so the fields are ordered to
+// keep it small: Kind packs next to Idle.
 type StreamMsg struct {
-	Kind   MsgKind `json:"kind"`
-	Record Record  `json:"record,omitzero"`
+	Record Record `json:"record,omitzero"`
 	// Barrier fields: the checkpoint and when it was triggered.
 	Checkpoint  int64 `json:"checkpoint,omitempty"`
 	TriggeredAt int64 `json:"triggered_at,omitempty"`
 	// Watermark fields: the event time in milliseconds, or Idle.
-	Watermark int64 `json:"watermark,omitempty"`
-	Idle      bool  `json:"idle,omitempty"`
+	Watermark int64   `json:"watermark,omitempty"`
+	Kind      MsgKind `json:"kind"`
+	Idle      bool    `json:"idle,omitempty"`
 }
 
 // Phase names a step of the checkpoint protocol; fault plans trigger on them.

@@ -39,7 +39,7 @@ type openTxn struct {
 
 type produced struct {
 	p   int32
-	rec kproto.Record
+	rec kproto.StringRecord
 }
 
 // kop is one Kafka operation of the sink. The sink runs them one at a time,
@@ -54,7 +54,7 @@ type kop struct {
 type sink struct {
 	t    *Task
 	spec *SinkSpec
-	buf  [][]kproto.Record
+	buf  [][]kproto.StringRecord
 	// unflushed counts records buffered or in produce requests not yet
 	// acknowledged; the sink takes no input past a bound on it.
 	unflushed int
@@ -78,7 +78,7 @@ type sink struct {
 }
 
 func newSink(t *Task) *sink {
-	return &sink{t: t, spec: t.v.Sink, buf: make([][]kproto.Record, t.v.Sink.Partitions)}
+	return &sink{t: t, spec: t.v.Sink, buf: make([][]kproto.StringRecord, t.v.Sink.Partitions)}
 }
 
 func (s *sink) exactlyOnce() bool { return s.spec.Guarantee == ExactlyOnce }
@@ -157,7 +157,10 @@ func (s *sink) busy() bool {
 
 func (s *sink) add(r Record) {
 	p := PartitionFor(r.Key, s.spec.Partitions, s.t.id.Subtask)
-	s.buf[p] = append(s.buf[p], kproto.Record{Key: []byte(r.Key), Value: []byte(r.Value)})
+	if s.buf[p] == nil {
+		s.buf[p] = make([]kproto.StringRecord, 0, s.t.cfg.SinkBatchRecords)
+	}
+	s.buf[p] = append(s.buf[p], kproto.StringRecord{Key: r.Key, Value: r.Value})
 	s.unflushed++
 	if len(s.buf[p]) >= s.t.cfg.SinkBatchRecords {
 		s.flushPartition(p)
@@ -174,9 +177,9 @@ func (s *sink) flushPartition(p int32) {
 		var req kmsg.Request
 		if s.exactlyOnce() {
 			c := s.cur
-			req = kproto.Produce(c.prod.TxnID, s.spec.Topic, p, kproto.EncodeBatch(c.prod, c.seq[p], true, 0, recs))
+			req = kproto.Produce(c.prod.TxnID, s.spec.Topic, p, kproto.EncodeStringBatch(c.prod, c.seq[p], true, 0, recs))
 		} else {
-			req = kproto.Produce("", s.spec.Topic, p, kproto.EncodeBatch(kproto.Producer{ID: -1, Epoch: -1}, -1, false, 0, recs))
+			req = kproto.Produce("", s.spec.Topic, p, kproto.EncodeStringBatch(kproto.Producer{ID: -1, Epoch: -1}, -1, false, 0, recs))
 		}
 		s.do(req, "produce", func(resp kmsg.Response) error {
 			if _, err := kproto.ProduceResult(resp); err != nil {

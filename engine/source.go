@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/onceproof/onceproof/internal/kproto"
@@ -41,6 +42,20 @@ type source struct {
 	ws      *WatermarkStrategy
 	clocks  []partitionClock
 	emitted int64
+	// obuf is scratch space for rendering origins.
+	obuf []byte
+}
+
+// origin renders a record's origin, "topic/partition@offset". It runs for
+// every record read, so it appends instead of formatting.
+func (s *source) origin(p int32, off int64) string {
+	b := append(s.obuf[:0], s.topic...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(p), 10)
+	b = append(b, '@')
+	b = strconv.AppendInt(b, off, 10)
+	s.obuf = b
+	return string(b)
 }
 
 type deferredSnapshot struct {
@@ -174,7 +189,7 @@ func (s *source) maybeFetch() {
 			i := s.index(f.Partition)
 			for _, r := range f.Records {
 				rec := Record{Key: string(r.Key), Value: string(r.Value), Time: r.Timestamp.UnixMilli(),
-					Origin: fmt.Sprintf("%s/%d@%d", s.topic, f.Partition, r.Offset)}
+					Origin: s.origin(f.Partition, r.Offset)}
 				if s.ws != nil {
 					rec.Time = s.ws.timestamp(rec)
 					if i >= 0 {

@@ -59,17 +59,25 @@ type heapGroup struct {
 // full checkpoint), as Flink's HashMapStateBackend does.
 type HeapBackend struct {
 	groups map[int]*heapGroup
+	// last is the group used last: a keyed function reads and writes
+	// the same key, so most lookups hit it.
+	last   *heapGroup
+	lastKG int
 }
 
 // NewHeapBackend returns an empty heap backend.
 func NewHeapBackend() *HeapBackend { return &HeapBackend{groups: map[int]*heapGroup{}} }
 
 func (h *HeapBackend) group(kg int) *heapGroup {
+	if h.last != nil && h.lastKG == kg {
+		return h.last
+	}
 	g := h.groups[kg]
 	if g == nil {
 		g = &heapGroup{values: map[stateKey]string{}, lists: map[stateKey][]string{}}
 		h.groups[kg] = g
 	}
+	h.last, h.lastKG = g, kg
 	return g
 }
 
@@ -145,7 +153,7 @@ func (h *HeapBackend) Snapshot() []KeyGroupState {
 
 // Restore implements StateBackend.
 func (h *HeapBackend) Restore(groups []KeyGroupState) {
-	h.groups = map[int]*heapGroup{}
+	h.groups, h.last = map[int]*heapGroup{}, nil
 	for _, s := range groups {
 		g := h.group(s.KG)
 		for _, e := range s.Values {

@@ -77,7 +77,7 @@ type Deployment struct {
 type inChannel struct {
 	input    int // the vertex input (edge) it belongs to
 	upstream int // the upstream subtask
-	queue    []StreamMsg
+	queue    msgQueue
 	blocked  bool // barrier received, waiting for the others (aligned mode)
 	unacked  int  // records consumed but not yet returned as credit
 	replay   int  // records at the head replayed from channel state: no credit
@@ -308,7 +308,7 @@ func (t *Task) Enqueue(in int, m StreamMsg) {
 	if t.enqueueUnaligned(in, m) {
 		return
 	}
-	t.inputs[in].queue = append(t.inputs[in].queue, m)
+	t.inputs[in].queue.push(m)
 	t.pump()
 }
 
@@ -351,11 +351,11 @@ func (t *Task) pump() {
 		picked := -1
 		for i := range t.inputs {
 			c := t.inputs[(t.rr+i)%len(t.inputs)]
-			if c.blocked || len(c.queue) == 0 {
+			if c.blocked || c.queue.len() == 0 {
 				continue
 			}
 			// Barriers and watermarks need no credit: they carry no data.
-			if credit || c.queue[0].Kind != MsgRecord {
+			if credit || c.queue.front().Kind != MsgRecord {
 				picked = (t.rr + i) % len(t.inputs)
 				break
 			}
@@ -365,8 +365,7 @@ func (t *Task) pump() {
 		}
 		t.rr = (picked + 1) % len(t.inputs)
 		c := t.inputs[picked]
-		m := c.queue[0]
-		c.queue = c.queue[1:]
+		m := c.queue.pop()
 		switch m.Kind {
 		case MsgBarrier:
 			t.onBarrier(picked, m)

@@ -96,7 +96,7 @@ func (t *Task) onUnalignedBarrier(in int, m StreamMsg) {
 	// A newer checkpoint: whatever was captured for an older one belongs
 	// to a checkpoint that can no longer complete.
 	t.capture = nil
-	t.startCapture(n, t.env.Now(), func(i int) bool { return i != in }, func(i int) []Record { return queuedRecords(t.inputs[i].queue, 0) })
+	t.startCapture(n, t.env.Now(), func(i int) bool { return i != in }, func(i int) []Record { return queuedRecords(t.inputs[i].queue.items(), 0) })
 	t.event(PhaseAligned, n, "unaligned")
 	t.checkpoint(n, m.TriggeredAt, t.env.Now())
 }
@@ -187,11 +187,11 @@ func (t *Task) restoreChannelState(s *TaskSnapshot) {
 			if in.input != c.Input || (in.upstream != c.Upstream && c.Upstream != -1) {
 				continue
 			}
-			replay := make([]StreamMsg, 0, len(c.Records)+len(in.queue))
+			replay := make([]StreamMsg, 0, len(c.Records))
 			for _, r := range c.Records {
 				replay = append(replay, StreamMsg{Kind: MsgRecord, Record: r})
 			}
-			t.inputs[i].queue = append(replay, in.queue...)
+			t.inputs[i].queue.prepend(replay)
 			t.inputs[i].replay += len(c.Records)
 			break
 		}
@@ -211,12 +211,12 @@ func (t *Task) armAlignmentTimeout(n int64) {
 		}
 		t.align = nil
 		t.startCapture(n, a.firstAt,
-			func(i int) bool { return !a.received[i] && !queuedBarrier(t.inputs[i].queue, n) },
+			func(i int) bool { return !a.received[i] && !queuedBarrier(t.inputs[i].queue.items(), n) },
 			func(i int) []Record {
 				if a.received[i] {
 					return nil // what is queued behind a barrier belongs after it
 				}
-				return queuedRecords(t.inputs[i].queue, n)
+				return queuedRecords(t.inputs[i].queue.items(), n)
 			})
 		t.unblockAll()
 		t.event(PhaseAligned, n, fmt.Sprintf("alignment timed out after %v: unaligned", t.cfg.AlignmentTimeout))

@@ -53,6 +53,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	addProfiling(root)
 	root.AddCommand(runCmd(), compareCmd(), simCmd(), plotCmd())
 	return root
 }
@@ -260,10 +261,14 @@ engine/franz-go.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "median    engine %.0f  ceiling %.0f  franz-go %.0f records/s\n",
 				res.Median[bench.Engine], res.Median[bench.Ceiling], res.Median[bench.FranzGo])
-			fmt.Fprintf(w, "ratios    engine/ceiling %.2f  engine/franz-go %.2f\n", res.EngineVsCeiling, res.EngineVsFranzGo)
-			fmt.Fprintf(w, "per CPU-s engine %.0f  ceiling %.0f  franz-go %.0f records/CPU-s  (engine/ceiling %.2f  engine/franz-go %.2f)\n",
-				res.MedianPerCPUSec[bench.Engine], res.MedianPerCPUSec[bench.Ceiling], res.MedianPerCPUSec[bench.FranzGo],
-				res.EngineVsCeilingCPU, res.EngineVsFranzGoCPU)
+			if len(o.Only) == 0 {
+				fmt.Fprintf(w, "ratios    engine/ceiling %.2f  engine/franz-go %.2f\n", res.EngineVsCeiling, res.EngineVsFranzGo)
+				fmt.Fprintf(w, "per CPU-s engine %.0f  ceiling %.0f  franz-go %.0f records/CPU-s  (engine/ceiling %.2f  engine/franz-go %.2f)\n",
+					res.MedianPerCPUSec[bench.Engine], res.MedianPerCPUSec[bench.Ceiling], res.MedianPerCPUSec[bench.FranzGo],
+					res.EngineVsCeilingCPU, res.EngineVsFranzGoCPU)
+			} else {
+				fmt.Fprintf(w, "ratios    none: --only ran %s\n", strings.Join(o.Only, ", "))
+			}
 			fmt.Fprintf(w, "peak RSS  %.0f MiB   wall %v\n", float64(res.PeakRSSBytes)/(1<<20), time.Since(start).Round(time.Second))
 			fmt.Fprintf(w, "machine   %s, %d cores, %s, load average at start %s\n", env.CPU, env.Cores, env.GoVersion, env.LoadAvg)
 			return save(w, out, bench.NewResult(commandLine(), env, res))
@@ -276,6 +281,7 @@ engine/franz-go.`,
 	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
 	f.DurationVar(&o.Interval, "interval", o.Interval, "checkpoint interval (and the loops' commit interval)")
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds of engine, ceiling, franz-go")
+	f.StringSliceVar(&o.Only, "only", nil, "run only these contenders: engine, ceiling, franz-go (no ratios without the others)")
 	f.StringVar(&o.Backend, "backend", o.Backend, "the engine's keyed state backend: heap or pebble")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")

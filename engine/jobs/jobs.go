@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/onceproof/onceproof/engine"
@@ -302,17 +303,22 @@ func init() {
 	}
 }
 
-func countValue(key string, n int) string { return fmt.Sprintf("%s#%d", key, n) }
+func countValue(key string, n int) string { return key + "#" + strconv.Itoa(n) }
 
-// countFn counts records per key in value state.
+// countFn counts records per key in value state. A count that does not
+// parse is corrupted state: the task fails rather than count from zero.
 func countFn(ctx *engine.Context, _ int, r engine.Record) {
 	st := ctx.Value("count")
 	n := 0
 	if v, ok := st.Get(); ok {
-		fmt.Sscan(v, &n)
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			// A *StateError fails the task (and the job restores).
+			panic(&engine.StateError{Op: "get count", Err: fmt.Errorf("key %q holds %q, not a count", r.Key, v)})
+		}
 	}
 	n++
-	st.Set(fmt.Sprint(n))
+	st.Set(strconv.Itoa(n))
 	ctx.Emit(engine.Record{Key: r.Key, Value: countValue(r.Key, n), Origin: r.Origin})
 }
 

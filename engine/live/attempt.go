@@ -328,10 +328,31 @@ func (e *taskEnv) queue(to int, d delivery) {
 	if len(e.out[to]) == 0 {
 		e.dirty = append(e.dirty, to)
 		if e.out[to] == nil {
-			e.out[to] = make([]delivery, 0, max(e.sizes[to], 8))
+			e.out[to] = getBatch(e.sizes[to])
 		}
 	}
 	e.out[to] = append(e.out[to], d)
+}
+
+// batches recycles delivery batches: a source's batch holds a whole fetch
+// response (thousands of records), and allocating one afresh for every
+// flush costs more in zeroing and page faults than the records cost to
+// process.
+var batches sync.Pool
+
+func getBatch(size int) []delivery {
+	if b, ok := batches.Get().(*[]delivery); ok && cap(*b) >= size {
+		return (*b)[:0]
+	}
+	return make([]delivery, 0, max(size, 8))
+}
+
+// putBatch returns a delivered batch. Its messages are cleared first, so
+// that a pooled batch does not keep records alive.
+func putBatch(b []delivery) {
+	clear(b)
+	b = b[:0]
+	batches.Put(&b)
 }
 
 // afterClosure runs after every closure on the task's mailbox.
@@ -373,9 +394,10 @@ func (e *taskEnv) flush() {
 		e.a.boxes[to].post(func() {
 			if !recv.started {
 				recv.held = append(recv.held, batch...)
-				return
+			} else {
+				deliver(recv.t, batch)
 			}
-			deliver(recv.t, batch)
+			putBatch(batch)
 		})
 	}
 	e.dirty = e.dirty[:0]

@@ -37,31 +37,118 @@ func (p Producer) String() string { return fmt.Sprintf("%s(pid=%d,e=%d)", p.TxnI
 // EncodeBatch encodes recs as one v2 record batch. A transactional batch sets
 // the transactional attribute; firstSeq is the producer's sequence number for
 // the partition. ts is the batch timestamp, given explicitly so that bytes do
-// not depend on the wall clock.
+// not depend on the wall clock. A nil key or value is encoded as null.
 func EncodeBatch(p Producer, firstSeq int32, txn bool, ts int64, recs []Record) []byte {
-	var raw []byte
-	for i, r := range recs {
-		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
-		// Length is the body length; encoding with Length 0 takes one
-		// varint byte, which is subtracted.
-		rec.Length = int32(len(rec.AppendTo(nil)) - 1)
-		raw = rec.AppendTo(raw)
+	size := 0
+	for _, r := range recs {
+		size += recordSize(len(r.Key), len(r.Value))
 	}
-	var attrs int16
+	b := beginBatch(size)
+	for i, r := range recs {
+		b = appendRecord(b, i, r.Key, r.Key == nil, r.Value, r.Value == nil)
+	}
+	return endBatch(b, p, firstSeq, txn, ts, len(recs))
+}
+
+// StringRecord is a key and a value to produce, as strings: what a stream
+// processor holds. It saves the conversion to Record's byte slices.
+type StringRecord struct {
+	Key, Value string
+}
+
+// EncodeStringBatch is EncodeBatch for StringRecords. Keys and values are
+// never null.
+func EncodeStringBatch(p Producer, firstSeq int32, txn bool, ts int64, recs []StringRecord) []byte {
+	size := 0
+	for _, r := range recs {
+		size += recordSize(len(r.Key), len(r.Value))
+	}
+	b := beginBatch(size)
+	for i, r := range recs {
+		b = appendRecord(b, i, r.Key, false, r.Value, false)
+	}
+	return endBatch(b, p, firstSeq, txn, ts, len(recs))
+}
+
+// The v2 record batch header: FirstOffset int64, Length int32,
+// PartitionLeaderEpoch int32, Magic int8, CRC uint32, Attributes int16,
+// LastOffsetDelta int32, FirstTimestamp int64, MaxTimestamp int64,
+// ProducerID int64, ProducerEpoch int16, FirstSequence int32, NumRecords
+// int32; then the records. The CRC (Castagnoli) covers Attributes onward;
+// Length counts everything after itself.
+const (
+	batchHeaderLen = 61
+	offLength      = 8
+	offCRC         = 17
+	offAttributes  = 21
+)
+
+// recordSize is the encoded size of a record with no headers, a zero
+// timestamp delta and an offset delta of at most 2^20: its length varint
+// and its body.
+func recordSize(key, value int) int {
+	body := recordBody(key, value, 1<<20)
+	return varintLen(int64(body)) + body
+}
+
+// recordBody is the body length of a record: attributes, timestamp delta,
+// offset delta, key, value, header count.
+func recordBody(key, value, delta int) int {
+	return 1 + 1 + varintLen(int64(delta)) + varintLen(int64(key)) + key + varintLen(int64(value)) + value + 1
+}
+
+func varintLen(v int64) int {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	n := 1
+	for u >= 0x80 {
+		u >>= 7
+		n++
+	}
+	return n
+}
+
+func beginBatch(records int) []byte {
+	return make([]byte, batchHeaderLen, batchHeaderLen+records)
+}
+
+// appendRecord appends record delta of a batch.
+func appendRecord[T string | []byte](b []byte, delta int, key T, nullKey bool, value T, nullValue bool) []byte {
+	b = binary.AppendVarint(b, int64(recordBody(len(key), len(value), delta)))
+	b = append(b, 0, 0) // attributes, timestamp delta 0
+	b = binary.AppendVarint(b, int64(delta))
+	b = appendBytes(b, key, nullKey)
+	b = appendBytes(b, value, nullValue)
+	return append(b, 0) // no headers
+}
+
+func appendBytes[T string | []byte](b []byte, v T, null bool) []byte {
+	if null {
+		return binary.AppendVarint(b, -1)
+	}
+	b = binary.AppendVarint(b, int64(len(v)))
+	return append(b, v...)
+}
+
+func endBatch(b []byte, p Producer, firstSeq int32, txn bool, ts int64, n int) []byte {
+	var attrs uint16
 	if txn {
 		attrs |= 0x0010
 	}
-	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1, Magic: 2, Attributes: attrs,
-		LastOffsetDelta: int32(len(recs) - 1), FirstTimestamp: ts, MaxTimestamp: ts,
-		ProducerID: p.ID, ProducerEpoch: p.Epoch, FirstSequence: firstSeq,
-		NumRecords: int32(len(recs)), Records: raw,
-	}
-	enc := b.AppendTo(nil)
-	b.Length = int32(len(enc) - 12) // everything after FirstOffset and Length
-	enc = b.AppendTo(enc[:0])
-	b.CRC = int32(crc32.Checksum(enc[21:], crc32c)) // CRC covers Attributes onward
-	return b.AppendTo(enc[:0])
+	be := binary.BigEndian
+	be.PutUint64(b[0:], 0)                         // FirstOffset
+	be.PutUint32(b[offLength:], uint32(len(b)-12)) // Length
+	be.PutUint32(b[12:], 0xffffffff)               // PartitionLeaderEpoch -1
+	b[16] = 2                                      // Magic
+	be.PutUint16(b[offAttributes:], attrs)         // Attributes
+	be.PutUint32(b[23:], uint32(int32(n-1)))       // LastOffsetDelta
+	be.PutUint64(b[27:], uint64(ts))               // FirstTimestamp
+	be.PutUint64(b[35:], uint64(ts))               // MaxTimestamp
+	be.PutUint64(b[43:], uint64(p.ID))             // ProducerID
+	be.PutUint16(b[51:], uint16(p.Epoch))          // ProducerEpoch
+	be.PutUint32(b[53:], uint32(firstSeq))         // FirstSequence
+	be.PutUint32(b[57:], uint32(int32(n)))         // NumRecords
+	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
+	return b
 }
 
 // Produce builds a produce request for one partition. txnID is empty for a
