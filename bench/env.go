@@ -106,6 +106,15 @@ func procStatusBytes(field string) int64 {
 	return 0
 }
 
+// resetPeakRSS frees what the heap no longer uses, returns it to the
+// system and resets the process's peak RSS to its current RSS (Linux's
+// clear_refs). It reports whether the reset took effect.
+func resetPeakRSS() bool {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
 // currentRSSBytes is the process's resident set now (VmRSS), or 0.
 func currentRSSBytes() int64 { return procStatusBytes("VmRSS:") }
 

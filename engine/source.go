@@ -46,16 +46,21 @@ type source struct {
 	obuf []byte
 }
 
-// origin renders a record's origin, "topic/partition@offset". It runs for
-// every record read, so it appends instead of formatting.
-func (s *source) origin(p int32, off int64) string {
-	b := append(s.obuf[:0], s.topic...)
+// record builds the record read at offset off of partition p. Key, value
+// and origin ("topic/partition@offset") share one allocation: this runs for
+// every record read.
+func (s *source) record(p int32, off int64, key, value []byte, ts int64) Record {
+	b := append(s.obuf[:0], key...)
+	b = append(b, value...)
+	b = append(b, s.topic...)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(p), 10)
 	b = append(b, '@')
 	b = strconv.AppendInt(b, off, 10)
 	s.obuf = b
-	return string(b)
+	all := string(b)
+	k, v := len(key), len(key)+len(value)
+	return Record{Key: all[:k], Value: all[k:v], Origin: all[v:], Time: ts}
 }
 
 type deferredSnapshot struct {
@@ -188,8 +193,7 @@ func (s *source) maybeFetch() {
 		for _, f := range parts {
 			i := s.index(f.Partition)
 			for _, r := range f.Records {
-				rec := Record{Key: string(r.Key), Value: string(r.Value), Time: r.Timestamp.UnixMilli(),
-					Origin: s.origin(f.Partition, r.Offset)}
+				rec := s.record(f.Partition, r.Offset, r.Key, r.Value, r.Timestamp.UnixMilli())
 				if s.ws != nil {
 					rec.Time = s.ws.timestamp(rec)
 					if i >= 0 {

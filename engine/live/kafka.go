@@ -287,15 +287,29 @@ const BrokerTxnTimeoutMax = 24 * time.Hour
 // tcp it listens on a free port of 127.0.0.1.
 func StartBroker(tcp bool) (*Broker, error) { return StartBrokers(1, tcp) }
 
-// StartBrokers starts a kfake cluster of n brokers; partition leaders are
-// spread over them, so requests must be routed to leaders.
-func StartBrokers(n int, tcp bool) (*Broker, error) {
-	opts := []kfake.Opt{
+// StartTCPBroker starts a one-broker kfake cluster listening on port of
+// 127.0.0.1 (0: a free port), for clients in other processes.
+func StartTCPBroker(port int) (*Broker, error) {
+	c, err := kfake.NewCluster(append(brokerOpts(1), kfake.Ports(port))...)
+	if err != nil {
+		return nil, fmt.Errorf("start kfake on port %d: %w", port, err)
+	}
+	return &Broker{Cluster: c}, nil
+}
+
+func brokerOpts(n int) []kfake.Opt {
+	return []kfake.Opt{
 		kfake.NumBrokers(n),
 		kfake.BrokerConfigs(map[string]string{
 			"transaction.max.timeout.ms": fmt.Sprint(BrokerTxnTimeoutMax.Milliseconds()),
 		}),
 	}
+}
+
+// StartBrokers starts a kfake cluster of n brokers; partition leaders are
+// spread over them, so requests must be routed to leaders.
+func StartBrokers(n int, tcp bool) (*Broker, error) {
+	opts := brokerOpts(n)
 	b := &Broker{}
 	if !tcp {
 		b.vn = new(kfake.VirtualNetwork)
