@@ -54,7 +54,7 @@ func NewRoot() *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	addProfiling(root)
-	root.AddCommand(runCmd(), compareCmd(), simCmd(), plotCmd(), brokerCmd())
+	root.AddCommand(runCmd(), compareCmd(), simCmd(), plotCmd(), brokerCmd(), nexmarkCmd())
 	return root
 }
 
