@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"math"
-	"sort"
 	"time"
 )
 
@@ -318,12 +317,6 @@ func (v *valve) restore(s *WatermarkState) {
 
 // Event-time timers at a task.
 
-// timerIndex is where tm belongs in the sorted ts, and whether it is there.
-func timerIndex(ts []timer, tm timer) (int, bool) {
-	i := sort.Search(len(ts), func(i int) bool { return !timerLess(ts[i], tm) })
-	return i, i < len(ts) && ts[i] == tm
-}
-
 func timerLess(a, b timer) bool {
 	if a.At != b.At {
 		return a.At < b.At
@@ -335,18 +328,11 @@ func timerLess(a, b timer) bool {
 }
 
 func (t *Task) registerEventTimer(kg int, key string, at int64) {
-	tm := timer{KG: kg, Key: key, At: at}
-	if i, ok := timerIndex(t.etimers, tm); !ok {
-		t.etimers = append(t.etimers, timer{})
-		copy(t.etimers[i+1:], t.etimers[i:])
-		t.etimers[i] = tm
-	}
+	t.etimers.add(timer{KG: kg, Key: key, At: at})
 }
 
 func (t *Task) deleteEventTimer(kg int, key string, at int64) {
-	if i, ok := timerIndex(t.etimers, timer{KG: kg, Key: key, At: at}); ok {
-		t.etimers = append(t.etimers[:i], t.etimers[i+1:]...)
-	}
+	t.etimers.remove(timer{KG: kg, Key: key, At: at})
 }
 
 // eventTimersFiredMax bounds the timers one watermark fires: a timer that
@@ -358,11 +344,11 @@ const eventTimersFiredMax = 1 << 24
 // timer at or below w, including those the firing ones register.
 func (t *Task) fireEventTimers(w int64) {
 	for range eventTimersFiredMax {
-		if len(t.etimers) == 0 || t.etimers[0].At > w || t.failed {
+		next, ok := t.etimers.peek()
+		if !ok || next.At > w || t.failed {
 			return
 		}
-		tm := t.etimers[0]
-		t.etimers = t.etimers[1:]
+		tm := t.etimers.pop()
 		t.ctx.key, t.ctx.kg, t.ctx.domain = tm.Key, tm.KG, EventTime
 		t.op.OnTimer(&t.ctx, tm.At)
 		t.ctx.domain = ProcessingTime

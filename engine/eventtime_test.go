@@ -373,7 +373,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 				"send g0/ch0 record k=a v=a1@100",
 				"send g0/ch0 record k=b v=b1@90",
 				"send g0/ch0 watermark 79",
-				"kafka Fetch isolation=1 in/0@1,in/1@1")},
+				"kafka Fetch isolation=1 in/1@1,in/0@1")},
 		{what: "at 5ms partition 0 moves to 130, partition 1 gives nothing: it still holds the watermark at 79",
 			do: at(5*time.Millisecond, fetched(fetchPart{0, 1, []kproto.Record{kv("a", "a2", 130)}}, fetchPart{1, 1, nil})), want: lines(
 				"send g0/ch0 record k=a v=a2@130",
@@ -381,7 +381,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 		{what: "at 24ms, 19ms of nothing from partition 1: not idle yet",
 			do: at(24*time.Millisecond, fetched(fetchPart{0, 2, []kproto.Record{kv("a", "a3", 140)}}, fetchPart{1, 1, nil})), want: lines(
 				"send g0/ch0 record k=a v=a3@140",
-				"kafka Fetch isolation=1 in/0@3,in/1@1")},
+				"kafka Fetch isolation=1 in/1@1,in/0@3")},
 		{what: "at 25ms partition 1 is idle: the watermark follows partition 0 alone, 150-11",
 			do: at(25*time.Millisecond, fetched(fetchPart{0, 3, []kproto.Record{kv("a", "a4", 150)}}, fetchPart{1, 1, nil})), want: lines(
 				"send g0/ch0 record k=a v=a4@150",
@@ -391,7 +391,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 			do: at(30*time.Millisecond, fetched(fetchPart{0, 4, nil}, fetchPart{1, 1, nil})), want: lines(
 				"after 5ms")},
 		{what: "the poll interval passes: fetch again", do: fireTasks(35 * time.Millisecond), want: lines(
-			"kafka Fetch isolation=1 in/0@4,in/1@1")},
+			"kafka Fetch isolation=1 in/1@1,in/0@4")},
 		{what: "at 50ms partition 0 has given nothing for 20ms: both idle, the source says so",
 			do: at(50*time.Millisecond, fetched(fetchPart{0, 4, nil}, fetchPart{1, 1, nil})), want: lines(
 				"send g0/ch0 watermark idle",
@@ -402,7 +402,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 			do: at(55*time.Millisecond, fetched(fetchPart{0, 4, nil}, fetchPart{1, 1, []kproto.Record{kv("b", "b2", 200)}})), want: lines(
 				"send g0/ch0 record k=b v=b2@200",
 				"send g0/ch0 watermark 189",
-				"kafka Fetch isolation=1 in/0@4,in/1@2")},
+				"kafka Fetch isolation=1 in/1@2,in/0@4")},
 		{what: "trigger 1: the snapshot holds the positions, each partition's highest time and the watermark",
 			do: seq(func(h *taskHarness) { h.task.Trigger(1, 0) }, showSnapshot(0)), want: lines(
 				"event barrier-injected cp=1",

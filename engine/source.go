@@ -42,8 +42,10 @@ type source struct {
 	ws      *WatermarkStrategy
 	clocks  []partitionClock
 	emitted int64
-	// obuf is scratch space for rendering origins.
+	// obuf is scratch space for building records; rot is where the next
+	// fetch starts in pos.
 	obuf []byte
+	rot  int
 }
 
 // record builds the record read at offset off of partition p. Key, value
@@ -172,7 +174,14 @@ func (s *source) maybeFetch() {
 		return
 	}
 	s.fetching = true
-	from := append([]kproto.Position(nil), s.pos...)
+	// Each fetch starts at the next partition, as Kafka's clients rotate
+	// them: a broker returns a batch above the per-partition limit only
+	// for the first partition with data, so a fixed order would read the
+	// partitions one after another, and event time would wait for the
+	// last one.
+	s.rot %= len(s.pos)
+	from := append(append(make([]kproto.Position, 0, len(s.pos)), s.pos[s.rot:]...), s.pos[:s.rot]...)
+	s.rot++
 	t.env.Kafka(kproto.Fetch(s.topic, from, true, t.cfg.FetchBytesMax), func(resp kmsg.Response, err error) {
 		s.fetching = false
 		var parts []kproto.Fetched

@@ -168,7 +168,7 @@ type Task struct {
 	// tasks only); etimers are the event-time timers, sorted; outIdle says
 	// the task last told downstream it is idle; late counts late records.
 	valve   *valve
-	etimers []timer
+	etimers timerQueue
 	outIdle bool
 	late    int
 
@@ -497,7 +497,7 @@ func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
 		return
 	}
 	snap := &TaskSnapshot{Timers: append([]timer(nil), t.timers...),
-		EventTimers: append([]timer(nil), t.etimers...), Watermarks: t.snapshotWatermarks()}
+		EventTimers: t.etimers.sorted(), Watermarks: t.snapshotWatermarks()}
 	if err := t.snapshotState(n, snap); err != nil {
 		// The synchronous part failed (a local disk error): as in Flink,
 		// that fails the task, not just the checkpoint.

@@ -2,85 +2,60 @@ package engine
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 	"testing"
-	"time"
+
+	"pgregory.net/rapid"
 )
 
-// procTimerFn registers a processing-time timer 10ms after each record and
-// emits one record when it fires.
-type procTimerFn struct{}
-
-func (procTimerFn) ProcessElement(ctx *Context, _ int, r Record) {
-	ctx.RegisterTimer(ctx.Now() + int64(10*time.Millisecond))
-}
-
-func (procTimerFn) OnTimer(ctx *Context, at int64) {
-	ctx.Emit(Record{Key: ctx.Key(), Value: fmt.Sprintf("timer %s@%v", ctx.Key(), time.Duration(at))})
-}
-
-func timerJob(t *testing.T) *Job {
-	t.Helper()
-	b := NewJob("timers")
-	b.Source("src", "in", 1, 1).
-		KeyBy(func(r Record) string { return r.Key }).
-		Process("p", 1, func() KeyedProcessFunction { return procTimerFn{} }).
-		SinkTo("sink", "out", 1, 1, ExactlyOnce)
-	j, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j
-}
-
-func sent(log []string, sub string) bool {
-	for _, l := range log {
-		if strings.HasPrefix(l, "send") && strings.Contains(l, sub) {
-			return true
+// TestTimerQueueModel checks timerQueue against a sorted set under random
+// registrations, deletions and pops, duplicates included.
+func TestTimerQueueModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		var q timerQueue
+		model := map[timer]bool{}
+		draw := func() timer {
+			return timer{At: rapid.Int64Range(0, 20).Draw(rt, "at"), KG: rapid.IntRange(0, 3).Draw(rt, "kg"),
+				Key: fmt.Sprint(rapid.IntRange(0, 3).Draw(rt, "key"))}
 		}
-	}
-	return false
-}
-
-// TestProcessingTimeTimers: a keyed function's processing-time timer fires
-// at its time, is part of the snapshot taken before it fires, and fires
-// again after a restore from that snapshot.
-func TestProcessingTimeTimers(t *testing.T) {
-	job := timerJob(t)
-	op := TaskID{Vertex: 1, Subtask: 0}
-	env := newFakeTaskEnv()
-	task := NewTask(job, Deployment{Task: op, StoragePrefix: "ckpt"}, env, DefaultTaskConfig(), nil)
-	task.Start()
-	task.Enqueue(task.InputIndex(0, 0), StreamMsg{Kind: MsgRecord, Record: Record{Key: "a", Value: "1"}})
-	task.Enqueue(task.InputIndex(0, 0), StreamMsg{Kind: MsgBarrier, Checkpoint: 1})
-	if len(env.persisted) != 1 {
-		t.Fatalf("got %d snapshots written, want 1", len(env.persisted))
-	}
-	snap, err := DecodeSnapshot(env.persisted[0].data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(snap.Timers) != 1 || snap.Timers[0].Key != "a" || snap.Timers[0].At != int64(10*time.Millisecond) {
-		t.Fatalf("snapshot timers: got %+v, want one timer for a at 10ms", snap.Timers)
-	}
-	env.take()
-	env.fireTimers(5 * time.Millisecond)
-	if sent(env.take(), "timer a") {
-		t.Fatal("the timer fired before its time")
-	}
-	env.fireTimers(10 * time.Millisecond)
-	if !sent(env.take(), "timer a@10ms") {
-		t.Fatal("the timer did not fire at 10ms")
-	}
-
-	// Restore from checkpoint 1: the timer, pending when it was taken,
-	// fires again.
-	env2 := newFakeTaskEnv()
-	restored := NewTask(job, Deployment{Task: op, Restore: 1, Handle: env.persisted[0].name, StoragePrefix: "ckpt"}, env2, DefaultTaskConfig(), nil)
-	restored.Start()
-	env2.completeLoad(0, env.persisted[0].data, nil)
-	env2.fireTimers(10 * time.Millisecond)
-	if !sent(env2.take(), "timer a@10ms") {
-		t.Fatal("the restored timer did not fire")
-	}
+		sortedModel := func() []timer {
+			var out []timer
+			for tm := range model { // lint:sorted sorted below
+				out = append(out, tm)
+			}
+			sortTimers(out)
+			return out
+		}
+		for range rapid.IntRange(0, 200).Draw(rt, "ops") {
+			switch rapid.IntRange(0, 2).Draw(rt, "op") {
+			case 0:
+				tm := draw()
+				q.add(tm)
+				model[tm] = true
+			case 1:
+				tm := draw()
+				q.remove(tm)
+				delete(model, tm)
+			case 2:
+				want := sortedModel()
+				got, ok := q.peek()
+				if ok != (len(want) > 0) {
+					rt.Fatalf("peek found %v, model holds %d timers", ok, len(want))
+				}
+				if !ok {
+					continue
+				}
+				if got != want[0] {
+					rt.Fatalf("peek %+v, want %+v", got, want[0])
+				}
+				if p := q.pop(); p != got {
+					rt.Fatalf("pop %+v after peek %+v", p, got)
+				}
+				delete(model, got)
+			}
+			if q.len() != len(model) || !slices.Equal(q.sorted(), sortedModel()) {
+				rt.Fatalf("queue %v, model %v", q.sorted(), sortedModel())
+			}
+		}
+	})
 }
