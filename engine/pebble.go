@@ -67,6 +67,29 @@ type PebbleBackend struct {
 	known  map[string]StateFile
 	broken error
 	closed bool
+	// values caches value state in front of a Background DB: a keyed
+	// function reads the key it then writes, and a memtable full of
+	// versions is slow to search. Writes go to the DB too. The cache is
+	// dropped with the DB, and wholesale once it holds valueCacheMax keys.
+	values map[string]cachedValue
+}
+
+type cachedValue struct {
+	v  string
+	ok bool
+}
+
+// valueCacheMax bounds a Background backend's value cache.
+const valueCacheMax = 1 << 16
+
+func (b *PebbleBackend) cacheValue(k []byte, v string, ok bool) {
+	if !b.cfg.Background {
+		return
+	}
+	if b.values == nil || len(b.values) >= valueCacheMax {
+		b.values = make(map[string]cachedValue, 1024)
+	}
+	b.values[string(k)] = cachedValue{v: v, ok: ok}
 }
 
 // PebbleConfig configures a PebbleBackend.
@@ -90,6 +113,14 @@ type PebbleConfig struct {
 	// key space is compacted. The next checkpoint then uploads the
 	// compacted files in full. 0: 16.
 	CompactFlushes int
+	// Background lets pebble flush and compact on its own goroutines,
+	// with a memtable and a block cache of MemoryBytes each: for the live
+	// runner, whose runs need not repeat byte for byte, and whose state
+	// may be far larger than what a simulated run holds. FlushBytes and
+	// CompactFlushes are then unused; the memtable is still flushed at
+	// every checkpoint.
+	Background  bool
+	MemoryBytes int
 }
 
 // Defaults of PebbleConfig.
@@ -103,6 +134,9 @@ const (
 	// and doubles per memtable up to it.
 	pebbleMemTableSize = 1 << 20
 	pebbleCacheBytes   = 1 << 20
+	// pebbleBackgroundMemory is a Background backend's memtable and cache
+	// size, each.
+	pebbleBackgroundMemory = 32 << 20
 )
 
 // NewPebbleBackend returns a backend on cfg.FS. It opens nothing yet: the
@@ -199,6 +233,23 @@ func (b *PebbleBackend) usable(op string) {
 }
 
 func (b *PebbleBackend) options() *pebble.Options {
+	if b.cfg.Background {
+		mem := b.cfg.MemoryBytes
+		if mem <= 0 {
+			mem = pebbleBackgroundMemory
+		}
+		return &pebble.Options{
+			FS:                 b.cfg.FS,
+			Logger:             pebbleLogger{inner: b.cfg.Logger},
+			MemTableSize:       uint64(mem),
+			FormatMajorVersion: pebble.FormatNewest,
+			// No WAL: a checkpoint flushes the memtable before it
+			// takes the DB's files, and a task that fails restores
+			// from a checkpoint into a fresh directory, never from
+			// what it left on disk.
+			DisableWAL: true,
+		}
+	}
 	o := &pebble.Options{
 		FS:                          b.cfg.FS,
 		Logger:                      pebbleLogger{inner: b.cfg.Logger},
@@ -234,14 +285,18 @@ func (b *PebbleBackend) freshDir() (string, error) {
 
 func (b *PebbleBackend) open(dir string) error {
 	o := b.options()
-	cache := pebble.NewCache(pebbleCacheBytes)
+	cacheBytes := int64(pebbleCacheBytes)
+	if b.cfg.Background {
+		cacheBytes = int64(o.MemTableSize)
+	}
+	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
 	o.Cache = cache
 	db, err := pebble.Open(dir, o)
 	if err != nil {
 		return fmt.Errorf("open pebble in %s: %w", dir, err)
 	}
-	b.db, b.dbDir = db, dir
+	b.db, b.dbDir, b.values = db, dir, nil
 	b.known = map[string]StateFile{}
 	b.written, b.dirty, b.flushes = 0, false, 0
 	return nil
@@ -396,6 +451,9 @@ func (b *PebbleBackend) del(op string, k []byte) {
 // wrote counts a write and flushes once FlushBytes were written.
 func (b *PebbleBackend) wrote(n int) {
 	b.dirty = true
+	if b.cfg.Background {
+		return // pebble flushes and compacts on its own
+	}
 	b.written += n + pebbleEntryOverhead
 	if b.written >= b.cfg.FlushBytes {
 		if err := b.flush(); err != nil {
@@ -415,7 +473,7 @@ func (b *PebbleBackend) flush() error {
 	}
 	b.written, b.dirty = 0, false
 	b.flushes++
-	if b.flushes >= b.cfg.CompactFlushes {
+	if !b.cfg.Background && b.flushes >= b.cfg.CompactFlushes {
 		if err := b.db.Compact(context.Background(), keyGroupStart(0), keySpaceEnd, false); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
@@ -428,7 +486,12 @@ func (b *PebbleBackend) flush() error {
 func (b *PebbleBackend) Get(kg int, name, key string) (string, bool) {
 	defer b.guard("get")
 	b.usable("get")
-	v, ok := b.get("get", stateKeyBytes(kg, kindValue, name, key))
+	k := stateKeyBytes(kg, kindValue, name, key)
+	if c, hit := b.values[string(k)]; hit {
+		return c.v, c.ok
+	}
+	v, ok := b.get("get", k)
+	b.cacheValue(k, string(v), ok)
 	return string(v), ok
 }
 
@@ -436,14 +499,18 @@ func (b *PebbleBackend) Get(kg int, name, key string) (string, bool) {
 func (b *PebbleBackend) Set(kg int, name, key, value string) {
 	defer b.guard("set")
 	b.usable("set")
-	b.set("set", stateKeyBytes(kg, kindValue, name, key), []byte(value))
+	k := stateKeyBytes(kg, kindValue, name, key)
+	b.set("set", k, []byte(value))
+	b.cacheValue(k, value, true)
 }
 
 // Delete implements StateBackend.
 func (b *PebbleBackend) Delete(kg int, name, key string) {
 	defer b.guard("delete")
 	b.usable("delete")
-	b.del("delete", stateKeyBytes(kg, kindValue, name, key))
+	k := stateKeyBytes(kg, kindValue, name, key)
+	b.del("delete", k)
+	b.cacheValue(k, "", false)
 }
 
 // GetList implements StateBackend. The result is the caller's.

@@ -102,7 +102,9 @@ func (a *attempt) stateFor(d engine.Deployment) engine.StateBackend {
 		return nil
 	}
 	dir := filepath.Join(r.localDir, fmt.Sprintf("a%d-%s-%d", a.n, v.Name, d.Task.Subtask))
-	b := engine.NewPebbleBackend(engine.PebbleConfig{FS: vfs.Default, Dir: dir})
+	// Live state may be large and need not be byte-for-byte repeatable:
+	// pebble flushes and compacts in the background.
+	b := engine.NewPebbleBackend(engine.PebbleConfig{FS: vfs.Default, Dir: dir, Background: true})
 	a.files = append(a.files, fileState{backend: b, dir: dir})
 	return b
 }
