@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/sim"
@@ -93,6 +94,46 @@ func BenchmarkHeapState(b *testing.B) {
 				h.Set(kg, "count", k, v)
 			}
 		})
+	}
+}
+
+// BenchmarkPebbleState is BenchmarkHeapState on the pebble backend, in
+// both of its configurations: the simulator's (explicit small flushes and
+// synchronous compactions, in memory, so that files repeat byte for byte)
+// and the live runner's (background flushes and compactions, a value
+// cache, on disk).
+func BenchmarkPebbleState(b *testing.B) {
+	for _, cfg := range []struct {
+		name       string
+		background bool
+	}{{"sim", false}, {"live", true}} {
+		for _, keys := range []int{1_000, 100_000} {
+			b.Run(fmt.Sprintf("config=%s/keys=%d", cfg.name, keys), func(b *testing.B) {
+				var fs vfs.FS = vfs.NewMem()
+				dir := "state"
+				if cfg.background {
+					fs, dir = vfs.Default, b.TempDir()
+				}
+				p := engine.NewPebbleBackend(engine.PebbleConfig{FS: fs, Dir: dir, Background: cfg.background})
+				defer p.Close()
+				if err := p.Open(); err != nil {
+					b.Fatal(err)
+				}
+				names := make([]string, keys)
+				for i := range names {
+					names[i] = fmt.Sprintf("k%d", i)
+					p.Set(engine.KeyGroup(names[i], 128), "count", names[i], "1")
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					k := names[i%keys]
+					kg := engine.KeyGroup(k, 128)
+					v, _ := p.Get(kg, "count", k)
+					p.Set(kg, "count", k, v)
+				}
+			})
+		}
 	}
 }
 

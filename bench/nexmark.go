@@ -52,7 +52,7 @@ type NexmarkOptions struct {
 // the windowed queries hold the windows of the source that is ahead until
 // the one behind catches up.
 func DefaultNexmarkOptions(query string) NexmarkOptions {
-	return NexmarkOptions{Query: query, Events: 1_000_000, Parallelism: 1, Guarantee: "exactly-once", Backend: "heap",
+	return NexmarkOptions{Query: query, Events: 1_000_000, Parallelism: 2, Guarantee: "exactly-once", Backend: "heap",
 		Interval: time.Second, Seed: 1}
 }
 

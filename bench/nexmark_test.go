@@ -49,7 +49,7 @@ func TestNexmarkOptionsValidate(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if r := o.runOptions(); r.Job != "nexmark-q7" || r.Partitions != 1 || r.Records != 1_000_000 {
-		t.Errorf("run options: got job %s, %d partitions, %d records", r.Job, r.Partitions, r.Records)
+	if r := o.runOptions(); r.Job != "nexmark-q7" || r.Partitions != int32(o.Parallelism) || r.Records != 1_000_000 {
+		t.Errorf("run options: got job %s, %d partitions (want one per source subtask, %d), %d records", r.Job, r.Partitions, o.Parallelism, r.Records)
 	}
 }

@@ -52,17 +52,11 @@ give an order of magnitude, NOT a same-run comparison. "Throughput/Cores"
 CPU-second; "Throughput" (Flink 2.0+) is the whole cluster's events/s. A query
 neither table has says "no published figure found".
 
---parallelism 1 (the default) still runs every task of the job on a
-goroutine of its own. Above it, the source subtasks read at independent
-speeds and the engine has no watermark alignment: q5 and q7 keep the windows
-of the source that is ahead in state until the one behind catches up, and
-their throughput falls as the run goes on.
-
---partitions 0 (the default) gives every source subtask one partition: a
-subtask that reads several requests them in a fixed order, and the broker
-returns a batch larger than the per-partition fetch limit only for the first
-partition, so pre-written input is read one partition after another and the
-windowed queries' watermark waits for the last one.
+Every vertex runs --parallelism subtasks (2 by default), each on a goroutine
+of its own; --partitions 0 (the default) gives every source subtask one
+partition. The engine has no watermark alignment: a source subtask that reads
+ahead of the others keeps its windows in q5's and q7's state until the
+slowest catches up.
 
 Exit codes: 0 done and exactly-once, 1 the run failed or its output was not
 exactly-once, 2 bad usage (an unknown query, a bad flag).`,
