@@ -48,8 +48,8 @@ import (
 //     only with data, and the end markers carry it to the end. An idle
 //     timeout would let a partition whose fetches come back empty for a
 //     while drop out of the minimum and its next records be late; live,
-//     that happens to a subtask's later partitions while the broker
-//     returns the first one's large batches. (A source subtask with no
+//     a fetch can come back empty for a partition while the broker fills
+//     the response with another one's batches. (A source subtask with no
 //     partition at all is idle from the start and holds nothing back.)
 //     Every partition's marker has the same time, past every window of the
 //     data, so the final watermark, end - 1, is the same whichever
@@ -456,55 +456,38 @@ func init() {
 			return b.Build()
 		}
 	}
-	keyLineage := func(k, _ string) string { return k }
-
-	registry["nexmark-q0"] = &Spec{
-		Name:          "nexmark-q0",
-		Description:   "Nexmark q0, pass-through: every bid, unchanged",
-		Inputs:        one(nexmarkTopic),
-		Output:        topic("q0"),
-		Build:         perBidJob("nexmark-q0", "q0", func(s *engine.Stream) *engine.Stream { return s }),
-		Generate:      nexmarkGenerate,
-		Oracle:        perBid(func(v string) (string, bool) { return v, true }),
-		Lineage:       keyLineage,
-		OrderedPerKey: true,
-	}
-	registry["nexmark-q1"] = &Spec{
-		Name:        "nexmark-q1",
-		Description: "Nexmark q1, currency conversion: every bid with its price in euros (price * 0.908, exact to 3 decimals)",
-		Inputs:      one(nexmarkTopic),
-		Output:      topic("q1"),
-		Build: perBidJob("nexmark-q1", "q1", func(s *engine.Stream) *engine.Stream {
-			return s.FlatMap("euros", func(r engine.Record, emit func(engine.Record)) {
-				if v, ok := q1Value(r.Value); ok {
-					r.Value = v
-					emit(r)
+	// perBidQuery is q0, q1 or q2: value maps a bid's value to the
+	// output's, or drops it, in the job (operator op; none for q0) and in
+	// the oracle alike.
+	perBidQuery := func(q, description, op string, value func(string) (string, bool)) *Spec {
+		return &Spec{
+			Name:        "nexmark-" + q,
+			Description: description,
+			Inputs:      one(nexmarkTopic),
+			Output:      topic(q),
+			Build: perBidJob("nexmark-"+q, q, func(s *engine.Stream) *engine.Stream {
+				if op == "" {
+					return s
 				}
-			})
-		}),
-		Generate:      nexmarkGenerate,
-		Oracle:        perBid(q1Value),
-		Lineage:       keyLineage,
-		OrderedPerKey: true,
+				return s.FlatMap(op, func(r engine.Record, emit func(engine.Record)) {
+					if v, ok := value(r.Value); ok {
+						r.Value = v
+						emit(r)
+					}
+				})
+			}),
+			Generate:      nexmarkGenerate,
+			Oracle:        perBid(value),
+			Lineage:       func(k, _ string) string { return k },
+			OrderedPerKey: true,
+		}
 	}
-	registry["nexmark-q2"] = &Spec{
-		Name:        "nexmark-q2",
-		Description: "Nexmark q2, selection: auction and price of every bid on an auction whose id is a multiple of 123",
-		Inputs:      one(nexmarkTopic),
-		Output:      topic("q2"),
-		Build: perBidJob("nexmark-q2", "q2", func(s *engine.Stream) *engine.Stream {
-			return s.FlatMap("select", func(r engine.Record, emit func(engine.Record)) {
-				if v, ok := q2Value(r.Value); ok {
-					r.Value = v
-					emit(r)
-				}
-			})
-		}),
-		Generate:      nexmarkGenerate,
-		Oracle:        perBid(q2Value),
-		Lineage:       keyLineage,
-		OrderedPerKey: true,
-	}
+	registry["nexmark-q0"] = perBidQuery("q0", "Nexmark q0, pass-through: every bid, unchanged", "",
+		func(v string) (string, bool) { return v, true })
+	registry["nexmark-q1"] = perBidQuery("q1",
+		"Nexmark q1, currency conversion: every bid with its price in euros (price * 0.908, exact to 3 decimals)", "euros", q1Value)
+	registry["nexmark-q2"] = perBidQuery("q2",
+		"Nexmark q2, selection: auction and price of every bid on an auction whose id is a multiple of 123", "select", q2Value)
 	registry["nexmark-q5"] = &Spec{
 		Name: "nexmark-q5",
 		Description: "Nexmark q5, hot items: bids per auction in sliding event-time windows of 100ms every 20ms " +
