@@ -94,10 +94,11 @@ type NexmarkResult struct {
 	// EventsPerSecPerCore divides by GOMAXPROCS; EventsPerCPUSec by the
 	// CPU time the whole process used from the job's start to the end of
 	// its input (engine, in-process broker and all).
-	EventsPerSecPerCore float64           `json:"events_per_sec_per_core"`
-	EventsPerCPUSec     float64           `json:"events_per_cpu_sec"`
-	Run                 *RunResult        `json:"run"`
-	Published           []PublishedFigure `json:"published"`
+	EventsPerSecPerCore float64 `json:"events_per_sec_per_core"`
+	EventsPerCPUSec     float64 `json:"events_per_cpu_sec"`
+	// Run is the live run; in a saved Result it is the Result's own Run.
+	Run       *RunResult        `json:"-"`
+	Published []PublishedFigure `json:"published"`
 }
 
 // RunNexmark runs the query live once and measures it.

@@ -19,6 +19,9 @@ type Result struct {
 	Run         *RunResult     `json:"run,omitempty"`
 	Compare     *CompareResult `json:"compare,omitempty"`
 	Sim         *SimResult     `json:"sim,omitempty"`
+	// Nexmark, on a Nexmark run (Kind "run", with Run), holds the events
+	// rates and the published figures printed beside them.
+	Nexmark *NexmarkResult `json:"nexmark,omitempty"`
 }
 
 // NewResult wraps one of the results with the environment it ran in
@@ -32,6 +35,8 @@ func NewResult(command string, env Environment, v any) *Result {
 		r.Kind, r.Compare = "compare", x
 	case *SimResult:
 		r.Kind, r.Sim = "sim", x
+	case *NexmarkResult:
+		r.Kind, r.Run, r.Nexmark = "run", x.Run, x
 	}
 	return r
 }

@@ -75,7 +75,7 @@ exactly-once, 2 bad usage (an unknown query, a bad flag).`,
 				return err
 			}
 			res.Print(cmd.OutOrStdout())
-			if err := save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res.Run)); err != nil {
+			if err := save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res)); err != nil {
 				return err
 			}
 			if len(res.Run.Verdicts) == 0 {
