@@ -75,24 +75,30 @@ func BenchmarkRecordThroughOperator(b *testing.B) {
 	}
 }
 
+// getPut fills st with keys keys, then times a get and a put of one of
+// them, round robin.
+func getPut(b *testing.B, st engine.StateBackend, keys int) {
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("k%d", i)
+		st.Set(engine.KeyGroup(names[i], 128), "count", names[i], "1")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		k := names[i%keys]
+		kg := engine.KeyGroup(k, 128)
+		v, _ := st.Get(kg, "count", k)
+		st.Set(kg, "count", k, v)
+	}
+}
+
 // BenchmarkHeapState is a get and a put of keyed value state.
 func BenchmarkHeapState(b *testing.B) {
 	for _, keys := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
 			h := engine.NewHeapBackend()
-			names := make([]string, keys)
-			for i := range names {
-				names[i] = fmt.Sprintf("k%d", i)
-				h.Set(engine.KeyGroup(names[i], 128), "count", names[i], "1")
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				k := names[i%keys]
-				kg := engine.KeyGroup(k, 128)
-				v, _ := h.Get(kg, "count", k)
-				h.Set(kg, "count", k, v)
-			}
+			getPut(b, h, keys)
 		})
 	}
 }
@@ -119,19 +125,7 @@ func BenchmarkPebbleState(b *testing.B) {
 				if err := p.Open(); err != nil {
 					b.Fatal(err)
 				}
-				names := make([]string, keys)
-				for i := range names {
-					names[i] = fmt.Sprintf("k%d", i)
-					p.Set(engine.KeyGroup(names[i], 128), "count", names[i], "1")
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := range b.N {
-					k := names[i%keys]
-					kg := engine.KeyGroup(k, 128)
-					v, _ := p.Get(kg, "count", k)
-					p.Set(kg, "count", k, v)
-				}
+				getPut(b, p, keys)
 			})
 		}
 	}

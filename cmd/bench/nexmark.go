@@ -7,6 +7,7 @@ import (
 
 	"github.com/onceproof/onceproof/bench"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/live/livetest"
 	"github.com/spf13/cobra"
 )
 
@@ -81,10 +82,8 @@ exactly-once, 2 bad usage (an unknown query, a bad flag).`,
 			if len(res.Run.Verdicts) == 0 {
 				return errors.New("the output was not checked")
 			}
-			for _, v := range res.Run.Verdicts {
-				if v.Verdict.String() != "ok" {
-					return fmt.Errorf("the output is not exactly-once: %s", v)
-				}
+			if err := livetest.Failed(res.Run.Verdicts); err != nil {
+				return fmt.Errorf("the output is not exactly-once: %w", err)
 			}
 			return nil
 		},

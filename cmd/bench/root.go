@@ -12,6 +12,7 @@ import (
 
 	"github.com/onceproof/onceproof/bench"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/live/livetest"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -198,10 +199,8 @@ exactly-once checker.`,
 			if err := save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res)); err != nil {
 				return err
 			}
-			for _, v := range res.Verdicts {
-				if v.Verdict.String() != "ok" {
-					return fmt.Errorf("the output is not exactly-once: %s", v)
-				}
+			if err := livetest.Failed(res.Verdicts); err != nil {
+				return fmt.Errorf("the output is not exactly-once: %w", err)
 			}
 			return nil
 		},
