@@ -243,7 +243,7 @@ func compareEngine(ctx context.Context, c *Cluster, o CompareOptions, spec *jobs
 	}
 	cpu := (cpuTime() - cpu0).Seconds()
 	if o.Verify && round == 1 {
-		if err := verifyOutput(ctx, c, spec, out); err != nil {
+		if err := verifyOutput(ctx, c, spec, out, NewInput(spec, ro.params(), o.Seed).Records); err != nil {
 			return CompareRun{}, err
 		}
 	}
@@ -622,21 +622,18 @@ func runEngine(ctx context.Context, c *Cluster, job *engine.Job, interval time.D
 	return m, nil
 }
 
-// verifyOutput judges out against the oracle over the committed input.
-func verifyOutput(ctx context.Context, c *Cluster, spec *jobs.Spec, out string) error {
+// verifyOutput judges out against the oracle over the committed input,
+// itself checked against generated.
+func verifyOutput(ctx context.Context, c *Cluster, spec *jobs.Spec, out string, generated []jobs.Input) error {
 	var topics []string
 	for _, t := range spec.Inputs(jobs.Params{Partitions: 1}) {
 		topics = append(topics, t.Name)
 	}
-	in, _, err := livetest.ReadInput(ctx, c.Opts, func(t string) string { return t }, topics...)
+	in, err := livetest.ReadInput(ctx, c.Opts, func(t string) string { return t }, generated, topics...)
 	if err != nil {
 		return err
 	}
-	vs, err := livetest.Judge(ctx, c.Opts, spec, out, in)
-	if err != nil {
-		return err
-	}
-	return livetest.Failed(vs)
+	return livetest.Failed(append(livetest.Judge(ctx, c.Opts, spec, out, in.Committed), in.Check))
 }
 
 func medianOf(xs []float64) float64 {

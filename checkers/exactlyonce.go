@@ -118,14 +118,29 @@ type Attempt struct {
 	Outcome Outcome `json:"outcome"`
 }
 
+// Order is the order a job promises its committed output keeps.
+type Order string
+
+const (
+	// Unordered promises nothing about order.
+	Unordered Order = ""
+	// PerKey promises, for each key, that the observed lineages appear in
+	// the order in which expected lists them. Per-key order only means
+	// something if each key lives in one output partition, which is how a
+	// keyed sink partitions; a key spread over partitions will be reported
+	// as nonmonotonic.
+	PerKey Order = "per-key"
+	// PerPartition promises, for each output partition, that its records
+	// appear in the order in which expected lists them: the partition is
+	// an ordered copy of an input partition, as a copier's is. It implies
+	// PerKey for a job whose keys each live in one partition.
+	PerPartition Order = "per-partition"
+)
+
 // ExactlyOnceOptions tunes ExactlyOnce.
 type ExactlyOnceOptions struct {
-	// OrderedPerKey requires, for each key, that the observed lineages
-	// appear in the order in which expected lists them. Per-key order only
-	// means something if each key lives in one output partition, which is
-	// how a keyed sink partitions; a key spread over partitions will be
-	// reported as nonmonotonic.
-	OrderedPerKey bool `json:"ordered_per_key"`
+	// Order is the order the output must keep.
+	Order Order `json:"order,omitempty"`
 }
 
 // fate summarises the attempts for one lineage.
@@ -148,8 +163,9 @@ func (f fate) abortedOnly() bool { return f.attempts > 0 && f.aborted == f.attem
 // these that applies: "aborted-read" (its lineage's only attempts were in
 // aborted transactions), "duplicate" (its lineage was already observed),
 // "unexpected" (its lineage is not expected), "wrong-value" (its key or
-// value differ from the expected ones) and, with opts.OrderedPerKey,
-// "nonmonotonic" (an earlier record for the same key was expected later).
+// value differ from the expected ones) and, with opts.Order,
+// "nonmonotonic" (an earlier record for the same key, or in the same
+// partition, was expected later).
 // Then every expected lineage never observed is a "lost-write". Each record
 // counts under one anomaly only, so the counts in Stats add up.
 //
@@ -161,6 +177,11 @@ func (f fate) abortedOnly() bool { return f.attempts > 0 && f.aborted == f.attem
 func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, opts ExactlyOnceOptions) Result {
 	const name = "exactly-once"
 
+	switch opts.Order {
+	case Unordered, PerKey, PerPartition:
+	default:
+		return invalid(name, fmt.Errorf("unknown order promise %q (known: per-key, per-partition, or none)", opts.Order))
+	}
 	expIndex := make(map[string]int, len(expected))
 	for i, e := range expected {
 		if j, dup := expIndex[e.Lineage]; dup {
@@ -207,6 +228,7 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 
 	firstSeen := make(map[string]int, len(observed)) // lineage -> index in observed
 	lastInKey := make(map[string]int)                // key -> highest expected index seen in order
+	lastInPart := make(map[int32]int)                // partition -> highest expected index seen in order
 	for i, o := range observed {
 		record := describeObserved(o)
 		f := fates[o.Lineage]
@@ -222,11 +244,17 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 			note(anomalyUnexpected, record, "the oracle expects no record with this lineage")
 		case expected[ei].Key != o.Key || expected[ei].Value != o.Value:
 			note(anomalyWrongValue, record, fmt.Sprintf("want key %q value %q", expected[ei].Key, expected[ei].Value))
-		case opts.OrderedPerKey:
+		case opts.Order == PerKey:
 			if last, ok := lastInKey[o.Key]; ok && ei < last {
-				note(anomalyNonmonotonic, record, fmt.Sprintf("expected before lineage %q, which was observed earlier", expected[last].Lineage))
+				note(anomalyNonmonotonic, record, fmt.Sprintf("expected before lineage %q of the same key, which was observed earlier", expected[last].Lineage))
 			} else {
 				lastInKey[o.Key] = ei
+			}
+		case opts.Order == PerPartition:
+			if last, ok := lastInPart[o.Partition]; ok && ei < last {
+				note(anomalyNonmonotonic, record, fmt.Sprintf("expected before lineage %q, which is earlier in the same partition", expected[last].Lineage))
+			} else {
+				lastInPart[o.Partition] = ei
 			}
 		}
 		if !seen {
@@ -257,8 +285,8 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 
 	if total == 0 {
 		order := ""
-		if opts.OrderedPerKey {
-			order = ", in per-key order"
+		if opts.Order != Unordered {
+			order = ", in " + string(opts.Order) + " order"
 		}
 		return Result{
 			Checker: name,

@@ -88,7 +88,7 @@ func TestExactlyOnce(t *testing.T) {
 		{
 			name:        "good in per-key order",
 			edit:        func(t *testing.T, f *eoFixture) {},
-			opts:        ExactlyOnceOptions{OrderedPerKey: true},
+			opts:        ExactlyOnceOptions{Order: PerKey},
 			wantVerdict: Ok,
 		},
 		{
@@ -99,7 +99,7 @@ func TestExactlyOnce(t *testing.T) {
 			wantVerdict: Ok,
 		},
 		{
-			name: "reordered within a key is fine without OrderedPerKey",
+			name: "reordered within a key is fine without an order promise",
 			edit: func(t *testing.T, f *eoFixture) {
 				i, j := findObserved(t, f.observed, "in/0@7"), findObserved(t, f.observed, "in/0@14")
 				f.observed[i], f.observed[j] = f.observed[j], f.observed[i]
@@ -180,7 +180,7 @@ func TestExactlyOnce(t *testing.T) {
 				f.observed[i], f.observed[j] = f.observed[j], f.observed[i]
 				f.observed = renumber(f.observed)
 			},
-			opts:         ExactlyOnceOptions{OrderedPerKey: true},
+			opts:         ExactlyOnceOptions{Order: PerKey},
 			wantVerdict:  Violation,
 			wantAnomaly:  "nonmonotonic",
 			wantFirstBad: `"in/0@7"`,
@@ -280,7 +280,7 @@ func TestExactlyOnce(t *testing.T) {
 }
 
 func TestExactlyOnceEmpty(t *testing.T) {
-	got := ExactlyOnce(nil, nil, nil, ExactlyOnceOptions{OrderedPerKey: true})
+	got := ExactlyOnce(nil, nil, nil, ExactlyOnceOptions{Order: PerKey})
 	if got.Verdict != Ok {
 		t.Errorf("empty history: got %s (%s), want ok", got.Verdict, got.Explanation)
 	}
@@ -294,9 +294,9 @@ func TestExactlyOnceIsDeterministic(t *testing.T) {
 	f := goodEO(200)
 	f.observed = renumber(append(f.observed[:50], f.observed[60:]...))
 	f.observed = renumber(append(f.observed, f.observed[7], f.observed[100]))
-	first := ExactlyOnce(f.expected, f.observed, f.attempts, ExactlyOnceOptions{OrderedPerKey: true})
+	first := ExactlyOnce(f.expected, f.observed, f.attempts, ExactlyOnceOptions{Order: PerKey})
 	for range 20 {
-		got := ExactlyOnce(f.expected, f.observed, f.attempts, ExactlyOnceOptions{OrderedPerKey: true})
+		got := ExactlyOnce(f.expected, f.observed, f.attempts, ExactlyOnceOptions{Order: PerKey})
 		if got.String() != first.String() || got.Explanation != first.Explanation {
 			t.Fatalf("got %q, want the same as the first run %q", got.Explanation, first.Explanation)
 		}

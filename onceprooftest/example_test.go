@@ -2,6 +2,7 @@ package onceprooftest_test
 
 import (
 	"fmt"
+	"github.com/onceproof/onceproof/checkers"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -58,8 +59,8 @@ func runningSum(sumInField bool) *jobs.Spec {
 			}
 			return out
 		},
-		Lineage:       func(_, v string) string { return v[:strings.IndexByte(v, '=')] },
-		OrderedPerKey: true,
+		Lineage: func(_, v string) string { return v[:strings.IndexByte(v, '=')] },
+		Order:   checkers.PerKey,
 	}
 }
 

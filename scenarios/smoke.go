@@ -56,25 +56,19 @@ func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
 		out.Verdicts = append(out.Verdicts, v)
 		return out, nil
 	}
+	// The smoke copier copies partition p of the input to partition p of
+	// the output, value for value: each output partition is an ordered copy.
 	var expected []checkers.Expected
-	var observed []checkers.Observed
 	for p, vals := range res.Input {
 		for _, v := range vals {
 			expected = append(expected, checkers.Expected{Lineage: v, Key: fmt.Sprint(p), Value: v})
 		}
 	}
-	for p, vals := range res.Output {
-		for i, v := range vals {
-			observed = append(observed, checkers.Observed{Lineage: v, Key: fmt.Sprint(p), Value: v, Partition: int32(p), Offset: int64(i)})
-		}
-	}
-	out.Verdicts = append(out.Verdicts, checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: true}))
-	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
-	if res.OpenTxn {
-		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
-		open.Explanation = "a transaction is still open on the output: read_committed readers are stuck"
-	}
-	out.Verdicts = append(out.Verdicts, open)
+	judged, _ := checkers.JudgeOutput(checkers.OutputHistory{
+		Expected: expected, Log: res.OutputLog, Order: checkers.PerPartition,
+		Lineage: func(_, v string) string { return v },
+	})
+	out.Verdicts = append(out.Verdicts, judged...)
 	if res.Err != nil && checkers.Worst(out.Verdicts...) == checkers.Ok {
 		out.Verdicts = append(out.Verdicts, checkers.Result{Checker: "run", Verdict: checkers.Violation, Anomaly: "run-error", Explanation: res.Err.Error()})
 	}

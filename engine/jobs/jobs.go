@@ -6,6 +6,7 @@ package jobs
 
 import (
 	"fmt"
+	"github.com/onceproof/onceproof/checkers"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -88,8 +89,9 @@ type Spec struct {
 	Oracle func(in []Committed) []Output
 	// Lineage recovers an output record's lineage from its key and value.
 	Lineage func(key, value string) string
-	// OrderedPerKey says whether per-key output order is defined.
-	OrderedPerKey bool
+	// Order is the order the job promises its output keeps; the
+	// exactly-once check holds it to that promise.
+	Order checkers.Order
 	// State, for jobs with keyed state, folds the committed input read up
 	// to offsets ("topic/partition" -> next offset) into the state the job
 	// must hold at a checkpoint taken there; Restored reads that state from
@@ -188,7 +190,7 @@ func init() {
 		Lineage: func(_, v string) string {
 			return strings.TrimSuffix(strings.TrimPrefix(v, "copy("), ")")
 		},
-		OrderedPerKey: true,
+		Order: checkers.PerPartition,
 	}
 
 	registry["keyed-count"] = &Spec{
@@ -215,8 +217,8 @@ func init() {
 			}
 			return out
 		},
-		Lineage:       func(_, v string) string { return v },
-		OrderedPerKey: true,
+		Lineage: func(_, v string) string { return v },
+		Order:   checkers.PerKey,
 		State: func(in []Committed, offsets map[string]int64) map[string]string {
 			out := map[string]string{}
 			counts := map[string]int{}

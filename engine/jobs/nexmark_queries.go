@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"cmp"
+	"github.com/onceproof/onceproof/checkers"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -476,10 +477,10 @@ func init() {
 					}
 				})
 			}),
-			Generate:      nexmarkGenerate,
-			Oracle:        perBid(value),
-			Lineage:       func(k, _ string) string { return k },
-			OrderedPerKey: true,
+			Generate: nexmarkGenerate,
+			Oracle:   perBid(value),
+			Lineage:  func(k, _ string) string { return k },
+			Order:    checkers.PerKey,
 		}
 	}
 	registry["nexmark-q0"] = perBidQuery("q0", "Nexmark q0, pass-through: every bid, unchanged", "",
@@ -511,7 +512,7 @@ func init() {
 			a, _, _ := strings.Cut(v, ",")
 			return k + "/" + a
 		},
-		OrderedPerKey: true,
+		Order: checkers.PerKey,
 	}
 	registry["nexmark-q7"] = &Spec{
 		Name: "nexmark-q7",
@@ -535,6 +536,6 @@ func init() {
 			num, _ := nexmarkField(v, 1)
 			return num
 		},
-		OrderedPerKey: true,
+		Order: checkers.PerKey,
 	}
 }

@@ -297,7 +297,7 @@ func TestNexmarkOracleRejectsBadOutput(t *testing.T) {
 				return obs
 			}
 			check := func(out []Output) checkers.Result {
-				return checkers.ExactlyOnce(expected, observe(out), nil, checkers.ExactlyOnceOptions{OrderedPerKey: spec.OrderedPerKey})
+				return checkers.ExactlyOnce(expected, observe(out), nil, checkers.ExactlyOnceOptions{Order: spec.Order})
 			}
 			if r := check(want); r.Verdict != checkers.Ok {
 				t.Fatalf("the oracle's own output: %s", r.Explanation)

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"github.com/onceproof/onceproof/checkers"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -211,7 +212,7 @@ func init() {
 			id, _, _ := strings.Cut(v, " ")
 			return id
 		},
-		OrderedPerKey: true,
+		Order: checkers.PerKey,
 		State: func(in []Committed, offsets map[string]int64) map[string]string {
 			maxT := map[int32]int64{}
 			var parts []int32

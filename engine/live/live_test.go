@@ -52,11 +52,11 @@ func drainAndStop(t *testing.T, f *livetest.Fixture, r *live.Runner) engine.Meta
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, ends, err := f.Input(ctx)
+	in, err := f.Input(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := r.Drain(ctx, ends)
+	md, err := r.Drain(ctx, in.Ends)
 	if err != nil {
 		t.Fatalf("drain: %v", err)
 	}
@@ -127,7 +127,7 @@ func TestKillMidRun(t *testing.T) {
 			ctx := context.Background()
 			for i := range 4 {
 				part := all[i*len(all)/4 : (i+1)*len(all)/4]
-				if err := livetest.WriteTxns(ctx, f.Opts, part, 50, "input"); err != nil {
+				if err := f.Write(ctx, part, 50, "input"); err != nil {
 					t.Fatal(err)
 				}
 				if i == 1 {
@@ -176,7 +176,7 @@ func TestResumeFromCheckpointDir(t *testing.T) {
 			spec, _ := jobs.Lookup("keyed-count")
 			all := spec.Generate(randFor(3), p)
 			ctx := context.Background()
-			if err := livetest.WriteTxns(ctx, f.Opts, all[:len(all)/2], 40, "input"); err != nil {
+			if err := f.Write(ctx, all[:len(all)/2], 40, "input"); err != nil {
 				t.Fatal(err)
 			}
 			cfg1 := config(f, dir)
@@ -192,7 +192,7 @@ func TestResumeFromCheckpointDir(t *testing.T) {
 				}
 				cancel()
 			}
-			if err := livetest.WriteTxns(ctx, f.Opts, all[len(all)/2:], 40, "input"); err != nil {
+			if err := f.Write(ctx, all[len(all)/2:], 40, "input"); err != nil {
 				t.Fatal(err)
 			}
 			cfg := config(f, dir)

@@ -2,46 +2,44 @@ package observe
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"time"
 
+	"github.com/onceproof/onceproof/checkers"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Record is one committed data record as a read_committed consumer saw it.
-type Record struct {
-	Partition int32
-	Offset    int64
-	Key       []byte
-	Value     []byte
+// fetchLimits bound a pass's fetches so that no response is cut: a
+// consumer reads at most partitionsPerConsumer partitions, each at most
+// partitionBytes per response, and the response limit (and the client's
+// read limit) sits above their sum.
+type fetchLimits struct {
+	partitionBytes        int32
+	partitionsPerConsumer int
+	// defaults, when set, leaves kgo's default fetch sizes in place: the
+	// setting under which kfake drops aborted-transaction lists. Tests use
+	// it to show that the checkers still see the truth.
+	defaults bool
 }
 
-// Partition describes the end of one partition when it was read.
-type Partition struct {
-	Partition     int32
-	HighWatermark int64
-	// LastStable is the last stable offset: a read_committed reader cannot
-	// pass it. Below HighWatermark it means a transaction is still open.
-	LastStable int64
+func (l fetchLimits) responseBytes() int32 {
+	return 2 * l.partitionBytes * int32(l.partitionsPerConsumer)
 }
 
-// Topic is everything a read_committed reader could see in a topic.
-type Topic struct {
-	Name       string
-	Records    []Record // in partition order, then offset order
-	Partitions []Partition
-}
+var (
+	logPass       = fetchLimits{partitionBytes: 1 << 20, partitionsPerConsumer: 32}
+	committedPass = fetchLimits{partitionBytes: 1 << 20, partitionsPerConsumer: 32}
+)
 
-// ReadCommitted reads topic to its last stable offset with a fresh kgo
-// consumer (read_committed), built from opts (the seed brokers and dialer).
-// It keeps control records while reading, so that it knows when it has
-// reached the last stable offset even when the partition ends in commit or
-// abort markers, and drops them from the result. timeout bounds the whole
-// read on the wall clock.
-func ReadCommitted(ctx context.Context, topic string, timeout time.Duration, opts ...kgo.Opt) (*Topic, error) {
+// Read reads topic's whole log, up to each partition's high watermark when
+// it starts, with fresh kgo clients built from opts (the seed brokers and
+// dialer). Every record of the result carries whether the read_committed
+// pass returned it. timeout bounds the whole read on the wall clock.
+func Read(ctx context.Context, topic string, timeout time.Duration, opts ...kgo.Opt) (*checkers.TopicLog, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -49,91 +47,167 @@ func ReadCommitted(ctx context.Context, topic string, timeout time.Duration, opt
 	if err != nil {
 		return nil, fmt.Errorf("observe %s: client: %w", topic, err)
 	}
-	defer admin.Close()
 	ends, err := listEnds(ctx, admin, topic)
+	admin.Close()
 	if err != nil {
 		return nil, fmt.Errorf("observe %s: %w", topic, err)
 	}
-	out := &Topic{Name: topic, Partitions: ends}
+	out := &checkers.TopicLog{Topic: topic, Ends: ends}
 
-	assign := map[int32]kgo.Offset{}
-	remaining := map[int32]int64{} // partition -> last stable offset still to reach
+	hwm, lso := map[int32]int64{}, map[int32]int64{}
 	for _, e := range ends {
-		if e.LastStable > 0 {
-			assign[e.Partition] = kgo.NewOffset().AtStart()
-			remaining[e.Partition] = e.LastStable
-		}
+		hwm[e.Partition], lso[e.Partition] = e.HighWatermark, e.LastStable
 	}
-	if len(assign) == 0 {
-		return out, nil
-	}
-	cl, err := kgo.NewClient(append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(50*time.Millisecond),
-	)...)
+	all, err := readPass(ctx, topic, hwm, false, logPass, timeout, opts)
 	if err != nil {
-		return nil, fmt.Errorf("observe %s: consumer: %w", topic, err)
+		return nil, err
 	}
-	defer cl.Close()
-
-	byPart := map[int32][]Record{}
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("observe %s: %d partitions not read to their last stable offset before the %v limit: %w", topic, len(remaining), timeout, err)
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) {
-			if ferr == nil {
-				ferr = fmt.Errorf("observe %s/%d: %w", topic, p, err)
-			}
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		fs.EachRecord(func(r *kgo.Record) {
+	visible, err := readPass(ctx, topic, lso, true, committedPass, timeout, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ends {
+		p := e.Partition
+		seen := map[int64]bool{}
+		for _, r := range visible[p] {
 			if !r.Attrs.IsControl() {
-				byPart[r.Partition] = append(byPart[r.Partition], Record{
-					Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
-				})
+				seen[r.Offset] = true
 			}
-			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
-				delete(remaining, r.Partition)
+		}
+		for _, r := range all[p] {
+			lr := checkers.LogRecord{
+				Partition: p, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value),
+				ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch,
+				Transactional: r.Attrs.IsTransactional(),
 			}
-		})
-	}
-	parts := make([]int32, 0, len(byPart))
-	for p := range byPart {
-		parts = append(parts, p)
-	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
-	for _, p := range parts {
-		recs := byPart[p]
-		// Past the last stable offset only what was committed afterwards
-		// could appear; the snapshot of the topic ends where ends says.
-		for _, r := range recs {
-			if r.Offset < endOf(ends, p) {
-				out.Records = append(out.Records, r)
+			if r.Attrs.IsControl() {
+				commit, err := marker(r.Key)
+				if err != nil {
+					return nil, fmt.Errorf("observe %s/%d offset %d: %w", topic, p, r.Offset, err)
+				}
+				lr.Control, lr.Commit, lr.Key, lr.Value = true, commit, "", ""
+			} else if seen[r.Offset] {
+				lr.ReadCommitted = true
+				delete(seen, r.Offset)
 			}
+			out.Records = append(out.Records, lr)
+		}
+		if len(seen) > 0 {
+			var offs []int64
+			for o := range seen { // lint:sorted sorted below
+				offs = append(offs, o)
+			}
+			sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+			return nil, fmt.Errorf("observe %s/%d: read_committed returned %d data records that are not in the log read with read_uncommitted, first at offset %d", topic, p, len(offs), offs[0])
 		}
 	}
 	return out, nil
 }
 
-func endOf(ends []Partition, p int32) int64 {
-	for _, e := range ends {
-		if e.Partition == p {
-			return e.LastStable
+// marker decodes a control record's key: version int16, then type int16
+// (0 abort, 1 commit).
+func marker(key []byte) (commit bool, err error) {
+	if len(key) < 4 {
+		return false, fmt.Errorf("control record with a %d-byte key", len(key))
+	}
+	switch t := binary.BigEndian.Uint16(key[2:4]); t {
+	case 0:
+		return false, nil
+	case 1:
+		return true, nil
+	default:
+		return false, fmt.Errorf("control record of unknown type %d", t)
+	}
+}
+
+// readPass reads every partition of until from its start to until[p]
+// (exclusive), keeping control records, read_committed or not. It returns
+// the records per partition in offset order.
+func readPass(ctx context.Context, topic string, until map[int32]int64, committed bool, lim fetchLimits, timeout time.Duration, opts []kgo.Opt) (map[int32][]*kgo.Record, error) {
+	iso, pass := kgo.ReadUncommitted(), "read_uncommitted"
+	if committed {
+		iso, pass = kgo.ReadCommitted(), "read_committed"
+	}
+	var parts []int32
+	for p, end := range until { // lint:sorted sorted below
+		if end > 0 {
+			parts = append(parts, p)
 		}
 	}
-	return 0
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	out := map[int32][]*kgo.Record{}
+	for len(parts) > 0 {
+		n := len(parts)
+		if !lim.defaults {
+			n = min(n, lim.partitionsPerConsumer)
+		}
+		chunk := parts[:n]
+		parts = parts[n:]
+		if err := readChunk(ctx, topic, chunk, until, iso, lim, opts, out); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("observe %s (%s): not read to the end before the %v limit: %w", topic, pass, timeout, err)
+			}
+			return nil, fmt.Errorf("observe %s (%s): %w", topic, pass, err)
+		}
+	}
+	return out, nil
+}
+
+func readChunk(ctx context.Context, topic string, parts []int32, until map[int32]int64, iso kgo.IsolationLevel, lim fetchLimits, opts []kgo.Opt, out map[int32][]*kgo.Record) error {
+	assign := map[int32]kgo.Offset{}
+	remaining := map[int32]int64{}
+	for _, p := range parts {
+		assign[p] = kgo.NewOffset().AtStart()
+		remaining[p] = until[p]
+	}
+	copts := append(append([]kgo.Opt(nil), opts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
+		kgo.FetchIsolationLevel(iso),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(50*time.Millisecond),
+	)
+	if !lim.defaults {
+		copts = append(copts,
+			kgo.FetchMaxPartitionBytes(lim.partitionBytes),
+			kgo.FetchMaxBytes(lim.responseBytes()),
+			kgo.BrokerMaxReadBytes(2*lim.responseBytes()))
+	}
+	cl, err := kgo.NewClient(copts...)
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	defer cl.Close()
+	for len(remaining) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%d partitions left: %w", len(remaining), err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, p int32, err error) {
+			if ferr == nil {
+				ferr = fmt.Errorf("partition %d: %w", p, err)
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := until[r.Partition]
+			if !ok || r.Offset >= end {
+				return // past the end this read is for
+			}
+			out[r.Partition] = append(out[r.Partition], r)
+			if r.Offset+1 >= end {
+				delete(remaining, r.Partition)
+			}
+		})
+	}
+	return nil
 }
 
 // listEnds asks the broker for every partition's high watermark and last
 // stable offset with two ListOffsets requests.
-func listEnds(ctx context.Context, cl *kgo.Client, topic string) ([]Partition, error) {
+func listEnds(ctx context.Context, cl *kgo.Client, topic string) ([]checkers.LogEnd, error) {
 	meta := kmsg.NewPtrMetadataRequest()
 	mt := kmsg.NewMetadataRequestTopic()
 	mt.Topic = kmsg.StringPtr(topic)
@@ -154,13 +228,13 @@ func listEnds(ctx context.Context, cl *kgo.Client, topic string) ([]Partition, e
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 
-	ends := make([]Partition, len(parts))
+	ends := make([]checkers.LogEnd, len(parts))
 	for i, p := range parts {
 		ends[i].Partition = p
 	}
-	for iso, set := range []func(*Partition, int64){
-		func(e *Partition, o int64) { e.HighWatermark = o },
-		func(e *Partition, o int64) { e.LastStable = o },
+	for iso, set := range []func(*checkers.LogEnd, int64){
+		func(e *checkers.LogEnd, o int64) { e.HighWatermark = o },
+		func(e *checkers.LogEnd, o int64) { e.LastStable = o },
 	} {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.IsolationLevel = int8(iso)
@@ -191,4 +265,20 @@ func listEnds(ctx context.Context, cl *kgo.Client, topic string) ([]Partition, e
 		}
 	}
 	return ends, nil
+}
+
+// ReadCommitted reads topic and returns its committed data records, as the
+// log's markers label them, and the partitions' ends. A caller that judges
+// what it reads should use Read and the checkers instead; this is for input
+// read back as the oracle's committed input.
+func ReadCommitted(ctx context.Context, topic string, timeout time.Duration, opts ...kgo.Opt) ([]checkers.Labeled, []checkers.LogEnd, error) {
+	log, err := Read(ctx, topic, timeout, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	labeled, err := checkers.Label(log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("observe %s: %w", topic, err)
+	}
+	return checkers.CommittedRecords(labeled), log.Ends, nil
 }

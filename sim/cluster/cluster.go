@@ -18,7 +18,7 @@ import (
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/internal/kproto"
-	"github.com/onceproof/onceproof/internal/observe"
+	"github.com/onceproof/onceproof/internal/judge"
 	"github.com/onceproof/onceproof/sim"
 )
 
@@ -167,6 +167,8 @@ type Cluster struct {
 	taskIdx     map[engine.TaskID]int
 	input       []jobs.Committed
 	inputEnd    map[string]int64
+	// inputCheck compares the input read back with the input generated.
+	inputCheck checkers.Result
 	hooks       []func(p *sim.Proc, e engine.Event)
 	// drainedAt is when the run drained, or 0.
 	drainedAt sim.Time
@@ -377,19 +379,15 @@ func (c *Cluster) writeInput() error {
 			return fmt.Errorf("write input: end txn: %w", err)
 		}
 	}
-	c.inputEnd = map[string]int64{}
+	var topics []string
 	for _, t := range c.spec.Inputs(p) {
-		got, err := observe.ReadCommitted(context.Background(), t.Name, 30*time.Second, c.k.ClientOpts()...)
-		if err != nil {
-			return fmt.Errorf("read back input: %w", err)
-		}
-		for _, r := range got.Records {
-			c.input = append(c.input, jobs.Committed{Topic: t.Name, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
-		}
-		for _, e := range got.Partitions {
-			c.inputEnd[fmt.Sprintf("%s/%d", t.Name, e.Partition)] = e.HighWatermark
-		}
+		topics = append(topics, t.Name)
 	}
+	in, err := judge.ReadInput(context.Background(), c.k.ClientOpts(), 30*time.Second, func(t string) string { return t }, recs, topics...)
+	if err != nil {
+		return err
+	}
+	c.input, c.inputEnd, c.inputCheck = in.Committed, in.Ends, in.Check
 	c.w.Tracef("input written: %d committed records in %d transactions", len(c.input), txn)
 	return nil
 }
@@ -534,32 +532,13 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 // and runs the exactly-once checker against the oracle, and checks that no
 // transaction was left open.
 func (c *Cluster) judgeOutput(ctx context.Context, drained bool) ([]checkers.Result, string) {
-	out := c.spec.Output(c.opts.Params)
-	got, err := observe.ReadCommitted(ctx, out.Name, 30*time.Second, c.k.ClientOpts()...)
-	if err != nil {
-		return []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Unknown, Explanation: "could not read the output: " + err.Error()}}, ""
-	}
-	var expected []checkers.Expected
-	for _, o := range c.spec.Oracle(c.input) {
-		expected = append(expected, checkers.Expected{Lineage: o.Lineage, Key: o.Key, Value: o.Value})
-	}
-	var observed []checkers.Observed
-	for _, r := range got.Records {
-		k, v := string(r.Key), string(r.Value)
-		observed = append(observed, checkers.Observed{Lineage: c.spec.Lineage(k, v), Key: k, Value: v, Partition: r.Partition, Offset: r.Offset})
-	}
-	eo := checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: c.spec.OrderedPerKey})
-	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
-	var stuck []string
-	for _, p := range got.Partitions {
-		if p.LastStable < p.HighWatermark {
-			stuck = append(stuck, fmt.Sprintf("%s/%d lso=%d hwm=%d", out.Name, p.Partition, p.LastStable, p.HighWatermark))
+	results, observed := judge.Output(ctx, c.k.ClientOpts(), 30*time.Second, c.spec, c.spec.Output(c.opts.Params).Name, c.input)
+	results = append(results, c.inputCheck)
+	eo, open := &results[0], checkers.Result{Verdict: checkers.Unknown}
+	for _, r := range results {
+		if r.Checker == "open-transactions" {
+			open = r
 		}
-	}
-	sort.Strings(stuck)
-	if len(stuck) > 0 {
-		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
-		open.Explanation = "transactions left open pin the last stable offset: " + strings.Join(stuck, ", ")
 	}
 	if !drained && eo.Verdict == checkers.Violation && eo.Anomaly == "lost-write" && !c.lostForGood(observed, open) {
 		// Output missing from a run that never drained may just not be
@@ -575,7 +554,7 @@ func (c *Cluster) judgeOutput(ctx context.Context, drained bool) ([]checkers.Res
 	}
 	sort.Strings(pairs)
 	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
-	return []checkers.Result{eo, open}, hex.EncodeToString(sum[:])
+	return results, hex.EncodeToString(sum[:])
 }
 
 // lostForGood reports whether some missing output can never appear: it

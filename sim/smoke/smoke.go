@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onceproof/onceproof/checkers"
 	"io"
 	"time"
 
@@ -127,6 +128,9 @@ type Result struct {
 	// Input and Output are the committed records, per partition, in order.
 	Input  [][]string `json:"-"`
 	Output [][]string `json:"-"`
+	// OutputLog is the output topic's whole log, read independently, for
+	// the checkers.
+	OutputLog *checkers.TopicLog `json:"-"`
 	// OpenTxn is set when the output has a transaction left open at the end.
 	OpenTxn bool `json:"open_txn"`
 	// Err is the verdict: nil when the output equals the input exactly.
@@ -230,18 +234,23 @@ func (h *Harness) Run(ctx context.Context) Result {
 	res.Digest = w.Trace().Digest()
 	res.Trace = w.Trace().Lines()
 
-	out, rerr := observe.ReadCommitted(ctx, OutputTopic, 30*time.Second, h.Kafka.ClientOpts()...)
+	log, rerr := observe.Read(ctx, OutputTopic, 30*time.Second, h.Kafka.ClientOpts()...)
+	var labeled []checkers.Labeled
+	if rerr == nil {
+		labeled, rerr = checkers.Label(log)
+	}
 	if rerr != nil {
 		if res.Err == nil {
 			res.Err = rerr
 		}
 		return res
 	}
+	res.OutputLog = log
 	res.Output = make([][]string, h.Opts.Partitions)
-	for _, r := range out.Records {
-		res.Output[r.Partition] = append(res.Output[r.Partition], string(r.Value))
+	for _, r := range checkers.CommittedRecords(labeled) {
+		res.Output[r.Partition] = append(res.Output[r.Partition], r.Value)
 	}
-	for _, p := range out.Partitions {
+	for _, p := range log.Ends {
 		if p.LastStable < p.HighWatermark {
 			res.OpenTxn = true
 		}

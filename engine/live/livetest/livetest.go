@@ -2,10 +2,11 @@
 // job's topics and input, and the exactly-once verdict on what the job
 // committed. The live runner's tests and the bench library share it.
 //
-// The verdict uses the same independent parts as the simulator's: the
-// output is read by internal/observe (a kgo read_committed consumer, not the
-// engine's fetch path) and judged by checkers.ExactlyOnce against the job's
-// sequential oracle over the committed input, itself read back from Kafka.
+// The verdict is the simulator's, from the same code (internal/judge): the
+// output's whole log is read by kgo consumers of its own (not the engine's
+// fetch path), each record labelled committed, aborted or open by the log's
+// own markers, and judged against the job's sequential oracle over the
+// committed input, itself read back and checked against the input generated.
 package livetest
 
 import (
@@ -13,15 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/live"
-	"github.com/onceproof/onceproof/internal/observe"
+	"github.com/onceproof/onceproof/internal/judge"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -34,6 +33,9 @@ type Fixture struct {
 	Spec   *jobs.Spec
 	Params jobs.Params
 	Job    *engine.Job
+	// generated is the committed input WriteGenerated wrote, for the
+	// input check.
+	generated []jobs.Input
 }
 
 // New starts an in-process broker (over a VirtualNetwork) and creates the
@@ -80,7 +82,14 @@ func (f *Fixture) Close() {
 // input holds aborted batches and control markers as real input does.
 func (f *Fixture) WriteGenerated(ctx context.Context, seed uint64, txnRecords int) error {
 	r := rand.New(rand.NewPCG(seed, 0x6c697665))
-	return WriteTxns(ctx, f.Opts, f.Spec.Generate(r, f.Params), txnRecords, "livetest-input")
+	return f.Write(ctx, f.Spec.Generate(r, f.Params), txnRecords, "livetest-input")
+}
+
+// Write writes recs as WriteTxns does and remembers them as generated
+// input, after what was written before, for the input check.
+func (f *Fixture) Write(ctx context.Context, recs []jobs.Input, txnRecords int, txnID string) error {
+	f.generated = append(f.generated, recs...)
+	return WriteTxns(ctx, f.Opts, recs, txnRecords, txnID)
 }
 
 // WriteTxns writes recs with a transactional kgo producer, txnRecords per
@@ -127,79 +136,41 @@ func WriteTxns(ctx context.Context, opts []kgo.Opt, recs []jobs.Input, txnRecord
 }
 
 // Input reads the committed input back (as the oracle needs it, with
-// offsets) and the end of each input partition ("topic/p" -> high
-// watermark), which is where the job has read everything.
-func (f *Fixture) Input(ctx context.Context) ([]jobs.Committed, map[string]int64, error) {
+// offsets), checked against what WriteGenerated wrote, and the end of each
+// input partition ("topic/p" -> high watermark), which is where the job has
+// read everything.
+func (f *Fixture) Input(ctx context.Context) (*judge.Input, error) {
 	var topics []string
 	for _, t := range f.Spec.Inputs(f.Params) {
 		topics = append(topics, t.Name)
 	}
-	return ReadInput(ctx, f.Opts, func(t string) string { return t }, topics...)
+	return ReadInput(ctx, f.Opts, func(t string) string { return t }, f.generated, topics...)
 }
 
-// ReadInput reads topics with an independent read_committed consumer, as
-// the oracle's committed input. Each topic is read from actual(topic), for
-// benchmarks that rename topics; the result names it topic, as the job's
-// oracle knows it.
-func ReadInput(ctx context.Context, opts []kgo.Opt, actual func(string) string, topics ...string) ([]jobs.Committed, map[string]int64, error) {
-	var in []jobs.Committed
-	ends := map[string]int64{}
-	for _, t := range topics {
-		got, err := observe.ReadCommitted(ctx, actual(t), 5*time.Minute, opts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read back input: %w", err)
-		}
-		for _, r := range got.Records {
-			in = append(in, jobs.Committed{Topic: t, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)})
-		}
-		for _, p := range got.Partitions {
-			ends[fmt.Sprintf("%s/%d", actual(t), p.Partition)] = p.HighWatermark
-		}
-	}
-	return in, ends, nil
+// ReadInput reads topics back with an independent reader, as the oracle's
+// committed input, and checks it against generated. Each topic is read from
+// actual(topic), for benchmarks that rename topics; the result names it
+// topic, as the job's oracle knows it.
+func ReadInput(ctx context.Context, opts []kgo.Opt, actual func(string) string, generated []jobs.Input, topics ...string) (*judge.Input, error) {
+	return judge.ReadInput(ctx, opts, 5*time.Minute, actual, generated, topics...)
 }
 
-// Check reads the committed output and judges it against the oracle over
-// the committed input: the exactly-once verdict, and whether a transaction
-// was left open (a last stable offset below the high watermark).
+// Check reads the input and the committed output and judges them: the input
+// as the broker kept it against what WriteGenerated wrote, the exactly-once
+// verdict, read_committed isolation and whether a transaction was left open.
 func (f *Fixture) Check(ctx context.Context) ([]checkers.Result, error) {
-	in, _, err := f.Input(ctx)
+	in, err := f.Input(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return Judge(ctx, f.Opts, f.Spec, f.Spec.Output(f.Params).Name, in)
+	return append(Judge(ctx, f.Opts, f.Spec, f.Spec.Output(f.Params).Name, in.Committed), in.Check), nil
 }
 
-// Judge reads topic (a job's output) with an independent read_committed
-// consumer and checks it against spec's oracle over in.
-func Judge(ctx context.Context, opts []kgo.Opt, spec *jobs.Spec, topic string, in []jobs.Committed) ([]checkers.Result, error) {
-	got, err := observe.ReadCommitted(ctx, topic, 5*time.Minute, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("read output: %w", err)
-	}
-	var expected []checkers.Expected
-	for _, o := range spec.Oracle(in) {
-		expected = append(expected, checkers.Expected{Lineage: o.Lineage, Key: o.Key, Value: o.Value})
-	}
-	var observed []checkers.Observed
-	for _, r := range got.Records {
-		k, v := string(r.Key), string(r.Value)
-		observed = append(observed, checkers.Observed{Lineage: spec.Lineage(k, v), Key: k, Value: v, Partition: r.Partition, Offset: r.Offset})
-	}
-	eo := checkers.ExactlyOnce(expected, observed, nil, checkers.ExactlyOnceOptions{OrderedPerKey: spec.OrderedPerKey})
-	open := checkers.Result{Checker: "open-transactions", Verdict: checkers.Ok, Explanation: "no transaction left open on the output"}
-	var stuck []string
-	for _, p := range got.Partitions {
-		if p.LastStable < p.HighWatermark {
-			stuck = append(stuck, fmt.Sprintf("%s/%d lso=%d hwm=%d", topic, p.Partition, p.LastStable, p.HighWatermark))
-		}
-	}
-	sort.Strings(stuck)
-	if len(stuck) > 0 {
-		open.Verdict, open.Anomaly = checkers.NoProgress, "stuck-lso"
-		open.Explanation = "transactions left open pin the last stable offset: " + strings.Join(stuck, ", ")
-	}
-	return []checkers.Result{eo, open}, nil
+// Judge reads topic (a job's output) with an independent reader and checks
+// it against spec's oracle over in.
+func Judge(ctx context.Context, opts []kgo.Opt, spec *jobs.Spec, topic string, in []jobs.Committed) []checkers.Result {
+	rs, _ := judge.Output(ctx, opts, 5*time.Minute, spec, topic, in)
+	return rs
 }
 
 // Failed returns an error describing every result that is not Ok.
