@@ -47,8 +47,8 @@ type LogEnd struct {
 type TopicLog struct {
 	Topic string `json:"topic"`
 	// Records are in partition order, then offset order.
-	Records []LogRecord    `json:"records"`
-	Ends    []LogEnd `json:"ends"`
+	Records []LogRecord `json:"records"`
+	Ends    []LogEnd    `json:"ends"`
 }
 
 // Status is the fate of a data record, read from the log's markers.

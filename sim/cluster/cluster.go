@@ -17,8 +17,8 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
-	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/internal/judge"
+	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/sim"
 )
 
@@ -169,7 +169,7 @@ type Cluster struct {
 	inputEnd    map[string]int64
 	// inputCheck compares the input read back with the input generated.
 	inputCheck checkers.Result
-	hooks       []func(p *sim.Proc, e engine.Event)
+	hooks      []func(p *sim.Proc, e engine.Event)
 	// drainedAt is when the run drained, or 0.
 	drainedAt sim.Time
 	// faultsUntil is when the last scheduled fault ends; drain is judged
