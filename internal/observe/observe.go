@@ -13,33 +13,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fetchLimits bound a pass's fetches so that no response is cut: a
-// consumer reads at most partitionsPerConsumer partitions, each at most
-// partitionBytes per response, and the response limit (and the client's
-// read limit) sits above their sum.
-type fetchLimits struct {
-	partitionBytes        int32
-	partitionsPerConsumer int
-	// defaults, when set, leaves kgo's default fetch sizes in place: the
-	// setting under which kfake drops aborted-transaction lists. Tests use
-	// it to show that the checkers still see the truth.
-	defaults bool
+// Limits bound a pass's fetches. The defaults never let a response be cut:
+// a consumer reads at most PartitionsPerConsumer partitions, each at most
+// PartitionBytes per response, and the response limit (and the client's
+// read limit) sits at twice their sum.
+type Limits struct {
+	PartitionBytes        int32
+	PartitionsPerConsumer int
+	// ResponseBytes, when set, overrides the response limit. A limit below
+	// what the partitions return cuts responses: the setting under which
+	// kfake drops aborted-transaction lists, which tests use to show that
+	// the checkers still see the truth.
+	ResponseBytes int32
 }
 
-func (l fetchLimits) responseBytes() int32 {
-	return 2 * l.partitionBytes * int32(l.partitionsPerConsumer)
-}
+// DefaultLimits are the limits Read uses for both passes.
+var DefaultLimits = Limits{PartitionBytes: 1 << 20, PartitionsPerConsumer: 32}
 
-var (
-	logPass       = fetchLimits{partitionBytes: 1 << 20, partitionsPerConsumer: 32}
-	committedPass = fetchLimits{partitionBytes: 1 << 20, partitionsPerConsumer: 32}
-)
+func (l Limits) responseBytes() int32 {
+	if l.ResponseBytes > 0 {
+		return l.ResponseBytes
+	}
+	return 2 * l.PartitionBytes * int32(l.PartitionsPerConsumer)
+}
 
 // Read reads topic's whole log, up to each partition's high watermark when
 // it starts, with fresh kgo clients built from opts (the seed brokers and
 // dialer). Every record of the result carries whether the read_committed
 // pass returned it. timeout bounds the whole read on the wall clock.
 func Read(ctx context.Context, topic string, timeout time.Duration, opts ...kgo.Opt) (*checkers.TopicLog, error) {
+	return ReadWith(ctx, topic, timeout, DefaultLimits, opts...)
+}
+
+// ReadWith is Read with the read_committed pass's fetches bounded by
+// committed instead of DefaultLimits.
+func ReadWith(ctx context.Context, topic string, timeout time.Duration, committed Limits, opts ...kgo.Opt) (*checkers.TopicLog, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -58,11 +66,11 @@ func Read(ctx context.Context, topic string, timeout time.Duration, opts ...kgo.
 	for _, e := range ends {
 		hwm[e.Partition], lso[e.Partition] = e.HighWatermark, e.LastStable
 	}
-	all, err := readPass(ctx, topic, hwm, false, logPass, timeout, opts)
+	all, err := readPass(ctx, topic, hwm, false, DefaultLimits, timeout, opts)
 	if err != nil {
 		return nil, err
 	}
-	visible, err := readPass(ctx, topic, lso, true, committedPass, timeout, opts)
+	visible, err := readPass(ctx, topic, lso, true, committed, timeout, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +131,7 @@ func marker(key []byte) (commit bool, err error) {
 // readPass reads every partition of until from its start to until[p]
 // (exclusive), keeping control records, read_committed or not. It returns
 // the records per partition in offset order.
-func readPass(ctx context.Context, topic string, until map[int32]int64, committed bool, lim fetchLimits, timeout time.Duration, opts []kgo.Opt) (map[int32][]*kgo.Record, error) {
+func readPass(ctx context.Context, topic string, until map[int32]int64, committed bool, lim Limits, timeout time.Duration, opts []kgo.Opt) (map[int32][]*kgo.Record, error) {
 	iso, pass := kgo.ReadUncommitted(), "read_uncommitted"
 	if committed {
 		iso, pass = kgo.ReadCommitted(), "read_committed"
@@ -137,10 +145,7 @@ func readPass(ctx context.Context, topic string, until map[int32]int64, committe
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	out := map[int32][]*kgo.Record{}
 	for len(parts) > 0 {
-		n := len(parts)
-		if !lim.defaults {
-			n = min(n, lim.partitionsPerConsumer)
-		}
+		n := min(len(parts), max(1, lim.PartitionsPerConsumer))
 		chunk := parts[:n]
 		parts = parts[n:]
 		if err := readChunk(ctx, topic, chunk, until, iso, lim, opts, out); err != nil {
@@ -153,7 +158,7 @@ func readPass(ctx context.Context, topic string, until map[int32]int64, committe
 	return out, nil
 }
 
-func readChunk(ctx context.Context, topic string, parts []int32, until map[int32]int64, iso kgo.IsolationLevel, lim fetchLimits, opts []kgo.Opt, out map[int32][]*kgo.Record) error {
+func readChunk(ctx context.Context, topic string, parts []int32, until map[int32]int64, iso kgo.IsolationLevel, lim Limits, opts []kgo.Opt, out map[int32][]*kgo.Record) error {
 	assign := map[int32]kgo.Offset{}
 	remaining := map[int32]int64{}
 	for _, p := range parts {
@@ -166,12 +171,10 @@ func readChunk(ctx context.Context, topic string, parts []int32, until map[int32
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(50*time.Millisecond),
 	)
-	if !lim.defaults {
-		copts = append(copts,
-			kgo.FetchMaxPartitionBytes(lim.partitionBytes),
-			kgo.FetchMaxBytes(lim.responseBytes()),
-			kgo.BrokerMaxReadBytes(2*lim.responseBytes()))
-	}
+	copts = append(copts,
+		kgo.FetchMaxPartitionBytes(lim.PartitionBytes),
+		kgo.FetchMaxBytes(lim.responseBytes()),
+		kgo.BrokerMaxReadBytes(max(2*lim.responseBytes(), 1<<20)))
 	cl, err := kgo.NewClient(copts...)
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
