@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/bench"
+	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/live"
 	"github.com/onceproof/onceproof/engine/live/livetest"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
@@ -153,6 +155,7 @@ func runCmd() *cobra.Command {
 	var k kafkaFlags
 	var out string
 	var records int
+	var mutants []string
 	cmd := &cobra.Command{
 		Use:   "run JOB",
 		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory",
@@ -183,6 +186,17 @@ exactly-once checker.`,
 			}
 			if err := o.Validate(); err != nil {
 				return usage(err)
+			}
+			for _, name := range mutants {
+				m, err := engine.ParseMutant(name)
+				if err != nil {
+					return usage(fmt.Errorf("--mutant: %w", err))
+				}
+				if o.Task == nil {
+					t := live.DefaultConfig(nil, "").Task
+					o.Task = &t
+				}
+				o.Task.Mutants = append(o.Task.Mutants, m)
 			}
 			kopts, err := k.opts()
 			if err != nil {
@@ -220,6 +234,7 @@ exactly-once checker.`,
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
 	f.BoolVar(&o.Verify, "verify", o.Verify, "check the output with the exactly-once checker")
 	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary one)")
+	f.StringSliceVar(&mutants, "mutant", nil, "switch on a deliberate bug of the engine, to see the checkers catch it live (repeatable; an unknown name lists the known ones)")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
 	k.add(cmd)
