@@ -12,7 +12,9 @@
 //   - ExactlyOnce: every expected output record committed once, with the
 //     expected value, and nothing from an aborted transaction.
 //   - StateAtCheckpoint: each restored state equals the fold of the input
-//     up to its checkpoint's offsets.
+//     up to its checkpoint's offsets, and no retained completed checkpoint
+//     lost a file (lost-state); CheckpointsIntact is the second half alone,
+//     for jobs with no state oracle.
 //   - Register: the committed output, seen as a register per key, is
 //     linearizable (checked with porcupine).
 //   - Liveness: after the heal, a checkpoint within the bound, input

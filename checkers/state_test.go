@@ -121,6 +121,34 @@ func TestStateAtCheckpoint(t *testing.T) {
 			wantStats:    map[string]int{"missing-keys": 4},
 		},
 		{
+			name: "a retained checkpoint lost a shared state file",
+			edit: func(cps []CheckpointState) []CheckpointState {
+				cps[2].Read = "at end of run"
+				cps[2].Lost = []LostFile{{Object: "checkpoints/job/shared/ab12.sst", Reason: "missing"}}
+				return cps
+			},
+			wantVerdict:  Violation,
+			wantAnomaly:  "lost-state",
+			wantFirstBad: "checkpoint 3 (read at end of run): checkpoints/job/shared/ab12.sst: missing",
+			wantStats:    map[string]int{"lost-checkpoints": 1, "lost-files": 1},
+		},
+		{
+			name: "lost state outranks a mismatch, whatever the order",
+			edit: func(cps []CheckpointState) []CheckpointState {
+				cps[1].State["a"] = "9"
+				cps[2].State = nil // what could be read of it: nothing
+				cps[2].Lost = []LostFile{
+					{Object: "checkpoints/job/chk-3/count-0", Reason: "corrupt snapshot: checksum mismatch"},
+					{Object: "checkpoints/job/shared/cd34.sst", Reason: "missing"},
+				}
+				return []CheckpointState{cps[2], cps[1], cps[0]}
+			},
+			wantVerdict:  Violation,
+			wantAnomaly:  "lost-state",
+			wantFirstBad: "checkpoint 3: checkpoints/job/chk-3/count-0: corrupt snapshot",
+			wantStats:    map[string]int{"lost-checkpoints": 1, "lost-files": 2},
+		},
+		{
 			name:        "no checkpoints is vacuous",
 			edit:        func(cps []CheckpointState) []CheckpointState { return nil },
 			wantVerdict: Unknown,
@@ -168,5 +196,24 @@ func TestStateAtCheckpointFoldCannotCorruptOffsets(t *testing.T) {
 	})
 	if !maps.Equal(cps[2].Offsets, want) {
 		t.Errorf("offsets after fold: got %v, want %v", cps[2].Offsets, want)
+	}
+}
+
+func TestCheckpointsIntact(t *testing.T) {
+	good := goodCheckpoints()
+	if got := CheckpointsIntact(good); got.Verdict != Ok || got.Checker != "checkpoints-intact" {
+		t.Fatalf("good: got %s %s (%s), want ok from checkpoints-intact", got.Checker, got.Verdict, got.Explanation)
+	}
+	bad := goodCheckpoints()
+	bad[1].Lost = []LostFile{{Object: "checkpoints/job/chk-2/_metadata", Reason: "missing"}}
+	got := CheckpointsIntact(bad)
+	if got.Verdict != Violation || got.Anomaly != "lost-state" {
+		t.Fatalf("lost metadata: got %s %q (%s), want violation lost-state", got.Verdict, got.Anomaly, got.Explanation)
+	}
+	if want := "checkpoint 2: checkpoints/job/chk-2/_metadata: missing"; got.FirstBad != want {
+		t.Errorf("first bad: got %q, want %q", got.FirstBad, want)
+	}
+	if got := CheckpointsIntact(nil); got.Verdict != Unknown {
+		t.Errorf("no checkpoints: got %s, want unknown", got.Verdict)
 	}
 }

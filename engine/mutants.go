@@ -69,6 +69,13 @@ const (
 	// its timers without registering them again (apache/flink#2602, for
 	// processing-time timers), with the same effect.
 	MutantWatermarkNotRestored Mutant = "watermark-not-restored"
+	// MutantSharedStateDiscarded: when a checkpoint is evicted, every
+	// shared state file it referenced is deleted, without counting the
+	// retained checkpoints that still reference it. The retained
+	// checkpoints look complete until someone reads them: a restore then
+	// finds an SST missing. Flink's shared state registry has had bugs of
+	// this kind (FLINK-29913: shared state discarded by mistake).
+	MutantSharedStateDiscarded Mutant = "shared-state-discarded-on-eviction"
 )
 
 // shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
@@ -92,6 +99,7 @@ var mutantDocs = map[Mutant]string{
 	MutantUnalignedDropInflight: "unaligned checkpoints do not store the records in flight (channel state)",
 	MutantKeyGroupMisroute:      "key groups are reassigned with the old parallelism's ranges on a rescale",
 	MutantWatermarkNotRestored:  "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
+	MutantSharedStateDiscarded:  "an evicted checkpoint's shared state files are deleted though retained checkpoints still reference them",
 }
 
 // AllMutants lists every mutant, sorted by name.

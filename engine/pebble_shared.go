@@ -47,7 +47,9 @@ func (c *Coordinator) releaseShared(evicted Metadata) {
 	}
 	var unused []string
 	for _, o := range evicted.Shared {
-		if !live[o] {
+		// Mutant: no reference counting; the evicted checkpoint's files
+		// go whoever else still lists them.
+		if !live[o] || c.mutants.Has(MutantSharedStateDiscarded) {
 			unused = append(unused, o)
 		}
 	}

@@ -9,8 +9,8 @@
 // one of the kinds in AllKinds (kill, pause, partition, slow a link, fail,
 // drop or lose the answer to a Kafka request, restart the broker, expire a
 // transaction, crash a disk, fail or slow checkpoint storage, corrupt a
-// checkpoint), and the kind decides which of the Action's other fields are
-// used. An injector is a switch over Action.Kind. A Duration of 0 means
+// checkpoint or delete one of its files), and the kind decides which of the
+// Action's other fields are used. An injector is a switch over Action.Kind. A Duration of 0 means
 // "until the liveness phase heals everything".
 //
 // Plan.Validate checks a plan against a topology (how many workers there

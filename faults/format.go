@@ -99,6 +99,8 @@ func (a Action) String() string {
 		s = "slow checkpoint storage by +" + a.Extra.String() + lasting(a.Duration)
 	case CorruptCheckpoint:
 		s = "corrupt checkpoint object " + a.Object
+	case DeleteCheckpointFile:
+		s = "delete checkpoint object " + a.Object
 	default:
 		return fmt.Sprintf("unknown action %q", a.Kind)
 	}

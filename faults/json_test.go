@@ -155,3 +155,21 @@ func TestUnmarshalPartsStrict(t *testing.T) {
 		t.Errorf("Trigger: got %v, want an unknown field error naming after_requests.cnt", err)
 	}
 }
+
+// TestParseDeleteCheckpointFile: a storage fault typed by hand reads back as
+// the action it spells, and a path that leaves checkpoint storage is an
+// error naming the fault and the field.
+func TestParseDeleteCheckpointFile(t *testing.T) {
+	p, err := Parse([]byte(`{"faults": [{"trigger": {"phase": {"checkpoint": 4, "phase": "metadata-written"}},
+		"action": {"kind": "delete-checkpoint-file", "object": "latest-shared"}}]}`), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Faults[0].Action, (Action{Kind: DeleteCheckpointFile, Object: LatestShared}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	_, err = Parse([]byte(`{"faults": [{"trigger": {"at": "1s"}, "action": {"kind": "delete-checkpoint-file", "object": "/etc/passwd"}}]}`), 3)
+	if want := `fault 0: action.object: "/etc/passwd" is not a file path in checkpoint storage`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error containing %q", err, want)
+	}
+}

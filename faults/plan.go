@@ -181,17 +181,32 @@ const (
 	// StorageSlow adds Extra to every checkpoint storage write for Duration.
 	StorageSlow ActionKind = "storage-slow"
 	// CorruptCheckpoint corrupts Object in checkpoint storage ("latest":
-	// the newest completed checkpoint's metadata).
+	// the newest completed checkpoint's first task snapshot;
+	// "latest-shared": the first shared state file it references).
 	CorruptCheckpoint ActionKind = "corrupt-checkpoint"
+	// DeleteCheckpointFile deletes Object from checkpoint storage, as a
+	// clean-up script or a bucket lifecycle rule that gets it wrong would
+	// ("latest": the newest completed checkpoint's first task snapshot;
+	// "latest-shared": the first shared state file it references). A file
+	// of a retained completed checkpoint that goes is lost state, and the
+	// run must fail saying so.
+	DeleteCheckpointFile ActionKind = "delete-checkpoint-file"
 )
 
 // Coordinator is the name of the checkpoint coordinator's process, allowed
 // as Worker or Peer in link faults.
 const Coordinator = "coordinator"
 
-// LatestCheckpoint is the Object of a CorruptCheckpoint action that hits the
-// newest completed checkpoint.
+// LatestCheckpoint is the Object of a CorruptCheckpoint or
+// DeleteCheckpointFile action that hits the newest completed checkpoint:
+// its first task snapshot.
 const LatestCheckpoint = "latest"
+
+// LatestShared is the Object of a storage action that hits the first
+// shared state file (sorted by name) the newest completed checkpoint
+// references: an SST of an incremental (pebble) checkpoint, which later
+// checkpoints reference too.
+const LatestShared = "latest-shared"
 
 // Action is what a fault does. Kind decides which other fields are used (see
 // the ActionKind constants); the rest stay zero. In JSON the fields are
@@ -262,6 +277,7 @@ var specs = []struct {
 	{StorageWriteFail, kindSpec{count: required}},
 	{StorageSlow, kindSpec{extra: required, duration: optional}},
 	{CorruptCheckpoint, kindSpec{object: required}},
+	{DeleteCheckpointFile, kindSpec{object: required}},
 }
 
 func specOf(k ActionKind) (kindSpec, bool) {
@@ -303,7 +319,7 @@ func KafkaKinds() []ActionKind {
 // StorageKinds returns the kinds that act on local disks and checkpoint
 // storage.
 func StorageKinds() []ActionKind {
-	return []ActionKind{DiskCrash, DiskReadError, StorageWriteFail, StorageSlow, CorruptCheckpoint}
+	return []ActionKind{DiskCrash, DiskReadError, StorageWriteFail, StorageSlow, CorruptCheckpoint, DeleteCheckpointFile}
 }
 
 // WorkerName returns the name of worker i: "w0", "w1", ...
@@ -543,11 +559,28 @@ func (a Action) problems(workers int) []problem {
 		use("count", s.count, a.Count != 0)
 	}
 	use("txn_id", s.txnID, a.TxnID != "")
-	use("object", s.object, a.Object != "")
+	if use("object", s.object, a.Object != "") {
+		if err := objectProblem(a.Object); err != nil {
+			out = append(out, problem{"action.object", err})
+		}
+	}
 	if use("percent", s.percent, a.Percent != 0) && (a.Percent < 0 || a.Percent > 100) {
 		out = append(out, problemf("action.percent", "%d is not a percentage (want 0..100)", a.Percent))
 	}
 	return out
+}
+
+// objectProblem checks a storage object: a selector, or a relative path
+// that stays inside checkpoint storage and names a file.
+func objectProblem(o string) error {
+	if o == LatestCheckpoint || o == LatestShared {
+		return nil
+	}
+	// An empty element is a leading, trailing or doubled slash.
+	if parts := strings.Split(o, "/"); slices.Contains(parts, "..") || slices.Contains(parts, ".") || slices.Contains(parts, "") {
+		return fmt.Errorf("%q is not a file path in checkpoint storage (want %q, %q or a relative path like \"checkpoints/keyed-count/chk-3/_metadata\")", o, LatestCheckpoint, LatestShared)
+	}
+	return nil
 }
 
 func kindList() string {

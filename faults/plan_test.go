@@ -32,6 +32,7 @@ func examplePlan() Plan {
 		{Trigger: AtPhase(3, SnapshotTaken, ""), Action: Action{Kind: StorageWriteFail, Count: 1}},
 		{Trigger: At(1500 * ms), Action: Action{Kind: StorageSlow, Extra: 100 * ms, Duration: time.Second}},
 		{Trigger: AtPhase(3, CompleteDelivered, "sink/0"), Action: Action{Kind: CorruptCheckpoint, Object: LatestCheckpoint}},
+		{Name: "lose an SST", Trigger: AtPhase(4, MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}},
 	}}
 }
 
@@ -100,6 +101,10 @@ func TestValidateRejects(t *testing.T) {
 		{"count missing", bad("", now, Action{Kind: DropResponse, Request: "EndTxn"}), "action.count", "missing"},
 		{"percent > 100", bad("", now, Action{Kind: DiskReadError, Worker: "w0", Count: 1, Percent: 101}), "action.percent", "want 0..100"},
 		{"object missing", bad("", now, Action{Kind: CorruptCheckpoint}), "action.object", "missing"},
+		{"delete without object", bad("", now, Action{Kind: DeleteCheckpointFile}), "action.object", "missing (required by delete-checkpoint-file)"},
+		{"delete outside storage", bad("", now, Action{Kind: DeleteCheckpointFile, Object: "checkpoints/../../etc"}), "action.object", "is not a file path in checkpoint storage"},
+		{"delete a directory", bad("", now, Action{Kind: DeleteCheckpointFile, Object: "checkpoints/keyed-count/"}), "action.object", "is not a file path in checkpoint storage"},
+		{"delete with a worker", bad("", now, Action{Kind: DeleteCheckpointFile, Object: LatestShared, Worker: "w0"}), "action.worker", "not used by delete-checkpoint-file"},
 		{"after_requests count 0", bad("", After("EndTxn", 0), kill), "trigger.after_requests.count", "want >= 1"},
 		{"after_requests unknown kind", bad("", After("Commit", 1), kill), "trigger.after_requests.kind", `unknown Kafka request "Commit"`},
 	}
@@ -187,6 +192,7 @@ func TestString(t *testing.T) {
 		{Fault{Trigger: After("Fetch", 21), Action: Action{Kind: SlowLink, Worker: "w0", Peer: Coordinator, Extra: 40 * ms, Duration: time.Second}}, "after 21st Fetch: slow w0|coordinator by +40ms for 1s"},
 		{Fault{Trigger: At(time.Second), Action: Action{Kind: ExpireTxn}}, "at 1s: expire the sink's current transaction"},
 		{Fault{Trigger: At(time.Second), Action: Action{Kind: DiskReadError, Worker: "w1", Count: 2, Percent: 30}}, "at 1s: fail disk reads on w1 (2 times) with probability 30%"},
+		{Fault{Trigger: AtPhase(4, MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}}, "at checkpoint 4 metadata-written: delete checkpoint object latest-shared"},
 		{Fault{Action: Action{Kind: "bogus"}}, `never (no trigger): unknown action "bogus"`},
 	}
 	for _, tt := range tests {

@@ -69,13 +69,13 @@ const (
 )
 
 // SwarmKinds returns the kinds a swarm uses by default: every kind after
-// which a correct engine must still pass every checker. ExpireTxn and
-// CorruptCheckpoint are left out: they destroy data the engine relied on,
-// and the right outcome is a loud failure, which only a scenario that
-// expects it can judge.
+// which a correct engine must still pass every checker. ExpireTxn,
+// CorruptCheckpoint and DeleteCheckpointFile are left out: they destroy
+// data the engine relied on, and the right outcome is a loud failure, which
+// only a scenario that expects it can judge.
 func SwarmKinds() []ActionKind {
 	return slices.DeleteFunc(AllKinds(), func(k ActionKind) bool {
-		return k == ExpireTxn || k == CorruptCheckpoint
+		return k == ExpireTxn || k == CorruptCheckpoint || k == DeleteCheckpointFile
 	})
 }
 
@@ -280,7 +280,7 @@ func drawAction(r *rand.Rand, k ActionKind, workers int) Action {
 		a.Count = count()
 	case StorageSlow:
 		a.Extra, a.Duration = msIn(r, 10, 500), span(r, 100, 2000)
-	case CorruptCheckpoint:
+	case CorruptCheckpoint, DeleteCheckpointFile:
 		a.Object = LatestCheckpoint
 	default:
 		panic(fmt.Sprintf("faults: DrawSwarm: no draw for kind %q", k))

@@ -119,7 +119,7 @@ func TestDrawSwarmDefaultKinds(t *testing.T) {
 	for seed := range uint64(200) {
 		_, p := draw(seed, SwarmOptions{})
 		for _, f := range p.Faults {
-			if k := f.Action.Kind; k == ExpireTxn || k == CorruptCheckpoint {
+			if k := f.Action.Kind; k == ExpireTxn || k == CorruptCheckpoint || k == DeleteCheckpointFile {
 				t.Fatalf("seed %d: default swarm drew %s, want it left to scenarios that expect it", seed, k)
 			}
 		}

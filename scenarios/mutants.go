@@ -33,6 +33,7 @@ var CatchingScenario = map[engine.Mutant]string{
 	engine.MutantUnalignedDropInflight: "count-unaligned-under-backpressure",
 	engine.MutantKeyGroupMisroute:      "count-rescale-mid-stream",
 	engine.MutantWatermarkNotRestored:  "window-kill-late-events",
+	engine.MutantSharedStateDiscarded:  "count-pebble-disk-errors",
 }
 
 // MutantOptions configure a mutant check.

@@ -282,7 +282,7 @@ func parseTimeline(trace []string) *timeline {
 		case f[0] == "fault" && len(f) > 2 && f[2] == "fired:":
 			addMark(at, laneFaults, markFault, f[1], title)
 		case f[0] == "store" || strings.HasPrefix(f[0], "corrupt-checkpoint"):
-			if strings.Contains(text, "corrupt") || strings.Contains(text, "failed") {
+			if strings.Contains(text, "corrupt") || strings.Contains(text, "failed") || strings.Contains(text, "store lost") {
 				addMark(at, laneStorage, markStorage, "", title)
 			}
 		case strings.HasPrefix(f[0], "kafka#") && len(f) > 2:

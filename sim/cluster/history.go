@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,7 +30,12 @@ type history struct {
 	// inFlightAt marks the checkpoints whose snapshots hold channel state
 	// of any task: input still on its way through the job.
 	inFlightAt map[int64]bool
-	stateErrs  []string
+	// retained are the checkpoints the coordinator retains at the end of
+	// the run, read back once more then (rereadRetained).
+	retained []checkers.CheckpointState
+	// stateErrs are checkpoints that could not be read for a reason that
+	// says nothing about the data (not a missing or damaged file).
+	stateErrs []string
 
 	// Writes to the output, per transaction (transactional id, producer
 	// id, epoch): the batches it produced, when its first EndTxn(commit)
@@ -92,53 +98,63 @@ func (c *Cluster) recordHistory() {
 	c.reader = c.w.Spawn("reader", func(p *sim.Proc) sim.Program { return &reader{h: h, p: p} })
 }
 
-// captureCheckpoint reads checkpoint n's snapshots back from storage, as a
-// restore would, and keeps the state they hold.
+// captureCheckpoint reads checkpoint n back from storage the moment its
+// metadata is written, as a restore would, and keeps the state it holds.
 func (h *history) captureCheckpoint(n int64) {
 	c := h.c
 	if c.jm == nil {
 		return
 	}
-	var md *engine.Metadata
-	for _, m := range c.jm.coord.Completed() {
-		if m.Checkpoint == n {
-			md = &m
+	for _, md := range c.jm.coord.Completed() {
+		if md.Checkpoint == n {
+			h.checkpoints = append(h.checkpoints, h.readBack(md, readAtCompletion, true))
+			return
 		}
 	}
-	if md == nil {
+}
+
+// When a checkpoint was read back, for reports.
+const (
+	readAtCompletion = "at completion"
+	readAtEnd        = "at end of run"
+)
+
+// rereadRetained reads every completed checkpoint the coordinator still
+// retains at the end of the run, after every eviction and every deletion
+// of shared files: each is a promise that the job can be restored from it,
+// so each must still be whole, and must still hold the fold of the input up
+// to its offsets. It runs after the trace is sealed and does not touch it.
+func (h *history) rereadRetained() {
+	c := h.c
+	if c.jm == nil || c.jm.coord == nil {
 		return
 	}
-	var snaps []*engine.TaskSnapshot
-	names := make([]string, 0, len(md.Handles))
-	for _, hd := range md.Handles { // lint:sorted sorted below
-		names = append(names, hd)
+	for _, md := range c.jm.coord.Completed() {
+		h.retained = append(h.retained, h.readBack(md, readAtEnd, false))
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		data, err := c.w.Store().Get(name)
-		if err == nil {
-			var s *engine.TaskSnapshot
-			if s, err = engine.DecodeSnapshot(data); err == nil {
-				err = c.readStateFiles(s) // pebble state: read back from its files
-			}
-			if err == nil {
-				snaps = append(snaps, s)
-				continue
-			}
-		}
-		h.stateErrs = append(h.stateErrs, fmt.Sprintf("checkpoint %d: %s: %v", n, name, err))
-		return
+}
+
+// readBack reads md's checkpoint from storage and turns it into what the
+// state checker judges: the restored state, or the files that are lost.
+// during says the run is still going: only then does it record which
+// checkpoints hold input in flight (drained relies on that).
+func (h *history) readBack(md engine.Metadata, when string, during bool) checkers.CheckpointState {
+	c := h.c
+	cp := checkers.CheckpointState{ID: md.Checkpoint, Offsets: md.Offsets, Read: when}
+	snaps, lost, err := c.readCheckpoint(md)
+	if err != nil {
+		h.stateErrs = append(h.stateErrs, fmt.Sprintf("checkpoint %d (read %s): %v", md.Checkpoint, when, err))
+		return cp
 	}
-	for _, s := range snaps {
-		if len(s.ChannelState) > 0 {
-			h.inFlightAt[n] = true
-		}
-	}
-	if c.spec.Restored == nil {
-		return
+	cp.Lost = lost
+	if len(lost) > 0 {
+		return cp
 	}
 	inflight := map[string]bool{}
 	for _, s := range snaps {
+		if len(s.ChannelState) > 0 && during {
+			h.inFlightAt[md.Checkpoint] = true
+		}
 		if !h.keyedTask(s.Task) {
 			continue
 		}
@@ -151,8 +167,11 @@ func (h *history) captureCheckpoint(n int64) {
 	if h.inflight == nil {
 		h.inflight = map[int64]map[string]bool{}
 	}
-	h.inflight[n] = inflight
-	h.checkpoints = append(h.checkpoints, checkers.CheckpointState{ID: n, Offsets: md.Offsets, State: c.spec.Restored(snaps)})
+	h.inflight[md.Checkpoint] = inflight
+	if c.spec.Restored != nil {
+		cp.State = c.spec.Restored(snaps)
+	}
+	return cp
 }
 
 // onSend notes when the first EndTxn(commit) of a transaction goes out:
@@ -248,17 +267,22 @@ func (h *history) ops() []checkers.RegisterOp {
 	return append(ops, h.reads...)
 }
 
-// judge runs the state-at-checkpoint and porcupine checks.
+// judge runs the state-at-checkpoint and porcupine checks. The retained
+// checkpoints are read back first: by now every eviction and every shared
+// file deletion of the run has happened.
 func (h *history) judge(annotations []checkers.Annotation) (rs []checkers.Result, attachments map[string][]byte) {
 	c := h.c
-	if c.spec.State != nil {
-		switch {
-		case len(h.stateErrs) > 0:
-			rs = append(rs, checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Unknown,
-				Explanation: "a completed checkpoint could not be read back: " + h.stateErrs[0]})
-		default:
-			rs = append(rs, h.judgeState())
-		}
+	h.rereadRetained()
+	switch {
+	case len(h.stateErrs) > 0:
+		rs = append(rs, checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Unknown,
+			Explanation: "a completed checkpoint could not be read back: " + h.stateErrs[0]})
+	case c.spec.State != nil:
+		rs = append(rs, h.judgeState())
+	case len(h.checkpoints)+len(h.retained) > 0:
+		// No state oracle: what is left to judge is that every
+		// completed checkpoint is still whole.
+		rs = append(rs, checkers.CheckpointsIntact(append(slices.Clone(h.checkpoints), h.retained...)))
 	}
 	if c.spec.Register == nil {
 		return rs, nil
@@ -277,16 +301,20 @@ func (h *history) judge(annotations []checkers.Annotation) (rs []checkers.Result
 	return rs, attachments
 }
 
-// judgeState checks every completed checkpoint's restored state against the
+// judgeState checks every completed checkpoint, as read at its completion
+// and, if still retained, as read at the end of the run, against the
 // oracle's fold of the input up to its offsets, leaving out the records the
 // checkpoint holds as channel state. Each checkpoint has its own set of such
-// records, so each is judged on its own; the first failure is reported.
+// records, so each read is judged on its own. Lost state is reported first,
+// then the first mismatch.
 func (h *history) judgeState() checkers.Result {
 	c := h.c
-	withChannelState := 0
-	for _, cp := range h.checkpoints {
+	reads := append(slices.Clone(h.checkpoints), h.retained...)
+	withChannelState, lostReads := 0, 0
+	var firstLost, firstBad *checkers.Result
+	for _, cp := range reads {
 		ex := h.inflight[cp.ID]
-		if len(ex) > 0 {
+		if len(ex) > 0 && cp.Read == readAtCompletion {
 			withChannelState++
 		}
 		r := checkers.StateAtCheckpoint([]checkers.CheckpointState{cp}, func(offsets map[string]int64) map[string]string {
@@ -298,15 +326,30 @@ func (h *history) judgeState() checkers.Result {
 			}
 			return c.spec.State(in, offsets)
 		})
-		if r.Verdict != checkers.Ok {
-			return r
+		switch {
+		case r.Anomaly == "lost-state":
+			lostReads++
+			if firstLost == nil {
+				firstLost = &r
+			}
+		case r.Verdict != checkers.Ok && firstBad == nil:
+			firstBad = &r
 		}
 	}
-	if len(h.checkpoints) == 0 {
+	switch {
+	case firstLost != nil:
+		r := *firstLost
+		r.Explanation = fmt.Sprintf("%d of %d reads of completed checkpoints (%d at completion, %d retained at the end) found files lost from checkpoint storage; first %s",
+			lostReads, len(reads), len(h.checkpoints), len(h.retained), r.FirstBad)
+		return r
+	case firstBad != nil:
+		return *firstBad
+	case len(reads) == 0:
 		return checkers.StateAtCheckpoint(nil, nil) // inconclusive: nothing to judge
 	}
 	return checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Ok,
-		Explanation: fmt.Sprintf("restored state equals the fold of the input at all %d checkpoints (%d with channel state)", len(h.checkpoints), withChannelState)}
+		Explanation: fmt.Sprintf("restored state equals the fold of the input at all %d checkpoints (%d with channel state), and the %d retained at the end read back whole and equal to it again",
+			len(h.checkpoints), withChannelState, len(h.retained))}
 }
 
 // keyedTask reports whether the task named "vertex/subtask" has keyed state.

@@ -49,6 +49,9 @@ func (c *Cluster) Inject(plan faults.Plan, healAt time.Duration) error {
 		if f.Action.Kind == faults.DiskReadError && !c.pebble() {
 			return fmt.Errorf("fault %d: %w: %s needs a state backend that reads files (pebble); the heap backend has none", i, ErrUnsupportedFault, f.Action.Kind)
 		}
+		if f.Action.Object == faults.LatestShared && !c.pebble() {
+			return fmt.Errorf("fault %d: %w: %s %s needs a state backend with shared state files (pebble); the heap backend has none", i, ErrUnsupportedFault, f.Action.Kind, f.Action.Object)
+		}
 	}
 	in := &injector{c: c, plan: plan, fired: make([]bool, len(plan.Faults)), healAt: sim.Time(healAt),
 		requests: map[string]int{}, txnCp: map[string]int64{}}
@@ -248,6 +251,8 @@ func (in *injector) fire(i int) {
 		in.until(a.Duration, func() { c.storageExtra = 0 })
 	case faults.CorruptCheckpoint:
 		in.corrupt(a.Object)
+	case faults.DeleteCheckpointFile:
+		in.delete(i, a.Object)
 	case faults.DiskReadError:
 		// The next reads of the worker's state files (SSTs, WALs) fail:
 		// a restore or a get fails its task, which restarts from the
@@ -291,28 +296,66 @@ func (in *injector) expire(id string) {
 // newest completed checkpoint, so that restoring it fails its checksum.
 func (in *injector) corrupt(object string) {
 	c := in.c
-	if object == faults.LatestCheckpoint {
-		object = ""
-		if c.jm != nil && c.jm.coord != nil {
-			if md, err := c.jm.coord.LatestCompleted(); err == nil {
-				var names []string
-				for _, h := range md.Handles { // lint:sorted sorted below
-					names = append(names, h)
-				}
-				sort.Strings(names)
-				if len(names) > 0 {
-					object = names[0]
-				}
-			}
-		}
-		if object == "" {
-			c.w.Tracef("corrupt-checkpoint: no completed checkpoint yet")
-			return
-		}
+	object = in.object("corrupt-checkpoint", object)
+	if object == "" {
+		return
 	}
 	if err := c.w.Store().Corrupt(object, 7); err != nil {
 		c.w.Tracef("corrupt-checkpoint %s: %v", object, err)
 	}
+}
+
+// delete removes a checkpoint object outright; the trace names what was
+// lost.
+func (in *injector) delete(fault int, object string) {
+	c := in.c
+	object = in.object("delete-checkpoint-file", object)
+	if object == "" {
+		return
+	}
+	if _, err := c.w.Store().Peek(object); err != nil {
+		c.w.Tracef("delete-checkpoint-file %s: %v", object, err)
+		return
+	}
+	if err := c.w.Store().Delete(object); err != nil {
+		c.w.Tracef("delete-checkpoint-file %s: %v", object, err)
+		return
+	}
+	c.w.Tracef("store lost %s (deleted by fault %d)", object, fault)
+}
+
+// object resolves the Object of a storage fault: "latest" is the first
+// task snapshot of the newest completed checkpoint, "latest-shared" the
+// first shared state file it references; anything else is a path. It
+// returns "" (and traces why) when there is nothing to hit yet.
+func (in *injector) object(kind, object string) string {
+	if object != faults.LatestCheckpoint && object != faults.LatestShared {
+		return object
+	}
+	c := in.c
+	var md engine.Metadata
+	var err error = engine.ErrNoCheckpoint
+	if c.jm != nil && c.jm.coord != nil {
+		md, err = c.jm.coord.LatestCompleted()
+	}
+	if err != nil {
+		c.w.Tracef("%s: no completed checkpoint yet", kind)
+		return ""
+	}
+	var names []string
+	if object == faults.LatestShared {
+		names = append(names, md.Shared...)
+	} else {
+		for _, h := range md.Handles { // lint:sorted sorted below
+			names = append(names, h)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		c.w.Tracef("%s: checkpoint %d has no %s object", kind, md.Checkpoint, object)
+		return ""
+	}
+	return names[0]
 }
 
 // heal lifts every fault still in force and restarts or resumes every

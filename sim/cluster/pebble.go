@@ -1,15 +1,19 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/sim"
 )
@@ -103,27 +107,105 @@ func (jm *jobMaster) DeleteShared(objects []string) {
 	jm.p.Tracef("shared state deleted (%d objects)", len(objects))
 }
 
-// readStateFiles fills the keyed state of a file-based snapshot from its
-// files in storage, as a restore of every key group would see it, so that
-// the state-at-checkpoint checker can read it like a heap snapshot.
-func (c *Cluster) readStateFiles(s *engine.TaskSnapshot) error {
-	if len(s.Files) == 0 {
-		return nil
-	}
-	data := make([][]byte, len(s.Files))
-	for i, f := range s.Files {
-		b, err := c.w.Store().Get(f.Object)
-		if err != nil {
-			return err
+// readCheckpoint reads checkpoint md back from checkpoint storage as a
+// restore of every task and every key group would: its metadata, every task
+// snapshot (checksummed envelope), every state file each lists (size and
+// SHA-256), and the keyed state the files of a pebble snapshot open to,
+// which it puts in the snapshot's Keyed so that the checkers read it like a
+// heap snapshot. It reads past the store's fault hook (Store.Peek): what is
+// judged is what storage holds.
+//
+// A file that is missing, fails its checksum or does not decode is lost:
+// the checkpoint completed, so every byte of it was durable once, and a
+// retained checkpoint that cannot be read back is lost state (a violation,
+// judged by package checkers), not an inconclusive run. err is only for a
+// read that failed for another reason.
+func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapshot, lost []checkers.LostFile, err error) {
+	st := c.w.Store()
+	seen := map[string]bool{}
+	lose := func(object string, why error) {
+		if !seen[object] {
+			seen[object] = true
+			lost = append(lost, checkers.LostFile{Object: object, Reason: lostReason(why)})
 		}
-		data[i] = b
 	}
-	groups, err := engine.ReadStateFiles(s.Files, data)
-	if err != nil {
-		return err
+	// Metadata has no checksum of its own: it must decode and say what the
+	// coordinator committed (the completion time is stamped after the
+	// write, so it is left out).
+	meta := fmt.Sprintf("%s/chk-%d/_metadata", c.prefix, md.Checkpoint)
+	if data, err := st.Peek(meta); err != nil {
+		if !errors.Is(err, sim.ErrNotFound) {
+			return nil, nil, err
+		}
+		lose(meta, err)
+	} else {
+		var got engine.Metadata
+		switch err := json.Unmarshal(data, &got); {
+		case err != nil:
+			lose(meta, fmt.Errorf("%w: %v", engine.ErrCorruptSnapshot, err))
+		case got.Checkpoint != md.Checkpoint || !maps.Equal(got.Handles, md.Handles) || !maps.Equal(got.Offsets, md.Offsets) || !slices.Equal(got.Shared, md.Shared):
+			lose(meta, fmt.Errorf("%w: metadata differs from what the coordinator committed", engine.ErrCorruptSnapshot))
+		}
 	}
-	s.Keyed = groups
-	return nil
+	handles := make([]string, 0, len(md.Handles))
+	for _, hd := range md.Handles { // lint:sorted sorted below
+		handles = append(handles, hd)
+	}
+	sort.Strings(handles)
+	for _, name := range handles {
+		data, err := st.Peek(name)
+		if err != nil {
+			if !errors.Is(err, sim.ErrNotFound) {
+				return nil, nil, err
+			}
+			lose(name, err)
+			continue
+		}
+		s, err := engine.DecodeSnapshot(data)
+		if err != nil {
+			lose(name, err)
+			continue
+		}
+		if len(s.Files) > 0 {
+			whole := true
+			files := make([][]byte, len(s.Files))
+			for i, f := range s.Files {
+				b, err := st.Peek(f.Object)
+				if err == nil {
+					err = f.Verify(b)
+				} else if !errors.Is(err, sim.ErrNotFound) {
+					return nil, nil, err
+				}
+				if err != nil {
+					lose(f.Object, err)
+					whole = false
+				}
+				files[i] = b
+			}
+			if !whole {
+				continue
+			}
+			groups, err := engine.ReadStateFiles(s.Files, files)
+			if err != nil {
+				// Every file is intact, yet they do not open: the
+				// snapshot cannot be restored all the same.
+				lose(name, fmt.Errorf("state files do not open: %w", err))
+				continue
+			}
+			s.Keyed = groups
+		}
+		snaps = append(snaps, s)
+	}
+	return snaps, lost, nil
+}
+
+// lostReason says why a file counts as lost: "missing", or what its check
+// found.
+func lostReason(err error) string {
+	if errors.Is(err, sim.ErrNotFound) {
+		return "missing"
+	}
+	return err.Error()
 }
 
 // diskFault is a disk-read-error fault in force on one worker: the next
