@@ -28,8 +28,8 @@ import (
 type Error struct {
 	// Line and Column are 1-based; 0 when the place is not known.
 	Line, Column int
-	// Field is the path of the field, such as "run.records" or
-	// "faults[0].trigger.at"; empty for the document itself.
+	// Field is the path of the field, such as "run.records"; empty for
+	// the document itself.
 	Field string
 	Err   error
 }
@@ -40,7 +40,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "line %d, column %d: ", e.Line, e.Column)
 	}
 	if e.Field != "" {
-		fmt.Fprintf(&b, "%q ", e.Field)
+		b.WriteString(e.Field + ": ")
 	}
 	b.WriteString(e.Err.Error())
 	return b.String()
@@ -114,7 +114,7 @@ func Describe(data []byte, err error) error {
 	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
 		// encoding/json does not say where; the first occurrence of the
 		// key is almost always it.
-		e := &Error{Field: m[1], Err: errors.New("is not a known field")}
+		e := &Error{Field: m[1], Err: errors.New("unknown field")}
 		if i := bytes.Index(data, []byte(strconv.Quote(m[1]))); i >= 0 {
 			e.Line, e.Column = Position(data, int64(i))
 		}
