@@ -194,7 +194,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"run", "nope"}, `unknown scenario "nope"`},
 		{[]string{"run"}, "expected a scenario name"},
-		{[]string{"run", "smoke-copier", "--seed", "x"}, "invalid argument"},
+		{[]string{"run", "smoke-copier", "--seed", "x"}, `--seed "x" is not a number`},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"run", "count-crash-before-commit", "--mutant", "nope"}, `--mutant: unknown mutant "nope"`},
 		{[]string{"run", "count-crash-before-commit", "--faults", typo}, "action.durration: unknown field"},
