@@ -156,7 +156,7 @@ func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("--sasl-mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.saslMechanism)
 	}
 	if len(out) > 0 && len(k.brokers) == 0 {
-		return nil, errors.New("--tls and --sasl-* apply to --brokers; none given")
+		return nil, errors.New("--tls, --tls-ca, --tls-insecure-skip-verify and --sasl-mechanism apply to --brokers; none given")
 	}
 	return out, nil
 }

@@ -86,7 +86,7 @@ func Describe(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, io.EOF) && len(bytes.TrimSpace(data)) == 0:
+	case len(bytes.TrimSpace(data)) == 0:
 		return &Error{Err: ErrEmpty}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		line, col := Position(data, int64(len(data)))
