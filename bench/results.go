@@ -2,12 +2,16 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/onceproof/onceproof/internal/jsonfile"
 )
 
 // Result is one benchmark command's outcome, as written to results/bench.
@@ -97,12 +101,18 @@ func (r *Result) Write(dir string) (string, error) {
 // ReadResult reads a result file written by Write.
 func ReadResult(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file", path)
+	case err != nil:
+		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+			return nil, fmt.Errorf("%s is a directory, not a result file", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, jsonfile.Describe(data, err))
 	}
 	if r.Run == nil && r.Compare == nil && r.Sim == nil {
 		return nil, fmt.Errorf("%s: not a bench result (no run, compare or sim section)", path)

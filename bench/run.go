@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
@@ -98,6 +101,30 @@ func (o RunOptions) Validate() error {
 		return fmt.Errorf("--duration: must not be negative, got %v", o.Duration)
 	case o.KillAt < 0:
 		return fmt.Errorf("--kill-at: must not be negative, got %v", o.KillAt)
+	}
+	for _, b := range o.Brokers {
+		if err := checkBroker(b); err != nil {
+			return fmt.Errorf("--brokers: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkBroker checks one seed broker address: host:port, the port a number
+// a TCP port can be. Whether it answers is NewCluster's to find out.
+func checkBroker(addr string) error {
+	if strings.TrimSpace(addr) == "" {
+		return errors.New("an empty address (want host:port,... such as 127.0.0.1:9092)")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (such as 127.0.0.1:9092)", addr)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host (want host:port such as 127.0.0.1:9092)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
 	}
 	return nil
 }
@@ -334,13 +361,25 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions, runID string) (*RunRes
 	// The peak so far: the verification below reads everything back and
 	// would dominate it.
 	res.PeakRSSBytes, res.PeakRSSFromStart = PeakRSSBytes(), peakFromStart
+	// The run is measured; what follows judges it. A judge that cannot
+	// read the input or the output back leaves an exactly-once verdict of
+	// Unknown, never no verdict: the figures stand, and the run did not
+	// pass.
+	noVerdict := func(what string, err error) *RunResult {
+		res.Verdicts = []checkers.Result{{Checker: livetest.ExactlyOnceChecker, Verdict: checkers.Unknown,
+			Explanation: fmt.Sprintf("no verdict: %s: %v", what, err)}}
+		return res
+	}
 	generated := in.Records
 	if generated == nil { // freed after a preloaded write: draw it again
 		generated = NewInput(spec, p, o.Seed).Records
 	}
 	readBack, err := livetest.ReadInput(ctx, c.Opts, name, generated[:written], inTopics...)
 	if err != nil {
-		return nil, err
+		if !o.Verify {
+			return nil, err
+		}
+		return noVerdict("the committed input could not be read back", err), nil
 	}
 	committed := readBack.Committed
 	res.Outputs = len(spec.Oracle(committed))
@@ -398,6 +437,9 @@ func (r *RunResult) Print(w io.Writer) {
 		where += "; since the job's start, input generator freed"
 	}
 	fmt.Fprintf(w, "peak RSS     %s (%s)\n", bytesString(r.PeakRSSBytes), where)
+	if len(r.Verdicts) == 0 {
+		fmt.Fprintf(w, "verdict      %-18s %-5s %s\n", livetest.ExactlyOnceChecker, "none", "the output was not checked (verify off)")
+	}
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(w, "verdict      %-18s %-5s %s\n", v.Checker, v.Verdict, v.Explanation)
 	}

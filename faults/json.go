@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/onceproof/onceproof/internal/jsonfile"
 )
 
 // The JSON form of a plan is what failure bundles save and people edit by
@@ -27,16 +30,53 @@ import (
 //	}
 
 // Parse decodes a plan strictly and validates it against workers workers.
-// Its errors are *FieldError values naming the fault and the field.
+// Its errors are *FieldError values naming the fault and the field, with
+// the line and column in data where the field (or, when it is missing, the
+// nearest thing around it) is.
 func Parse(data []byte, workers int) (Plan, error) {
 	p, err := decodePlan(data, true)
-	if err != nil {
-		return Plan{}, err
+	if err == nil {
+		err = p.Validate(workers)
 	}
-	if err := p.Validate(workers); err != nil {
+	if err != nil {
+		locate(data, err)
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// locate sets the line and column of every *FieldError in err (one, or
+// several joined) that has none, from where its field is in data.
+func locate(data []byte, err error) {
+	var fes []*FieldError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if fe, ok := e.(*FieldError); ok {
+				fes = append(fes, fe)
+			}
+		}
+	} else if fe, ok := err.(*FieldError); ok {
+		fes = append(fes, fe)
+	}
+	for _, fe := range fes {
+		if fe.Line > 0 {
+			continue
+		}
+		var path []string
+		if fe.Fault >= 0 {
+			path = []string{"faults", strconv.Itoa(fe.Fault)}
+		}
+		if fe.Field != "" {
+			path = append(path, strings.Split(fe.Field, ".")...)
+		}
+		// A missing field has no place: take the nearest enclosing one.
+		for n := len(path); n >= 0; n-- {
+			if off, ok := jsonfile.Find(data, path[:n]...); ok {
+				fe.Line, fe.Column = jsonfile.Position(data, off)
+				break
+			}
+		}
+	}
 }
 
 // JSON returns the plan as indented JSON, ending in a newline.
@@ -68,23 +108,23 @@ type triggerJSON struct {
 // triggerIn is triggerJSON for decoding: the nested forms stay raw so that
 // an unknown field inside one is reported under its path.
 type triggerIn struct {
-	At            *string         `json:"at"`
+	At            *durationText   `json:"at"`
 	Phase         json.RawMessage `json:"phase"`
 	AfterRequests json.RawMessage `json:"after_requests"`
 }
 
 type actionJSON struct {
-	Kind     ActionKind `json:"kind"`
-	Worker   string     `json:"worker,omitempty"`
-	Peer     string     `json:"peer,omitempty"`
-	Duration string     `json:"duration,omitempty"`
-	Extra    string     `json:"extra,omitempty"`
-	Request  string     `json:"request,omitempty"`
-	Error    string     `json:"error,omitempty"`
-	Count    int        `json:"count,omitempty"`
-	TxnID    string     `json:"txn_id,omitempty"`
-	Object   string     `json:"object,omitempty"`
-	Percent  int        `json:"percent,omitempty"`
+	Kind     ActionKind   `json:"kind"`
+	Worker   string       `json:"worker,omitempty"`
+	Peer     string       `json:"peer,omitempty"`
+	Duration durationText `json:"duration,omitempty"`
+	Extra    durationText `json:"extra,omitempty"`
+	Request  string       `json:"request,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Count    int          `json:"count,omitempty"`
+	TxnID    string       `json:"txn_id,omitempty"`
+	Object   string       `json:"object,omitempty"`
+	Percent  int          `json:"percent,omitempty"`
 }
 
 // MarshalJSON writes the faults, and [] rather than null for none.
@@ -132,7 +172,7 @@ func (t *Trigger) UnmarshalJSON(data []byte) error {
 func (a Action) MarshalJSON() ([]byte, error) {
 	return json.Marshal(actionJSON{
 		Kind: a.Kind, Worker: a.Worker, Peer: a.Peer,
-		Duration: durationString(a.Duration), Extra: durationString(a.Extra),
+		Duration: durationText(durationString(a.Duration)), Extra: durationText(durationString(a.Extra)),
 		Request: a.Request, Error: a.Error, Count: a.Count,
 		TxnID: a.TxnID, Object: a.Object, Percent: a.Percent,
 	})
@@ -165,6 +205,13 @@ func (pr problem) plain() error {
 	return fmt.Errorf("%s: %w", pr.field, pr.err)
 }
 
+// durationText is a duration as a plan spells it ("150ms"); its type
+// tells a decoding error what the field wants.
+type durationText string
+
+// WantJSON says what a duration field accepts.
+func (durationText) WantJSON() string { return `a duration such as "1.5s" or "150ms"` }
+
 func durationString(d time.Duration) string {
 	if d == 0 {
 		return ""
@@ -177,7 +224,17 @@ func durationString(d time.Duration) string {
 // document).
 func decodePlan(data []byte, whole bool) (Plan, error) {
 	var j planJSON
-	if err := strict(data, &j, whole); err != nil {
+	if whole {
+		// A file: syntax errors, an empty file and trailing data are
+		// told by line and column.
+		if err := jsonfile.Decode(data, &j); err != nil {
+			var je *jsonfile.Error
+			if errors.As(err, &je) {
+				return Plan{}, &FieldError{Fault: -1, Field: je.Field, Err: je.Err, Line: je.Line, Column: je.Column}
+			}
+			return Plan{}, &FieldError{Fault: -1, Err: err}
+		}
+	} else if err := strict(data, &j); err != nil {
 		pr := jsonProblem("", err)
 		return Plan{}, &FieldError{Fault: -1, Field: pr.field, Err: pr.err}
 	}
@@ -200,7 +257,7 @@ func decodePlan(data []byte, whole bool) (Plan, error) {
 // its name when that much could be read, so the error can show it.
 func decodeFault(data []byte) (Fault, []problem) {
 	var j faultJSON
-	if err := strict(data, &j, false); err != nil {
+	if err := strict(data, &j); err != nil {
 		var peek struct{ Name string }
 		_ = json.Unmarshal(data, &peek) // best effort: only for the error message
 		return Fault{Name: peek.Name}, []problem{jsonProblem("", err)}
@@ -220,13 +277,13 @@ func decodeFault(data []byte) (Fault, []problem) {
 
 func decodeTrigger(data []byte, at string) (Trigger, []problem) {
 	var j triggerIn
-	if err := strict(data, &j, false); err != nil {
+	if err := strict(data, &j); err != nil {
 		return Trigger{}, []problem{jsonProblem(at, err)}
 	}
 	var t Trigger
 	var prs []problem
 	if j.At != nil {
-		d, err := parseDuration(*j.At)
+		d, err := parseDuration(string(*j.At))
 		if err != nil {
 			prs = append(prs, problem{join(at, "at"), err})
 		}
@@ -234,13 +291,13 @@ func decodeTrigger(data []byte, at string) (Trigger, []problem) {
 	}
 	if isSet(j.Phase) {
 		t.Phase = new(PhaseTrigger)
-		if err := strict(j.Phase, t.Phase, false); err != nil {
+		if err := strict(j.Phase, t.Phase); err != nil {
 			prs = append(prs, jsonProblem(join(at, "phase"), err))
 		}
 	}
 	if isSet(j.AfterRequests) {
 		t.AfterRequests = new(RequestTrigger)
-		if err := strict(j.AfterRequests, t.AfterRequests, false); err != nil {
+		if err := strict(j.AfterRequests, t.AfterRequests); err != nil {
 			prs = append(prs, jsonProblem(join(at, "after_requests"), err))
 		}
 	}
@@ -252,7 +309,7 @@ func isSet(raw json.RawMessage) bool { return raw != nil && string(raw) != "null
 
 func decodeAction(data []byte, at string) (Action, []problem) {
 	var j actionJSON
-	if err := strict(data, &j, false); err != nil {
+	if err := strict(data, &j); err != nil {
 		return Action{}, []problem{jsonProblem(at, err)}
 	}
 	a := Action{
@@ -265,7 +322,7 @@ func decodeAction(data []byte, at string) (Action, []problem) {
 		field string
 		s     string
 		to    *time.Duration
-	}{{"duration", j.Duration, &a.Duration}, {"extra", j.Extra, &a.Extra}} {
+	}{{"duration", string(j.Duration), &a.Duration}, {"extra", string(j.Extra), &a.Extra}} {
 		if d.s == "" {
 			continue
 		}
@@ -282,24 +339,17 @@ func decodeAction(data []byte, at string) (Action, []problem) {
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (want a Go duration like \"150ms\")", s)
+		return 0, fmt.Errorf("%q is not a duration such as \"1.5s\" or \"150ms\"", s)
 	}
 	return d, nil
 }
 
-// strict decodes data into v, rejecting unknown fields at every depth.
-func strict(data []byte, v any, whole bool) error {
+// strict decodes data, a value inside a larger document, into v, rejecting
+// unknown fields.
+func strict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if whole {
-		if _, err := dec.Token(); err != io.EOF {
-			return errors.New("unexpected data after the plan")
-		}
-	}
-	return nil
+	return dec.Decode(v)
 }
 
 var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]*)"`)
@@ -308,8 +358,8 @@ var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]*)"`)
 // under the path at.
 func jsonProblem(at string, err error) problem {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return problem{join(at, te.Field), fmt.Errorf("got JSON %s, want %s", te.Value, te.Type)}
+	if errors.As(err, &te) {
+		return problem{join(at, te.Field), errors.New(jsonfile.TypeProblem(te))}
 	}
 	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
 		return problem{join(at, m[1]), errors.New("unknown field")}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -118,12 +119,16 @@ func TestParseRejects(t *testing.T) {
 		{"null trigger", wrap(`{"trigger":null,"action":{"kind":"restart-broker"}}`), 0, "trigger", "none set"},
 		{"unknown Kafka error", wrap(`{"trigger":{"at":"1s"},"action":{"kind":"kafka-error","request":"EndTxn","error":"OOPS","count":1}}`), 0, "action.error", `unknown Kafka error "OOPS"`},
 		{"count < 0", wrap(`{"trigger":{"at":"1s"},"action":{"kind":"storage-write-fail","count":-2}}`), 0, "action.count", "-2 is negative"},
-		{"count of the wrong type", wrap(`{"trigger":{"at":"1s"},"action":{"kind":"storage-write-fail","count":"2"}}`), 0, "action.count", "got JSON string, want int"},
-		{"duration as number", wrap(`{"trigger":{"at":150},"action":{"kind":"restart-broker"}}`), 0, "trigger.at", "got JSON number, want string"},
+		{"count of the wrong type", wrap(`{"trigger":{"at":"1s"},"action":{"kind":"storage-write-fail","count":"2"}}`), 0, "action.count", "must be a whole number, not a string"},
+		{"duration as number", wrap(`{"trigger":{"at":150},"action":{"kind":"restart-broker"}}`), 0, "trigger.at", `must be a duration such as "1.5s" or "150ms", not a number`},
 		{"duration misspelt", wrap(`{"trigger":{"at":"150 ms"},"action":{"kind":"restart-broker"}}`), 0, "trigger.at", `"150 ms" is not a duration`},
 		{"second fault", wrap(`{"trigger":{"at":"1s"},"action":{"kind":"restart-broker"}},{"trigger":{"at":"1s"},"action":{"kind":"pause-worker"}}`), 1, "action.worker", "fault 1: action.worker: missing"},
-		{"trailing data", `{"faults":[]} {}`, -1, "", "unexpected data after the plan"},
-		{"not JSON", `{"faults":[`, -1, "", "plan: "},
+		{"trailing data", `{"faults":[]} {}`, -1, "", "line 1, column 15: plan: unexpected data after the JSON value"},
+		{"not JSON", `{"faults":[`, -1, "", "line 1, column 12: plan: the JSON ends early"},
+		{"empty", ``, -1, "", "plan: the file is empty"},
+		{"faults not a list", `{"faults":{}}`, -1, "faults", "plan: faults: must be a list [...], not an object"},
+		{"a list, not a plan", `[]`, -1, "", "plan: must be an object {...}, not an array"},
+		{"checkpoint of the wrong type", wrap(`{"trigger":{"phase":{"checkpoint":"one","phase":"aligned"}},"action":{"kind":"restart-broker"}}`), 0, "trigger.phase.checkpoint", "must be a whole number, not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +147,39 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("got %q, want it to contain %q", err, tt.msg)
 			}
 		})
+	}
+}
+
+// TestParseErrorPositions: Parse says where in the file each problem is:
+// the field, or the fault around a field that is missing.
+func TestParseErrorPositions(t *testing.T) {
+	data := []byte(`{"faults": [
+  {"trigger": {"at": "1s"}, "action": {"kind": "restart-broker"}},
+  {"trigger": {"at": "soon"},
+   "action": {"kind": "kill-worker", "worker": "w7"}},
+  {"action": {"kind": "restart-broker"}}
+]}
+`)
+	_, err := Parse(data, 3)
+	if err == nil {
+		t.Fatal("Parse = nil error, want three problems")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		`line 3, column 22: fault 1: trigger.at: "soon" is not a duration such as "1.5s" or "150ms"`,
+	}
+	if len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("decoding: got %q, want %q", got, want)
+	}
+	data = []byte(strings.Replace(string(data), `"soon"`, `"2s"`, 1))
+	_, err = Parse(data, 3)
+	got = strings.Split(fmt.Sprint(err), "\n")
+	want = []string{
+		`line 4, column 48: fault 1: action.worker: "w7" does not exist (workers: w0..w2)`,
+		`line 5, column 3: fault 2: trigger: none set (want one of at, phase, after_requests)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("validating: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -349,10 +349,16 @@ type FieldError struct {
 	// Field is the JSON path of the field, such as "action.worker".
 	Field string
 	Err   error
+	// Line and Column are where the field is in the plan's file (from
+	// 1), when Parse read one; 0 otherwise.
+	Line, Column int
 }
 
 func (e *FieldError) Error() string {
 	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d, column %d: ", e.Line, e.Column)
+	}
 	if e.Fault >= 0 {
 		fmt.Fprintf(&b, "fault %d", e.Fault)
 		if e.Name != "" {

@@ -316,7 +316,7 @@ func (s *Swarm) UnmarshalJSON(data []byte) error {
 		Window string `json:"window"`
 	}
 	j.plain = (*plain)(s)
-	if err := strict(data, &j, false); err != nil {
+	if err := strict(data, &j); err != nil {
 		return fmt.Errorf("swarm: %w", err)
 	}
 	d, err := parseDuration(j.Window)
@@ -344,7 +344,7 @@ func (o *SwarmOptions) UnmarshalJSON(data []byte) error {
 		Window string `json:"window,omitempty"`
 	}
 	j.plain = (*plain)(o)
-	if err := strict(data, &j, false); err != nil {
+	if err := strict(data, &j); err != nil {
 		return fmt.Errorf("swarm options: %w", err)
 	}
 	o.Window = 0

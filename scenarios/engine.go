@@ -59,7 +59,7 @@ func init() {
 				}
 			}
 		}
-		register(&Scenario{Name: name, Description: desc, Job: s.job, Faults: kinds, run: s.run})
+		register(&Scenario{Name: name, Description: desc, Job: s.job, Faults: kinds, run: s.run, workers: s.workers})
 	}
 	add("copier-kill-mid-checkpoint", "kills the worker of map/0 the moment it has taken checkpoint 2's snapshot, before the upload", &engineScenario{
 		job: "copier", tune: bigger, healAt: time.Second,
@@ -212,7 +212,9 @@ func seededRand(seed uint64, name string) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
 
-func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, error) {
+// setup gives the cluster options, the fault plan and (for a swarm) the
+// swarm's description of one run.
+func (s *engineScenario) setup(ro RunOptions) (cluster.Options, faults.Plan, string) {
 	o := cluster.DefaultOptions(s.job, ro.Seed)
 	o.Sim.KeepTrace = true
 	if s.tune != nil {
@@ -231,6 +233,17 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 		o.Sim.Workers, o.Params.Parallelism = sw.Workers, sw.Parallelism
 		p, swarm = sp, sw.String()
 	}
+	return o, p, swarm
+}
+
+// workers is how many workers the run has: what a given plan may name.
+func (s *engineScenario) workers(ro RunOptions) int {
+	o, _, _ := s.setup(ro)
+	return o.Sim.Workers
+}
+
+func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, error) {
+	o, p, swarm := s.setup(ro)
 	c, err := cluster.New(o)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ type Scenario struct {
 	Faults []string
 	// run executes one seed.
 	run func(ctx context.Context, o RunOptions) (*Outcome, error)
+	// workers says how many workers a run has (nil: the scenario takes no
+	// fault plan).
+	workers func(o RunOptions) int
 }
 
 // RunOptions are what a caller chooses for one run.
@@ -97,6 +100,16 @@ func Lookup(name string) (*Scenario, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Workers returns how many workers ("w0", "w1", ...) a run of s with o
+// has: the workers a fault plan given for it may name. False means s takes
+// no fault plan at all.
+func (s *Scenario) Workers(o RunOptions) (int, bool) {
+	if s.workers == nil {
+		return 0, false
+	}
+	return s.workers(o), true
 }
 
 // Run runs one seed of s.

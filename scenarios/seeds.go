@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +16,9 @@ type SeedRange struct {
 // ParseSeedRange reads "A-B" (A to B inclusive) or "N" (the one seed N).
 // Its errors start with "seeds: " and quote what was given.
 func ParseSeedRange(s string) (SeedRange, error) {
+	if strings.TrimSpace(s) == "" {
+		return SeedRange{}, errors.New("seeds: none given (want a range A-B such as 1-100, or one seed N)")
+	}
 	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
 	first, err := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
 	if err != nil {

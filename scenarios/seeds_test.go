@@ -19,7 +19,7 @@ func TestParseSeedRange(t *testing.T) {
 		{"x", SeedRange{}, `seeds: "x" is not a seed`},
 		{"1-", SeedRange{}, `seeds: "1-" is not a range`},
 		{"-3", SeedRange{}, `seeds: "-3" is not a seed`},
-		{"", SeedRange{}, `seeds: "" is not a seed`},
+		{"", SeedRange{}, `seeds: none given`},
 	} {
 		got, err := ParseSeedRange(tc.in)
 		switch {

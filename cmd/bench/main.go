@@ -5,7 +5,9 @@
 //
 // Exit codes: 0 done, 1 the measurement failed (or its output was not
 // exactly-once), 2 bad usage or input (an unknown job, a bad flag, brokers
-// that do not answer).
+// that do not answer), 4 inconclusive: a live run ended without the
+// exactly-once verdict (--verify=false, or the output could not be read
+// back), so it did not pass.
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/flagerr"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -30,10 +32,6 @@ const (
 
 // defaultFailures is where failure bundles go when --out is not given.
 const defaultFailures = "chaosrun-failures"
-
-// planWorkersMax is the topology a --faults file is checked against before
-// the run; the scenario's own validation then rejects a worker it lacks.
-const planWorkersMax = 16
 
 // exitError carries an exit code out of a command; msg (if any) goes to
 // stderr.
@@ -82,6 +80,8 @@ Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// A flag's bad value is bad usage, said in the user's terms.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", flagerr.Describe(err)) })
 	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants(), newMerge())
 	return root
 }
@@ -215,13 +215,9 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 	}
 	ro := scenarios.RunOptions{Seed: f.seed, KeepTrace: true, Mutants: ms}
 	if f.faults != "" {
-		data, err := os.ReadFile(f.faults)
+		p, err := readPlan(s, ro, f.faults)
 		if err != nil {
-			return usageError("--faults: %v", err)
-		}
-		p, err := faults.Parse(data, planWorkersMax)
-		if err != nil {
-			return usageError("--faults %s: %v", f.faults, err)
+			return err
 		}
 		ro.Plan = &p
 	}
@@ -274,6 +270,44 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 	}
 	fmt.Fprintf(info, "\nfailure bundle: %s (open %s)\nreproduce:      %s\n", dir, filepath.Join(dir, scenarios.BundleReportFile), b.ReplayCommand())
 	return &exitError{code: code}
+}
+
+// readPlan reads a --faults file and checks it against the workers a run of
+// s with ro has, so that a worker the scenario lacks is named before the
+// run, with its place in the file.
+func readPlan(s *scenarios.Scenario, ro scenarios.RunOptions, path string) (faults.Plan, error) {
+	ro.Plan = &faults.Plan{} // the topology of a run with a given plan
+	workers, ok := s.Workers(ro)
+	if !ok {
+		return faults.Plan{}, usageError("--faults: scenario %s draws its own faults and takes no fault plan", s.Name)
+	}
+	data, err := readFile(path)
+	if err != nil {
+		return faults.Plan{}, usageError("--faults %v", err)
+	}
+	p, err := faults.Parse(data, workers)
+	if err != nil {
+		return faults.Plan{}, usageError("--faults %s (scenario %s): %v", path, s.Name, err)
+	}
+	return p, nil
+}
+
+// readFile reads a file named on the command line; its errors start with
+// the path and say what is wrong with it in a few words.
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file", path)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("%s: permission denied", path)
+	}
+	if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	}
+	return nil, fmt.Errorf("%s: %w", path, err)
 }
 
 // printHeader prints what identifies the run: seed, build, mutants, every

@@ -38,7 +38,7 @@ func executeSplit(args ...string) (stdout, stderr string, code int) {
 			errOut.WriteString(ee.msg)
 		} else {
 			code = exitUsage
-			errOut.WriteString(err.Error())
+			errOut.WriteString("chaosrun: " + err.Error()) // as main prints it
 		}
 	}
 	return out.String(), errOut.String(), code
@@ -167,60 +167,12 @@ func TestReplayDigestMismatch(t *testing.T) {
 	}
 }
 
-// TestBadInput: every bad input exits 2 with one line that names the
-// problem.
-func TestBadInput(t *testing.T) {
-	tmp := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(tmp, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	typo := write("typo.json", `{"faults": [{"trigger": {"at": "1s"}, "action": {"kind": "kill-worker", "worker": "w1", "durration": "5ms"}}]}`)
-	truncated := write("truncated.json", `{"faults": [`)
-	w9 := write("w9.json", `{"faults": [{"trigger": {"at": "1s"}, "action": {"kind": "kill-worker", "worker": "w9"}}]}`)
-	write("nojson/trace.txt", "x")
-	write("badjson/run.json", `{"format": 1, "scenario": "count-crash-before-commit",`)
-	write("unknown/run.json", `{"format": 1, "scenario": "nope", "seed": 1, "digest": "00112233445566778899aabbccddeeff", "plan": {"faults": []}, "plan_source": "scenario"}`)
-	write("nodigest/run.json", `{"format": 1, "scenario": "count-crash-before-commit", "seed": 1, "plan": {"faults": []}, "plan_source": "scenario"}`)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"run", "nope"}, `unknown scenario "nope"`},
-		{[]string{"run"}, "expected a scenario name"},
-		{[]string{"run", "smoke-copier", "--seed", "x"}, "invalid argument"},
-		{[]string{"frobnicate"}, "unknown command"},
-		{[]string{"run", "count-crash-before-commit", "--mutant", "nope"}, `--mutant: unknown mutant "nope"`},
-		{[]string{"run", "count-crash-before-commit", "--faults", typo}, "action.durration: unknown field"},
-		{[]string{"run", "count-crash-before-commit", "--faults", truncated}, "truncated.json"},
-		{[]string{"run", "count-crash-before-commit", "--faults", filepath.Join(tmp, "absent.json")}, "no such file"},
-		{[]string{"run", "count-crash-before-commit", "--faults", w9}, `action.worker: "w9" does not exist`},
-		{[]string{"run", "smoke-copier", "--mutant", "no-recover-commit"}, "takes no fault plan and no mutant"},
-		{[]string{"sweep", "count-crash-before-commit", "--seeds", "5-1"}, "seeds: 5-1 is empty (start after end)"},
-		{[]string{"sweep", "all", "--seeds", "x"}, `seeds: "x" is not a seed`},
-		{[]string{"sweep", "all", "--shard", "3/2"}, "shard: 3/2 is out of range"},
-		{[]string{"sweep", "nope"}, `unknown scenario "nope"`},
-		{[]string{"sweep"}, "expected scenario names"},
-		{[]string{"replay", filepath.Join(tmp, "absent")}, "no such directory"},
-		{[]string{"replay", filepath.Join(tmp, "nojson")}, "run.json is missing"},
-		{[]string{"replay", filepath.Join(tmp, "badjson")}, "run.json: bad JSON"},
-		{[]string{"replay", filepath.Join(tmp, "unknown")}, `run.json: field "scenario": unknown scenario "nope"`},
-		{[]string{"replay", filepath.Join(tmp, "nodigest")}, `run.json: field "digest" is missing`},
-	} {
-		out, code := execute(tc.args...)
-		out = strings.TrimSpace(out)
-		if code != exitUsage || !strings.Contains(out, tc.want) {
-			t.Errorf("%v: got exit %d and %q, want exit 2 and %q", tc.args, code, out, tc.want)
-		}
-		if strings.Contains(out, "\n") {
-			t.Errorf("%v: got several lines, want one:\n%s", tc.args, out)
-		}
+// TestBadInputShard: a shard out of range exits 2 naming it. The other
+// bad inputs are in badinput_test.go's table.
+func TestBadInputShard(t *testing.T) {
+	out, code := execute("sweep", "all", "--shard", "3/2")
+	if out = strings.TrimSpace(out); code != exitUsage || !strings.Contains(out, "shard: 3/2 is out of range") {
+		t.Errorf("got exit %d and %q, want exit 2 and the shard named", code, out)
 	}
 }
 

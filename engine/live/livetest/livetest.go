@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
@@ -173,9 +174,26 @@ func Judge(ctx context.Context, opts []kgo.Opt, spec *jobs.Spec, topic string, i
 	return rs
 }
 
-// Failed returns an error describing every result that is not Ok.
+// ExactlyOnceChecker is the name of the result that Judge always returns
+// and that Verdict requires.
+const ExactlyOnceChecker = "exactly-once"
+
+// Verdict is the worst verdict of rs, and Unknown when rs holds no
+// exactly-once result: a run whose output was not checked did not pass.
+func Verdict(rs []checkers.Result) checkers.Verdict {
+	if !slices.ContainsFunc(rs, func(r checkers.Result) bool { return r.Checker == ExactlyOnceChecker }) {
+		return checkers.Worst(append(slices.Clone(rs), checkers.Result{Verdict: checkers.Unknown})...)
+	}
+	return checkers.Worst(rs...)
+}
+
+// Failed returns an error describing every result that is not Ok, and a
+// missing exactly-once result: nil only when Verdict is Ok.
 func Failed(rs []checkers.Result) error {
 	var errs []error
+	if !slices.ContainsFunc(rs, func(r checkers.Result) bool { return r.Checker == ExactlyOnceChecker }) {
+		errs = append(errs, errors.New("exactly-once: no verdict: the output was not checked"))
+	}
 	for _, r := range rs {
 		if r.Verdict != checkers.Ok {
 			errs = append(errs, fmt.Errorf("%s: %s %s: %s", r.Checker, r.Verdict, r.Anomaly, r.Explanation))
