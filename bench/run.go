@@ -12,7 +12,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/onceproof/onceproof/faults"
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
@@ -46,7 +49,14 @@ type RunOptions struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	// KillAt, if positive, kills every task this long after the start.
 	KillAt time.Duration `json:"kill_at_ns,omitempty"`
-	Seed   uint64        `json:"seed"`
+	// KillPhase, if set, aims the kill at the checkpoint protocol: every
+	// task is killed at the first event of this phase (a name of
+	// faults.Phases) raised at or after KillAt, instead of at KillAt.
+	// A task's event is killed at before the task takes another step; the
+	// coordinator's (triggered, metadata-written) races with what the
+	// coordinator sends next, as a real crash would.
+	KillPhase string `json:"kill_phase,omitempty"`
+	Seed      uint64 `json:"seed"`
 	// Brokers are external seed brokers (empty: in-process kfake); Kafka
 	// are extra kgo options for them (TLS, SASL).
 	Brokers []string  `json:"brokers,omitempty"`
@@ -101,6 +111,14 @@ func (o RunOptions) Validate() error {
 		return fmt.Errorf("--duration: must not be negative, got %v", o.Duration)
 	case o.KillAt < 0:
 		return fmt.Errorf("--kill-at: must not be negative, got %v", o.KillAt)
+	case o.KillPhase != "" && !faults.PhaseName(o.KillPhase).Valid():
+		var names []string
+		for _, p := range faults.Phases() {
+			names = append(names, string(p))
+		}
+		return fmt.Errorf("--kill-phase: unknown phase %q (want one of %s)", o.KillPhase, strings.Join(names, ", "))
+	case o.KillPhase != "" && o.KillAt == 0:
+		return errors.New("--kill-phase: needs --kill-at, the time from which the phase is waited for")
 	}
 	for _, b := range o.Brokers {
 		if err := checkBroker(b); err != nil {
@@ -263,7 +281,31 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions, runID string) (*RunRes
 		cfg.Task = *o.Task
 	}
 	cfg.Task.Unaligned = o.Checkpoints == "unaligned"
-	r, err := live.New(cfg)
+	var r *live.Runner
+	var killArmedAt atomic.Int64 // Unix ns from which KillPhase kills; 0 before the start
+	var killed atomic.Bool
+	if o.KillPhase != "" {
+		cfg.OnEvent = func(ev live.Event) {
+			at := killArmedAt.Load()
+			if at == 0 || ev.At.UnixNano() < at || string(ev.Phase) != o.KillPhase || !killed.CompareAndSwap(false, true) {
+				return
+			}
+			kill := func() {
+				if r.Kill() {
+					logf(o.Log, "killed every task at %s of checkpoint %d (%s%s), %v after the start",
+						ev.Phase, ev.Checkpoint, orCoordinator(ev.Task), detail(ev.Detail), time.Duration(ev.At.UnixNano()-at)+o.KillAt)
+				}
+			}
+			if ev.Task == "" {
+				// Raised on the coordinator's goroutine, which Kill
+				// needs: kill from another.
+				go kill()
+				return
+			}
+			kill() // on the task's goroutine: it takes no step before the kill
+		}
+	}
+	r, err = live.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +342,10 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions, runID string) (*RunRes
 		return nil, err
 	}
 	defer r.Close()
-	if o.KillAt > 0 {
+	if o.KillPhase != "" {
+		killArmedAt.Store(t0.Add(o.KillAt).UnixNano())
+	}
+	if o.KillAt > 0 && o.KillPhase == "" {
 		kill := time.AfterFunc(o.KillAt, func() {
 			if r.Kill() {
 				logf(o.Log, "killed every task at %v", o.KillAt)
@@ -393,6 +438,20 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions, runID string) (*RunRes
 	return res, nil
 }
 
+func orCoordinator(task string) string {
+	if task == "" {
+		return "coordinator"
+	}
+	return task
+}
+
+func detail(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ": " + d
+}
+
 func rateString(rate float64) string {
 	if rate <= 0 {
 		return "full speed"
@@ -424,6 +483,13 @@ func (r *RunResult) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "checkpoints  %d  duration p50 %v max %v  alignment max %v  size max %s\n",
 			len(r.Checkpoints), ms(median(durs)), ms(slices.Max(durs)), ms(slices.Max(aligns)), bytesString(size))
+	}
+	if o.KillAt > 0 && len(r.Kills) == 0 {
+		what := fmt.Sprintf("the job ended before %v", o.KillAt)
+		if o.KillPhase != "" {
+			what = fmt.Sprintf("no %s event came after %v", o.KillPhase, o.KillAt)
+		}
+		fmt.Fprintf(w, "kill         none: %s; nothing was killed, so recovery was not tested\n", what)
 	}
 	for _, k := range r.Kills {
 		fmt.Fprintf(w, "recovery     %v to running, %v to the first record at a sink, %v to the first checkpoint (restarts %d)\n",

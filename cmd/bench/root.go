@@ -285,6 +285,7 @@ or the output could not be read back).`,
 	f.DurationVar(&o.Duration, "duration", 0, "write input for this long while the job runs (instead of --records)")
 	f.Float64Var(&o.Rate, "rate", 0, "input rate in records/s, written while the job runs (0: preload the input)")
 	f.DurationVar(&o.KillAt, "kill-at", 0, "kill every task this long after the start")
+	f.StringVar(&o.KillPhase, "kill-phase", "", "with --kill-at: kill at the first checkpoint-protocol event of this phase from then on (ack-sent, metadata-written, endtxn-sent, ...)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
 	f.BoolVar(&o.Verify, "verify", o.Verify, "check the output with the exactly-once checker")
 	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary one)")

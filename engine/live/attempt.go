@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -421,6 +423,7 @@ func (e *taskEnv) spawn(io func() func()) {
 func (e *taskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
 	e.spawn(func() func() {
 		resp, err := e.r.kafka.do(e.a.ctx, req)
+		e.endTxnApplied(req, resp, err)
 		e.box.post(func() { cb(resp, err) })
 		if err == nil && e.source {
 			// Only after the response is queued: a checkpoint triggered
@@ -430,6 +433,26 @@ func (e *taskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
 		}
 		return nil
 	})
+}
+
+// endTxnApplied reports the endtxn-applied phase when the broker answers an
+// EndTxn with success, before the task sees the answer: the live analogue
+// of the simulator's, which the broker side raises when it applies the
+// request. A kill aimed at it leaves a transaction decided whose answer its
+// sink never read.
+func (e *taskEnv) endTxnApplied(req kmsg.Request, resp kmsg.Response, err error) {
+	r, ok := req.(*kmsg.EndTxnRequest)
+	if !ok || err != nil {
+		return
+	}
+	if a, ok := resp.(*kmsg.EndTxnResponse); !ok || a.ErrorCode != 0 {
+		return
+	}
+	var n int64
+	if i := strings.LastIndexByte(r.TransactionalID, '-'); i >= 0 {
+		n, _ = strconv.ParseInt(r.TransactionalID[i+1:], 10, 64) // 0 for an id of another shape
+	}
+	e.r.event(e.a.n, engine.Event{Phase: engine.PhaseEndTxnApplied, Checkpoint: n, Task: e.r.job.TaskName(e.id), Detail: r.TransactionalID})
 }
 
 func (e *taskEnv) Persist(name string, data []byte, cb func(error)) {
