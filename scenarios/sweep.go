@@ -61,7 +61,17 @@ type SweepOptions struct {
 // summaries of several shards can be merged (MergeSummaries) into the
 // summary of the whole sweep. Fields named Wall* and SeedsPerSecond depend
 // on the machine; everything else is determined by the options.
+//
+// The verdict is decided in one place, tally (DESIGN.md, "Verdicts"): the
+// worst verdict of the runs, but never Ok when no run reached a verdict or
+// when runs of the sweep are missing (interrupted, stopped, shards left out
+// of a merge). Incomplete says why, in words.
 type SweepSummary struct {
+	// Kind is SummaryKind and Format summaryFormat, so that a file that is
+	// not a summary is refused (ReadSummary) rather than read as an empty
+	// one.
+	Kind      string    `json:"kind"`
+	Format    int       `json:"format"`
 	Seeds     SeedRange `json:"seeds"`
 	Shard     string    `json:"shard,omitempty"`
 	Mutants   []string  `json:"mutants,omitempty"`
@@ -75,7 +85,20 @@ type SweepSummary struct {
 	Verdict     checkers.Verdict `json:"verdict"`
 	// Stopped says why the sweep stopped before its last seed, if it did.
 	Stopped string `json:"stopped,omitempty"`
+	// Interrupted is set when the sweep was cancelled (Ctrl-C) before it
+	// ran every seed.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Incomplete says why the verdict cannot be Ok whatever the runs say:
+	// runs missing, no run at all. Derived by tally from the rest.
+	Incomplete []string `json:"incomplete,omitempty"`
 }
+
+// SummaryKind is the "kind" of a sweep summary's JSON.
+const SummaryKind = "onceproof-sweep-summary"
+
+// summaryFormat is the summary JSON's format version; ReadSummary rejects
+// others.
+const summaryFormat = 1
 
 // Tally counts the verdicts of a set of runs. For a scenario, WallTime is
 // the sum of its runs' own wall times (the time one worker would take); for
@@ -171,7 +194,7 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if o.Build == "" {
 		o.Build = Build()
 	}
-	sum := &SweepSummary{Seeds: o.Seeds, Shard: o.Shard.String(), Skipped: map[string]string{}}
+	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: o.Seeds, Shard: o.Shard.String(), Skipped: map[string]string{}}
 	for _, m := range o.Mutants {
 		sum.Mutants = append(sum.Mutants, string(m))
 	}
@@ -275,8 +298,12 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if len(sum.Skipped) == 0 {
 		sum.Skipped = nil
 	}
+	if firstErr != nil && sum.Stopped == "" {
+		sum.Stopped = "stopped by an error: " + oneLine(firstErr)
+	}
+	sum.Interrupted = ctx.Err() != nil && len(sum.Runs) < len(jobs)
 	sum.tally(elapsed)
-	if firstErr == nil && ctx.Err() != nil {
+	if firstErr == nil && sum.Interrupted {
 		firstErr = fmt.Errorf("sweep interrupted after %d of %d runs: %w", done, len(jobs), ctx.Err())
 	}
 	return sum, firstErr
@@ -321,8 +348,10 @@ func runJob(ctx context.Context, i int, j sweepJob, o SweepOptions) (r sweepResu
 	return r
 }
 
-// tally recomputes the per-scenario and total tallies and the verdict from
-// Runs; elapsed is the total's wall time.
+// tally recomputes the per-scenario and total tallies, Incomplete and the
+// verdict from Runs and the summary's own fields; elapsed is the total's
+// wall time. It is the only place a sweep's verdict is decided: every
+// summary, swept or merged, passes through it.
 func (s *SweepSummary) tally(elapsed time.Duration) {
 	s.PerScenario = nil
 	s.Total = Tally{}
@@ -345,10 +374,99 @@ func (s *SweepSummary) tally(elapsed time.Duration) {
 	}
 	s.Total.WallTime = elapsed
 	s.Total.rate()
-	s.Verdict = checkers.Ok
-	if len(results) > 0 {
-		s.Verdict = checkers.Worst(results...)
+	s.Incomplete = s.incomplete()
+	if len(s.Incomplete) > 0 {
+		results = append(results, checkers.Result{Verdict: checkers.Unknown})
 	}
+	// With no results Worst is Unknown: nothing ran, nothing passed.
+	s.Verdict = checkers.Worst(results...)
+}
+
+// incomplete lists why the summary does not cover every run its sweep (its
+// shards, for a shard) owns. Empty means every run reached a verdict.
+func (s *SweepSummary) incomplete() []string {
+	var why []string
+	ran := len(s.Runs)
+	owned, err := s.ownedRuns()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	switch {
+	case ran >= owned:
+	case s.Interrupted:
+		why = append(why, fmt.Sprintf("interrupted after %d of %d runs", ran, owned))
+	case s.Stopped != "":
+		why = append(why, fmt.Sprintf("%s, after %d of %d runs", s.Stopped, ran, owned))
+	default:
+		why = append(why, fmt.Sprintf("%d of %d runs missing", owned-ran, owned))
+	}
+	if ran == 0 && len(why) == 0 {
+		ranAll := len(s.ranScenarios()) * int(min(s.Seeds.Len(), maxSweepRuns))
+		switch {
+		case len(s.ranScenarios()) == 0:
+			why = append(why, "every scenario was skipped: no run reached a verdict")
+		case s.Shard != "":
+			why = append(why, fmt.Sprintf("shard %s holds none of the %d runs", s.Shard, ranAll))
+		default:
+			why = append(why, "no run reached a verdict")
+		}
+	}
+	return why
+}
+
+// ranScenarios lists the scenarios that were not skipped.
+func (s *SweepSummary) ranScenarios() []string {
+	var out []string
+	for _, name := range s.Scenarios {
+		if _, skipped := s.Skipped[name]; !skipped {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ownedRuns counts the runs the summary's shard (or merged shards) owns of
+// the scenarios that were not skipped: the runs a complete summary has.
+func (s *SweepSummary) ownedRuns() (int, error) {
+	idx, n, err := parseShardSet(s.Shard)
+	if err != nil {
+		return 0, err
+	}
+	var seeds uint64
+	if n <= 1 {
+		seeds = s.Seeds.Len()
+	} else {
+		for _, i := range idx {
+			seeds += Shard{Index: i, Count: n}.count(s.Seeds)
+		}
+	}
+	return len(s.ranScenarios()) * int(min(seeds, maxSweepRuns)), nil
+}
+
+// count is len(sh.Seeds(r)) without listing them: a summary may cover
+// millions of seeds.
+func (sh Shard) count(r SeedRange) uint64 {
+	if r.First > r.Last {
+		return 0
+	}
+	if sh.Whole() {
+		return r.Len()
+	}
+	// upTo(x) counts the seeds 1..x that sh owns: s-1 = Index-1 + k*Count.
+	n, i := uint64(sh.Count), uint64(sh.Index)
+	upTo := func(x uint64) uint64 {
+		if x < i {
+			return 0
+		}
+		return (x-i)/n + 1
+	}
+	c := upTo(r.Last)
+	if r.First > 0 {
+		c -= upTo(r.First - 1)
+	} else if sh.Owns(0) { // seed 0 wraps around in Owns
+		c++
+	}
+	return c
 }
 
 // Failures lists the runs that did not pass, in order.
@@ -372,7 +490,7 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	if a == nil {
 		return nil, errors.New("merge: no summary")
 	}
-	m := &SweepSummary{Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
+	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
 	wall := a.Total.WallTime
 	byKey := map[string]SeedRun{}
 	shards := map[int]bool{}
@@ -401,6 +519,12 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 			}
 		}
 		wall = max(wall, s.Total.WallTime)
+		// A shard that did not finish leaves the merge short of its
+		// runs: tally says so.
+		m.Interrupted = m.Interrupted || s.Interrupted
+		if s.Stopped != "" && !strings.Contains(m.Stopped, s.Stopped) {
+			m.Stopped = strings.TrimPrefix(m.Stopped+"; "+s.Stopped, "; ")
+		}
 		for k, v := range s.Skipped {
 			m.Skipped[k] = v
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,7 +219,65 @@ func TestSweepCancelled(t *testing.T) {
 		t.Fatalf("got %v, want interrupted", err)
 	}
 	if sum == nil || len(sum.Runs) < 3 || len(sum.Runs) > 10 {
-		t.Errorf("got %v runs, want the few finished before the cancel", sum)
+		t.Fatalf("got %v runs, want the few finished before the cancel", sum)
+	}
+	want := fmt.Sprintf("interrupted after %d of 200 runs", len(sum.Runs))
+	if !sum.Interrupted || sum.Verdict == checkers.Ok || !slices.Contains(sum.Incomplete, want) {
+		t.Errorf("got interrupted %v, verdict %s, incomplete %q; want interrupted, not ok, %q", sum.Interrupted, sum.Verdict, sum.Incomplete, want)
+	}
+}
+
+// TestSweepVerdict: the summary's verdict is the worst of its runs, and
+// never ok when no run reached a verdict or runs of the sweep are missing.
+func TestSweepVerdict(t *testing.T) {
+	ok := func(scenario string, seeds ...uint64) []SeedRun {
+		var out []SeedRun
+		for _, s := range seeds {
+			out = append(out, SeedRun{Scenario: scenario, Seed: s, Verdict: checkers.Ok})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		sum     SweepSummary
+		verdict checkers.Verdict
+		why     string
+	}{
+		{"complete", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Runs: ok("a", 1, 2, 3)}, checkers.Ok, ""},
+		{"complete shard", SweepSummary{Seeds: SeedRange{1, 5}, Shard: "2/2", Scenarios: []string{"a"}, Runs: ok("a", 2, 4)}, checkers.Ok, ""},
+		{"a violation", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a"},
+			Runs: append(ok("a", 1), SeedRun{Scenario: "a", Seed: 2, Verdict: checkers.Violation})}, checkers.Violation, ""},
+		{"no run", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}}, checkers.Unknown, "3 of 3 runs missing"},
+		{"empty shard", SweepSummary{Seeds: SeedRange{1, 2}, Shard: "3/4", Scenarios: []string{"a", "b"}}, checkers.Unknown, "shard 3/4 holds none of the 4 runs"},
+		{"every scenario skipped", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a"}, Skipped: map[string]string{"a": "no"}},
+			checkers.Unknown, "every scenario was skipped: no run reached a verdict"},
+		{"skipped aside", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a", "b"}, Skipped: map[string]string{"b": "no"}, Runs: ok("a", 1, 2)}, checkers.Ok, ""},
+		{"interrupted", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Interrupted: true, Runs: ok("a", 1)},
+			checkers.Unknown, "interrupted after 1 of 3 runs"},
+		{"stopped", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Stopped: "stopped after 1 failing seeds (--max-failures)",
+			Runs: []SeedRun{{Scenario: "a", Seed: 1, Verdict: checkers.NoProgress}}}, checkers.NoProgress, "stopped after 1 failing seeds (--max-failures), after 1 of 3 runs"},
+		{"runs missing", SweepSummary{Seeds: SeedRange{1, 4}, Shard: "1/2", Scenarios: []string{"a"}, Runs: ok("a", 1)}, checkers.Unknown, "1 of 2 runs missing"},
+	} {
+		s := tc.sum
+		s.tally(0)
+		if s.Verdict != tc.verdict || strings.Join(s.Incomplete, "; ") != tc.why {
+			t.Errorf("%s: got %s %q, want %s %q", tc.name, s.Verdict, s.Incomplete, tc.verdict, tc.why)
+		}
+	}
+}
+
+// TestShardCount: count agrees with Seeds, seed 0 and the top of the range
+// included.
+func TestShardCount(t *testing.T) {
+	for _, r := range []SeedRange{{1, 1}, {1, 10}, {0, 9}, {3, 17}, {5, 5}, {math.MaxUint64 - 7, math.MaxUint64}} {
+		for n := 1; n <= 5; n++ {
+			for i := 1; i <= n; i++ {
+				sh := Shard{Index: i, Count: n}
+				if got, want := sh.count(r), uint64(len(sh.Seeds(r))); got != want {
+					t.Errorf("shard %d/%d of %s: got %d seeds, want %d", i, n, r, got, want)
+				}
+			}
+		}
 	}
 }
 

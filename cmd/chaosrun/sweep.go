@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,6 +78,11 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	if o.Shard, err = scenarios.ParseShard(f.shard); err != nil {
 		return usageError("%v", err)
 	}
+	if strings.TrimSpace(f.shard) != "" && o.Shard.Count < 1 {
+		// ParseShard reads "0/0" as the zero Shard, the whole sweep; as
+		// a flag it is a typo, not a request to run everything.
+		return usageError("shard: %s is out of range (want 1 <= I <= N)", strings.TrimSpace(f.shard))
+	}
 	if f.parallel < 1 {
 		return usageError("--parallel: %d, want at least 1", f.parallel)
 	}
@@ -119,7 +125,9 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	} else {
 		printSummary(w, sum, o.Parallel)
 	}
-	if err != nil {
+	// An interrupted sweep's summary says so and its verdict is not Ok:
+	// the summary decides the exit code, as for a complete one.
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return sweepError(err)
 	}
 	if code := exitFor(sum.Verdict); code != exitOK {
@@ -190,10 +198,16 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 			}
 		}
 	}
-	if s.Stopped != "" {
+	verdict := strings.ToUpper(s.Verdict.String())
+	if s.Verdict == checkers.Unknown {
+		verdict = "INCONCLUSIVE"
+	}
+	if len(s.Incomplete) > 0 {
+		verdict += " — " + strings.Join(s.Incomplete, "; ")
+	} else if s.Stopped != "" {
 		fmt.Fprintf(w, "\n%s\n", s.Stopped)
 	}
-	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(s.Verdict.String()))
+	fmt.Fprintf(w, "\nverdict: %s\n", verdict)
 }
 
 // progress reports a sweep's progress on stderr: a bar redrawn in place on
