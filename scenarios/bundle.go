@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -391,12 +392,35 @@ func jsonError(data []byte, err error) string {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("bad JSON at line %d: %v", 1+bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n")), err)
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Sprintf("got a JSON %s, want an object", te.Value)
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: %v", te.Field, err)
+		return fmt.Sprintf("field %q: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
 	case errors.Is(err, io.EOF):
 		return "unexpected end of file"
 	}
-	return oneLine(err)
+	// Such as `json: unknown field "colour"`: the prefix names Go's
+	// package, not the problem.
+	return strings.TrimPrefix(oneLine(err), "json: ")
+}
+
+// jsonKind says in JSON's terms what a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
 }
 
 // oneLine joins a multi-line error (errors.Join) with "; ".

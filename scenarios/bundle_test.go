@@ -162,11 +162,11 @@ func TestReadBundleDamaged(t *testing.T) {
 		{"missing digest", edit(func(m map[string]any) { delete(m, "digest") }), `run.json: field "digest" is missing`},
 		{"bad digest", edit(func(m map[string]any) { m["digest"] = "xyz" }), `run.json: field "digest": "xyz" is not a hex digest`},
 		{"missing seed", edit(func(m map[string]any) { delete(m, "seed") }), `run.json: field "seed" is missing`},
-		{"seed of the wrong type", edit(func(m map[string]any) { m["seed"] = "7" }), `run.json: field "seed"`},
+		{"seed of the wrong type", edit(func(m map[string]any) { m["seed"] = "7" }), `run.json: field "seed": got a JSON string, want a non-negative integer`},
 		{"format", edit(func(m map[string]any) { m["format"] = 99 }), "run.json: format 99"},
 		{"unknown mutant", edit(func(m map[string]any) { m["mutants"] = []string{"nope"} }), `run.json: field "mutants": unknown mutant "nope"`},
 		{"bad plan", edit(func(m map[string]any) { m["plan"] = map[string]any{"faults": []any{map[string]any{"bogus": 1}}} }), "run.json: "},
-		{"unknown field", edit(func(m map[string]any) { m["colour"] = "red" }), `run.json: json: unknown field "colour"`},
+		{"unknown field", edit(func(m map[string]any) { m["colour"] = "red" }), `run.json: unknown field "colour"`},
 		{"plan source", edit(func(m map[string]any) { m["plan_source"] = "" }), `run.json: field "plan_source"`},
 	} {
 		dir := t.TempDir()

@@ -1,9 +1,14 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -70,7 +75,10 @@ type SweepSummary struct {
 	// Kind is SummaryKind and Format summaryFormat, so that a file that is
 	// not a summary is refused (ReadSummary) rather than read as an empty
 	// one.
-	Kind      string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Source is the file the summary was read from (ReadSummary), for
+	// messages; not saved.
+	Source    string    `json:"-"`
 	Format    int       `json:"format"`
 	Seeds     SeedRange `json:"seeds"`
 	Shard     string    `json:"shard,omitempty"`
@@ -88,6 +96,9 @@ type SweepSummary struct {
 	// Interrupted is set when the sweep was cancelled (Ctrl-C) before it
 	// ran every seed.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// MissingShards, in a merged summary, lists the shards of the sweep
+	// ("2/4") that no merged summary held.
+	MissingShards []string `json:"missing_shards,omitempty"`
 	// Incomplete says why the verdict cannot be Ok whatever the runs say:
 	// runs missing, no run at all. Derived by tally from the rest.
 	Incomplete []string `json:"incomplete,omitempty"`
@@ -353,6 +364,9 @@ func runJob(ctx context.Context, i int, j sweepJob, o SweepOptions) (r sweepResu
 // wall time. It is the only place a sweep's verdict is decided: every
 // summary, swept or merged, passes through it.
 func (s *SweepSummary) tally(elapsed time.Duration) {
+	if s.Runs == nil {
+		s.Runs = []SeedRun{} // "runs": [], not null: ReadSummary requires the field
+	}
 	s.PerScenario = nil
 	s.Total = Tally{}
 	var results []checkers.Result
@@ -399,6 +413,9 @@ func (s *SweepSummary) incomplete() []string {
 		why = append(why, fmt.Sprintf("%s, after %d of %d runs", s.Stopped, ran, owned))
 	default:
 		why = append(why, fmt.Sprintf("%d of %d runs missing", owned-ran, owned))
+	}
+	if len(s.MissingShards) > 0 {
+		why = append(why, "missing shards "+strings.Join(s.MissingShards, ", "))
 	}
 	if ran == 0 && len(why) == 0 {
 		ranAll := len(s.ranScenarios()) * int(min(s.Seeds.Len(), maxSweepRuns))
@@ -493,29 +510,51 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
 	wall := a.Total.WallTime
 	byKey := map[string]SeedRun{}
-	shards := map[int]bool{}
+	all := append([]*SweepSummary{a}, rest...)
+	name := func(i int) string {
+		if all[i].Source != "" {
+			return all[i].Source
+		}
+		return fmt.Sprintf("summary %d", i)
+	}
+	// shards maps each shard index held to the summary that holds it; 0
+	// stands for the whole sweep. A shard held twice is refused, but only
+	// after every run was compared: two digests for one seed say more.
+	shards := map[int]int{}
 	count := 0
-	for i, s := range append([]*SweepSummary{a}, rest...) {
+	var overlap error
+	for i, s := range all {
 		if s == nil {
 			return nil, fmt.Errorf("merge: summary %d is nil", i)
 		}
 		if s.Seeds != a.Seeds || !slices.Equal(s.Mutants, a.Mutants) || !slices.Equal(s.Scenarios, a.Scenarios) {
-			return nil, fmt.Errorf("merge: summary %d swept %s %v mutants %v, summary 0 swept %s %v mutants %v: not shards of one sweep",
-				i, s.Seeds, s.Scenarios, s.Mutants, a.Seeds, a.Scenarios, a.Mutants)
+			return nil, fmt.Errorf("merge: %s swept %s %v mutants %v, %s swept %s %v mutants %v: not shards of one sweep",
+				name(i), s.Seeds, s.Scenarios, s.Mutants, name(0), a.Seeds, a.Scenarios, a.Mutants)
 		}
 		idx, n, err := parseShardSet(s.Shard)
 		if err != nil {
-			return nil, fmt.Errorf("merge: summary %d: %w", i, err)
+			return nil, fmt.Errorf("merge: %s: %w", name(i), err)
 		}
 		if n <= 1 {
-			shards[0] = true
+			if len(shards) > 0 && overlap == nil {
+				j := slices.Min(slices.Collect(maps.Values(shards)))
+				overlap = fmt.Errorf("merge: %s holds the whole sweep, and %s part of it again", name(i), name(j))
+			}
+			shards[0] = i
 		} else {
 			if count != 0 && count != n {
-				return nil, fmt.Errorf("merge: summary %d is shard %s, others are of %d", i, s.Shard, count)
+				return nil, fmt.Errorf("merge: %s is shard %s, others are shards of %d", name(i), s.Shard, count)
 			}
 			count = n
 			for _, x := range idx {
-				shards[x] = true
+				j, dup := shards[x]
+				if !dup {
+					j, dup = shards[0]
+				}
+				if dup && overlap == nil {
+					overlap = fmt.Errorf("merge: %s and %s both hold shard %d/%d", name(j), name(i), x, n)
+				}
+				shards[x] = i
 			}
 		}
 		wall = max(wall, s.Total.WallTime)
@@ -536,13 +575,19 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 			byKey[key] = r
 		}
 	}
-	// The merged shard: whole if any part was whole or every shard of N is
-	// here, else the indexes present ("1+3/4").
-	if !shards[0] && count > 1 {
+	if overlap != nil {
+		return nil, overlap
+	}
+	// The merged shard: whole if a part was whole or every shard of N is
+	// here, else the indexes present ("1+3/4"), and the missing ones
+	// named: a merge is of the whole sweep, so it is incomplete.
+	if _, whole := shards[0]; !whole && count > 1 {
 		var idx []string
 		for i := 1; i <= count; i++ {
-			if shards[i] {
+			if _, ok := shards[i]; ok {
 				idx = append(idx, fmt.Sprint(i))
+			} else {
+				m.MissingShards = append(m.MissingShards, fmt.Sprintf("%d/%d", i, count))
 			}
 		}
 		if len(idx) < count {
@@ -568,6 +613,141 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	}
 	m.tally(wall)
 	return m, nil
+}
+
+// ReadSummary reads the JSON summary that chaosrun sweep --json (or merge
+// --json) wrote to path, strictly: a file that is not a summary, a field
+// this chaosrun does not know, a run the summary's sweep does not own or a
+// verdict that does not follow from the runs is an error naming path, never
+// an empty summary that passes.
+func ReadSummary(path string) (*SweepSummary, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", path)
+		}
+		return nil, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	s, err := decodeSummary(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a sweep summary: %w", path, err)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%s: damaged sweep summary: %w", path, err)
+	}
+	s.Source = path
+	return s, nil
+}
+
+func decodeSummary(data []byte) (*SweepSummary, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty file")
+	}
+	// Required fields are decoded as pointers so that "missing" differs
+	// from zero.
+	var req struct {
+		Kind      *string          `json:"kind"`
+		Format    *int             `json:"format"`
+		Seeds     *json.RawMessage `json:"seeds"`
+		Scenarios *json.RawMessage `json:"scenarios"`
+		Total     *json.RawMessage `json:"total"`
+		Runs      *json.RawMessage `json:"runs"`
+		Verdict   *json.RawMessage `json:"verdict"`
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, errors.New(jsonError(data, err))
+	}
+	switch {
+	case req.Kind == nil:
+		return nil, fmt.Errorf(`it has no "kind" field (a summary from chaosrun sweep --json has "kind": %q)`, SummaryKind)
+	case *req.Kind != SummaryKind:
+		return nil, fmt.Errorf(`"kind" is %q, want %q`, *req.Kind, SummaryKind)
+	case req.Format == nil:
+		return nil, errors.New(`field "format" is missing`)
+	case *req.Format != summaryFormat:
+		return nil, fmt.Errorf("format %d, this chaosrun reads format %d", *req.Format, summaryFormat)
+	}
+	for _, f := range []struct {
+		name string
+		v    *json.RawMessage
+	}{{"seeds", req.Seeds}, {"scenarios", req.Scenarios}, {"total", req.Total}, {"runs", req.Runs}, {"verdict", req.Verdict}} {
+		if f.v == nil {
+			return nil, fmt.Errorf("field %q is missing", f.name)
+		}
+	}
+	var s SweepSummary
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, errors.New(jsonError(data, err))
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	return &s, nil
+}
+
+// check verifies that a decoded summary is one a sweep could have written:
+// its runs belong to its sweep and its verdict follows from them.
+func (s *SweepSummary) check() error {
+	if err := s.Seeds.Validate(); err != nil {
+		return err
+	}
+	if len(s.Scenarios) == 0 {
+		return errors.New(`field "scenarios" is empty`)
+	}
+	if s.Seeds.Len() > maxSweepRuns/uint64(len(s.Scenarios)) {
+		return fmt.Errorf("seeds: %s is more than a sweep runs", s.Seeds)
+	}
+	idx, n, err := parseShardSet(s.Shard)
+	if err != nil {
+		return err
+	}
+	owns := func(seed uint64) bool {
+		if n <= 1 {
+			return true
+		}
+		for _, i := range idx {
+			if (Shard{Index: i, Count: n}).Owns(seed) {
+				return true
+			}
+		}
+		return false
+	}
+	known := map[string]bool{}
+	for _, name := range s.Scenarios {
+		if known[name] {
+			return fmt.Errorf("scenario %s is listed twice", name)
+		}
+		known[name] = true
+	}
+	for name := range s.Skipped {
+		if !known[name] {
+			return fmt.Errorf("skipped scenario %s is not one of the sweep's", name)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range s.Runs {
+		key := fmt.Sprintf("%s\x00%d", r.Scenario, r.Seed)
+		_, skipped := s.Skipped[r.Scenario]
+		switch {
+		case !known[r.Scenario] || skipped:
+			return fmt.Errorf("run %d: scenario %q is not one the sweep ran", i+1, r.Scenario)
+		case r.Seed < s.Seeds.First || r.Seed > s.Seeds.Last:
+			return fmt.Errorf("run %d: seed %d is outside seeds %s", i+1, r.Seed, s.Seeds)
+		case !owns(r.Seed):
+			return fmt.Errorf("run %d: seed %d does not belong to shard %s", i+1, r.Seed, s.Shard)
+		case seen[key]:
+			return fmt.Errorf("run %d: %s seed %d is listed twice", i+1, r.Scenario, r.Seed)
+		}
+		seen[key] = true
+	}
+	again := *s
+	again.tally(s.Total.WallTime)
+	if again.Verdict != s.Verdict {
+		return fmt.Errorf("verdict %q does not follow from its runs (%q)", s.Verdict, again.Verdict)
+	}
+	return nil
 }
 
 // parseShardSet reads a summary's shard: "" (whole), "I/N", or "I+J/N"

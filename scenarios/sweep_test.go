@@ -120,8 +120,10 @@ func TestSweepShardsMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if xy.Shard != "1+2/3" {
-		t.Errorf("partial merge shard: got %q, want 1+2/3", xy.Shard)
+	if xy.Shard != "1+2/3" || !slices.Equal(xy.MissingShards, []string{"3/3"}) || xy.Verdict != checkers.Unknown ||
+		!slices.Equal(xy.Incomplete, []string{"missing shards 3/3"}) {
+		t.Errorf("partial merge: got shard %q, missing %q, verdict %s, incomplete %q; want 1+2/3, 3/3, unknown and why",
+			xy.Shard, xy.MissingShards, xy.Verdict, xy.Incomplete)
 	}
 	all, err := MergeSummaries(xy, z)
 	if err != nil {
@@ -144,6 +146,20 @@ func TestSweepShardsMerge(t *testing.T) {
 	}
 	if _, err := MergeSummaries(a, run(Shard{1, 3}, 1)); err == nil {
 		t.Error("merging shards of 2 and of 3: got no error")
+	}
+	// A shard twice, or the whole sweep and a part of it: overlaps.
+	for _, tc := range []struct {
+		parts []*SweepSummary
+		want  string
+	}{
+		{[]*SweepSummary{a, b, a}, "summary 0 and summary 2 both hold shard 1/2"},
+		{[]*SweepSummary{xy, y, z}, "summary 0 and summary 1 both hold shard 2/3"},
+		{[]*SweepSummary{whole, b}, "summary 0 and summary 1 both hold shard 2/2"},
+		{[]*SweepSummary{b, whole}, "summary 1 holds the whole sweep, and summary 0 part of it again"},
+	} {
+		if _, err := MergeSummaries(tc.parts[0], tc.parts[1:]...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
 	}
 }
 

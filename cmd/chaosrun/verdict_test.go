@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,12 +14,16 @@ import (
 // executeContext is execute with a context, as main passes one that Ctrl-C
 // cancels; stderr goes to errOut as well as to the returned output.
 func executeContext(ctx context.Context, errOut *cancelWriter, args ...string) (string, int) {
+	stdout, stderr, code := executeContextSplit(ctx, errOut, args...)
+	return stdout + stderr, code
+}
+
+func executeContextSplit(ctx context.Context, errOut *cancelWriter, args ...string) (stdout, stderr string, code int) {
 	root := NewRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(errOut)
 	root.SetArgs(args)
-	code := exitOK
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -28,7 +34,7 @@ func executeContext(ctx context.Context, errOut *cancelWriter, args ...string) (
 			errOut.Write([]byte(err.Error()))
 		}
 	}
-	return out.String() + errOut.String(), code
+	return out.String(), errOut.String(), code
 }
 
 // cancelWriter collects stderr and calls cancel once it has seen after:
@@ -103,7 +109,91 @@ func TestSweepNeverOkWithoutEveryRun(t *testing.T) {
 				t.Errorf("%s: output lacks %q:\n%s", tc.name, w, out)
 			}
 		}
-		if strings.Contains(out, "verdict: OK") || strings.Contains(out, `"verdict": "ok"`) {
+		if strings.Contains(out, "verdict: OK") || strings.Contains(out, "\n  \"verdict\": \"ok\"") {
+			t.Errorf("%s: got an OK verdict:\n%s", tc.name, out)
+		}
+	}
+}
+
+// TestMergeRefusesWhatIsNotOneSweep: merge reads summaries strictly (exit 2
+// naming the file), refuses a shard given twice (exit 2 naming both files),
+// and calls a merge that lacks shards or holds an interrupted one
+// inconclusive (exit 4), naming what is missing.
+func TestMergeRefusesWhatIsNotOneSweep(t *testing.T) {
+	dir := t.TempDir()
+	shard := map[string]string{}
+	for _, sh := range []string{"1/4", "2/4", "3/4", "4/4"} {
+		stdout, stderr, code := executeSplit("sweep", "smoke-copier", "--seeds", "1-8", "--shard", sh, "--json", "--parallel", "1", "--out", filepath.Join(dir, "f"))
+		if code != exitOK {
+			t.Fatalf("shard %s: exit %d\n%s", sh, code, stderr)
+		}
+		shard[sh] = filepath.Join(dir, "shard"+sh[:1]+".json")
+		if err := os.WriteFile(shard[sh], []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := filepath.Join(dir, "shard1-again.json")
+	data, _ := os.ReadFile(shard["1/4"])
+	if err := os.WriteFile(again, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	edited := func(name string, f func(string) string) string { return write(name, f(string(data))) }
+	// An interrupted shard 2/4, as Ctrl-C leaves it.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	interrupted, _, code := executeContextSplit(cancelled, &cancelWriter{}, "sweep", "smoke-copier", "--seeds", "1-8", "--shard", "2/4", "--json", "--out", filepath.Join(dir, "f"))
+	if code != exitInconclusive {
+		t.Fatalf("interrupted shard: exit %d\n%s", code, interrupted)
+	}
+	interruptedPath := write("interrupted.json", interrupted)
+	plan := filepath.Join("..", "..", "faults", "testdata", "example-plan.json")
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"every shard", []string{shard["1/4"], shard["2/4"], shard["3/4"], shard["4/4"]}, exitOK, []string{"merged 4 shard summaries", "verdict: OK"}},
+		{"a fault plan", []string{plan}, exitUsage, []string{"example-plan.json is not a sweep summary", `no "kind" field`}},
+		{"a summary and a fault plan", []string{shard["1/4"], plan}, exitUsage, []string{"example-plan.json is not a sweep summary"}},
+		{"an empty object", []string{write("empty.json", "{}")}, exitUsage, []string{"empty.json is not a sweep summary"}},
+		{"a list", []string{write("list.json", "[1, 2]")}, exitUsage, []string{"list.json is not a sweep summary: got a JSON array, want an object"}},
+		{"an unknown field", []string{edited("colour.json", func(s string) string { return strings.Replace(s, "{", `{"colour": "red",`, 1) })},
+			exitUsage, []string{"colour.json is not a sweep summary", `unknown field "colour"`}},
+		{"a missing field", []string{edited("noruns.json", func(s string) string { return strings.Replace(s, `"runs"`, `"runz"`, 1) })},
+			exitUsage, []string{"noruns.json is not a sweep summary", `field "runs" is missing`}},
+		{"a verdict that lies", []string{edited("lie.json", func(s string) string {
+			return strings.Replace(s, `"verdict": "ok"`, `"verdict": "violation"`, 1)
+		})}, exitUsage, []string{"lie.json: damaged sweep summary"}},
+		{"a seed of another shard", []string{edited("other.json", func(s string) string { return strings.Replace(s, `"seed": 1,`, `"seed": 2,`, 1) })},
+			exitUsage, []string{"other.json: damaged sweep summary: run 1: seed 2 does not belong to shard 1/4"}},
+		{"a missing file", []string{filepath.Join(dir, "absent.json")}, exitUsage, []string{"absent.json: no such file"}},
+		{"the same shard twice", []string{shard["1/4"], shard["2/4"], again}, exitUsage,
+			[]string{"shard1.json and " + again + " both hold shard 1/4"}},
+		{"shards missing", []string{shard["1/4"], shard["3/4"]}, exitInconclusive, []string{"verdict: INCONCLUSIVE — missing shards 2/4, 4/4"}},
+		{"shards missing, json", []string{shard["3/4"], shard["1/4"], "--json"}, exitInconclusive,
+			[]string{`"missing_shards": [`, `"2/4",`, `"missing shards 2/4, 4/4"`, `"verdict": "unknown"`}},
+		{"an interrupted shard", []string{shard["1/4"], interruptedPath, shard["3/4"], shard["4/4"]}, exitInconclusive,
+			[]string{"verdict: INCONCLUSIVE — interrupted after 6 of 8 runs"}},
+	} {
+		out, code := execute(append([]string{"merge"}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("%s: got exit %d, want %d:\n%s", tc.name, code, tc.code, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.name, w, out)
+			}
+		}
+		if tc.code != exitOK && (strings.Contains(out, "verdict: OK") || strings.Contains(out, "\n  \"verdict\": \"ok\"")) {
 			t.Errorf("%s: got an OK verdict:\n%s", tc.name, out)
 		}
 	}
