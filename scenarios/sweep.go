@@ -53,6 +53,10 @@ type SweepOptions struct {
 	OnOutcome func(o *Outcome)
 	// Progress, if set, is called after every completed run.
 	Progress func(done, total int, elapsed time.Duration)
+	// CheckDeterminism runs every seed twice and compares the two runs
+	// (CompareRuns): a mismatch is a failing seed, anomaly
+	// "nondeterminism", with a bundle like any other.
+	CheckDeterminism bool
 	// MaxFailures, when positive, stops scheduling new runs once that many
 	// seeds failed: a gate that already knows the engine is broken need
 	// not spend its budget proving it again. Runs a worker already took
@@ -84,6 +88,8 @@ type SweepSummary struct {
 	Shard     string    `json:"shard,omitempty"`
 	Mutants   []string  `json:"mutants,omitempty"`
 	Scenarios []string  `json:"scenarios"`
+	// CheckDeterminism: every run was to be run twice and compared.
+	CheckDeterminism bool `json:"check_determinism,omitempty"`
 	// Skipped are scenarios that refused the options, with the reason.
 	Skipped map[string]string `json:"skipped,omitempty"`
 	// PerScenario has one tally per scenario that ran, in Scenarios order.
@@ -115,15 +121,19 @@ const summaryFormat = 1
 // the sum of its runs' own wall times (the time one worker would take); for
 // the total, the sweep's elapsed time.
 type Tally struct {
-	Scenario       string        `json:"scenario,omitempty"`
-	Seeds          int           `json:"seeds"`
-	Passed         int           `json:"passed"`
-	Violated       int           `json:"violated"`
-	NoProgress     int           `json:"no_progress"`
-	Inconclusive   int           `json:"inconclusive"`
-	SimTime        time.Duration `json:"sim_time_ns"`
-	WallTime       time.Duration `json:"wall_time_ns"`
-	SeedsPerSecond float64       `json:"seeds_per_second"`
+	Scenario     string `json:"scenario,omitempty"`
+	Seeds        int    `json:"seeds"`
+	Passed       int    `json:"passed"`
+	Violated     int    `json:"violated"`
+	NoProgress   int    `json:"no_progress"`
+	Inconclusive int    `json:"inconclusive"`
+	// CheckedTwice counts the runs run twice and compared (a determinism
+	// sweep), Nondeterministic those whose two runs differed.
+	CheckedTwice     int           `json:"checked_twice,omitempty"`
+	Nondeterministic int           `json:"nondeterministic,omitempty"`
+	SimTime          time.Duration `json:"sim_time_ns"`
+	WallTime         time.Duration `json:"wall_time_ns"`
+	SeedsPerSecond   float64       `json:"seeds_per_second"`
 }
 
 // SeedRun is one run of a sweep.
@@ -139,6 +149,10 @@ type SeedRun struct {
 	WallTime  time.Duration `json:"wall_time_ns"`
 	// Bundle is the failure bundle's directory, if one was written.
 	Bundle string `json:"bundle,omitempty"`
+	// CheckedTwice: the seed was run twice and the runs compared;
+	// Nondeterministic: they differed.
+	CheckedTwice     bool `json:"checked_twice,omitempty"`
+	Nondeterministic bool `json:"nondeterministic,omitempty"`
 }
 
 func (t *Tally) add(r SeedRun) {
@@ -152,6 +166,12 @@ func (t *Tally) add(r SeedRun) {
 		t.NoProgress++
 	default:
 		t.Inconclusive++
+	}
+	if r.CheckedTwice {
+		t.CheckedTwice++
+	}
+	if r.Nondeterministic {
+		t.Nondeterministic++
 	}
 	t.SimTime += r.SimTime
 }
@@ -176,6 +196,8 @@ type sweepResult struct {
 	out  *Outcome
 	err  error
 	wall time.Duration
+	// det is the comparison of the seed's two runs, when it ran twice.
+	det *checkers.Result
 }
 
 // Sweep runs every scenario over every seed of the options' range (those
@@ -205,7 +227,8 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if o.Build == "" {
 		o.Build = Build()
 	}
-	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: o.Seeds, Shard: o.Shard.String(), Skipped: map[string]string{}}
+	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: o.Seeds, Shard: o.Shard.String(),
+		CheckDeterminism: o.CheckDeterminism, Skipped: map[string]string{}}
 	for _, m := range o.Mutants {
 		sum.Mutants = append(sum.Mutants, string(m))
 	}
@@ -265,6 +288,9 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 		default:
 			run := SeedRun{Scenario: j.s.Name, Seed: j.seed, Verdict: r.out.Verdict(), Digest: r.out.Digest,
 				Events: r.out.Events, SimTime: r.out.SimTime, WallTime: r.wall}
+			if r.det != nil {
+				run.CheckedTwice, run.Nondeterministic = true, r.det.Verdict != checkers.Ok
+			}
 			for _, v := range r.out.Verdicts {
 				if v.Verdict != checkers.Ok && v.Anomaly != "" && !slices.Contains(run.Anomalies, v.Anomaly) {
 					run.Anomalies = append(run.Anomalies, v.Anomaly)
@@ -354,9 +380,38 @@ func runJob(ctx context.Context, i int, j sweepJob, o SweepOptions) (r sweepResu
 			r.out, r.err = nil, pe
 		}
 	}()
-	r.out, r.err = j.s.Run(ctx, RunOptions{Seed: j.seed, KeepTrace: o.BundleDir != "", Mutants: o.Mutants})
+	ro := RunOptions{Seed: j.seed, KeepTrace: o.BundleDir != "" || o.CheckDeterminism, Mutants: o.Mutants}
+	r.out, r.err = j.s.Run(ctx, ro)
+	if r.err == nil && o.CheckDeterminism {
+		again, err := j.s.Run(ctx, ro)
+		if err != nil {
+			r.out, r.err = nil, err
+		} else {
+			det := CompareRuns(r.out, again)
+			r.out.Verdicts = append(r.out.Verdicts, det)
+			r.det = &det
+		}
+	}
 	r.wall = time.Since(t0)
 	return r
+}
+
+// CompareRuns compares two runs of the same seed, options and build: the
+// determinism check of chaosrun run --check-determinism and of a
+// determinism sweep. The traces are compared event by event, so a mismatch
+// names the first event where the runs went apart; equal events with
+// different digests are a mismatch too. Both outcomes must carry their
+// traces (RunOptions.KeepTrace).
+func CompareRuns(a, b *Outcome) checkers.Result {
+	det := checkers.Determinism(a.Trace, b.Trace)
+	if det.Verdict == checkers.Ok && b.Digest != a.Digest {
+		return checkers.Result{Checker: "determinism", Verdict: checkers.Violation, Anomaly: "nondeterminism",
+			Explanation: fmt.Sprintf("same events, but digests %s and %s", short(a.Digest), short(b.Digest))}
+	}
+	if det.Verdict == checkers.Ok {
+		det.Explanation += ", digest " + short(a.Digest)
+	}
+	return det
 }
 
 // tally recomputes the per-scenario and total tallies, Incomplete and the
@@ -416,6 +471,10 @@ func (s *SweepSummary) incomplete() []string {
 	}
 	if len(s.MissingShards) > 0 {
 		why = append(why, "missing shards "+strings.Join(s.MissingShards, ", "))
+	}
+	if s.CheckDeterminism && s.Total.CheckedTwice < ran {
+		// Every check that applies ran, or the verdict is not ok.
+		why = append(why, fmt.Sprintf("%d of %d runs not checked twice", ran-s.Total.CheckedTwice, ran))
 	}
 	if ran == 0 && len(why) == 0 {
 		ranAll := len(s.ranScenarios()) * int(min(s.Seeds.Len(), maxSweepRuns))
@@ -507,7 +566,7 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	if a == nil {
 		return nil, errors.New("merge: no summary")
 	}
-	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
+	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, CheckDeterminism: a.CheckDeterminism, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
 	wall := a.Total.WallTime
 	byKey := map[string]SeedRun{}
 	all := append([]*SweepSummary{a}, rest...)
@@ -530,6 +589,9 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 		if s.Seeds != a.Seeds || !slices.Equal(s.Mutants, a.Mutants) || !slices.Equal(s.Scenarios, a.Scenarios) {
 			return nil, fmt.Errorf("merge: %s swept %s %v mutants %v, %s swept %s %v mutants %v: not shards of one sweep",
 				name(i), s.Seeds, s.Scenarios, s.Mutants, name(0), a.Seeds, a.Scenarios, a.Mutants)
+		}
+		if s.CheckDeterminism != a.CheckDeterminism {
+			return nil, fmt.Errorf("merge: %s and %s differ in --check-determinism: not shards of one sweep", name(0), name(i))
 		}
 		idx, n, err := parseShardSet(s.Shard)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,5 +310,97 @@ func TestSweepMaxFailures(t *testing.T) {
 	// Runs already taken by a worker finish: at most MaxFailures + Parallel.
 	if sum.Stopped == "" || len(sum.Runs) < 2 || len(sum.Runs) > 3 || sum.Total.Failed() < 2 {
 		t.Fatalf("got %d runs, %d failed, stopped %q; want 2 or 3 runs, at least 2 failed, and a reason", len(sum.Runs), sum.Total.Failed(), sum.Stopped)
+	}
+}
+
+// TestCompareRuns: equal traces and digests pass; a different event or a
+// different digest is nondeterminism.
+func TestCompareRuns(t *testing.T) {
+	a := &Outcome{Trace: []string{"e1", "e2"}, Digest: "aaaa"}
+	for _, tc := range []struct {
+		name    string
+		b       *Outcome
+		verdict checkers.Verdict
+		want    string
+	}{
+		{"same", &Outcome{Trace: []string{"e1", "e2"}, Digest: "aaaa"}, checkers.Ok, "digest aaaa"},
+		{"another event", &Outcome{Trace: []string{"e1", "e3"}, Digest: "bbbb"}, checkers.Violation, `event 1: a has "e2", b has "e3"`},
+		{"another digest", &Outcome{Trace: []string{"e1", "e2"}, Digest: "bbbb"}, checkers.Violation, "digests aaaa and bbbb"},
+	} {
+		got := CompareRuns(a, tc.b)
+		if got.Verdict != tc.verdict || !strings.Contains(got.Explanation, tc.want) || (tc.verdict != checkers.Ok && got.Anomaly != "nondeterminism") {
+			t.Errorf("%s: got %+v, want %s and %q", tc.name, got, tc.verdict, tc.want)
+		}
+	}
+}
+
+// flaky is a scenario whose every run differs from the last: what a
+// determinism sweep must catch.
+func flaky() *Scenario {
+	var n atomic.Int64
+	return &Scenario{Name: "flaky", run: func(_ context.Context, o RunOptions) (*Outcome, error) {
+		i := n.Add(1)
+		return &Outcome{Digest: fmt.Sprintf("%064x", i), Events: 2, Trace: []string{"start", fmt.Sprint("draw ", i)},
+			Verdicts: []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Ok}}}, nil
+	}}
+}
+
+// TestSweepDeterminism: a determinism sweep runs every seed twice, counts
+// the runs checked and the mismatches, fails (with a bundle) on a mismatch,
+// and its merged shards add the counts up.
+func TestSweepDeterminism(t *testing.T) {
+	steady := lookupAll(t, "smoke-copier")
+	sum, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Parallel: 2, CheckDeterminism: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != checkers.Ok || sum.Total.CheckedTwice != 3 || sum.Total.Nondeterministic != 0 || !sum.CheckDeterminism {
+		t.Errorf("steady: got verdict %s, %d checked twice, %d mismatched; want ok, 3, 0", sum.Verdict, sum.Total.CheckedTwice, sum.Total.Nondeterministic)
+	}
+
+	dir := t.TempDir()
+	sum, err = Sweep(context.Background(), SweepOptions{Scenarios: []*Scenario{flaky()}, Seeds: SeedRange{1, 4}, Parallel: 2,
+		CheckDeterminism: true, BundleDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != checkers.Violation || sum.Total.CheckedTwice != 4 || sum.Total.Nondeterministic != 4 || len(sum.Failures()) != 4 {
+		t.Fatalf("flaky: got verdict %s, %d checked twice, %d mismatched, %d failures; want violation, 4, 4, 4",
+			sum.Verdict, sum.Total.CheckedTwice, sum.Total.Nondeterministic, len(sum.Failures()))
+	}
+	for _, r := range sum.Failures() {
+		if !r.Nondeterministic || !slices.Contains(r.Anomalies, "nondeterminism") || r.Bundle == "" {
+			t.Errorf("flaky seed %d: got %+v, want nondeterminism with a bundle", r.Seed, r)
+		} else if _, err := os.Stat(filepath.Join(r.Bundle, BundleRunFile)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	var parts []*SweepSummary
+	for i := 1; i <= 2; i++ {
+		s, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Shard: Shard{i, 2}, Parallel: 1, CheckDeterminism: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, s)
+	}
+	m, err := MergeSummaries(parts[0], parts[1])
+	if err != nil || m.Total.CheckedTwice != 3 || m.Verdict != checkers.Ok || !m.CheckDeterminism {
+		t.Errorf("merged: got %v, %d checked twice, verdict %s; want 3, ok", err, m.Total.CheckedTwice, m.Verdict)
+	}
+	once, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Shard: Shard{2, 2}, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MergeSummaries(parts[0], once); err == nil || !strings.Contains(err.Error(), "--check-determinism") {
+		t.Errorf("merging a determinism shard with a plain one: got %v", err)
+	}
+	// A determinism summary with a run not checked twice is not ok.
+	unchecked := *parts[0]
+	unchecked.Runs = slices.Clone(parts[0].Runs)
+	unchecked.Runs[0].CheckedTwice = false
+	unchecked.tally(0)
+	if unchecked.Verdict != checkers.Unknown || !slices.Contains(unchecked.Incomplete, "1 of 2 runs not checked twice") {
+		t.Errorf("unchecked run: got %s %q", unchecked.Verdict, unchecked.Incomplete)
 	}
 }

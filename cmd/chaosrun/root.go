@@ -235,16 +235,8 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 		if err != nil {
 			return runError(err)
 		}
-		// Compared event by event, so a mismatch names the first event
-		// where the two runs went apart.
-		det := checkers.Determinism(out.Trace, again.Trace)
-		if det.Verdict == checkers.Ok && again.Digest != out.Digest {
-			det = checkers.Result{Checker: "determinism", Verdict: checkers.Violation, Anomaly: "nondeterminism",
-				Explanation: fmt.Sprintf("same events, but digests %s and %s", short(out.Digest), short(again.Digest))}
-		} else if det.Verdict == checkers.Ok {
-			det.Explanation += ", digest " + short(out.Digest)
-		}
-		out.Verdicts = append(out.Verdicts, det)
+		// The same comparison as a determinism sweep's.
+		out.Verdicts = append(out.Verdicts, scenarios.CompareRuns(out, again))
 	}
 	if f.json {
 		enc := json.NewEncoder(w)

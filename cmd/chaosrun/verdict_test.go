@@ -198,3 +198,34 @@ func TestMergeRefusesWhatIsNotOneSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepCheckDeterminism: sweep --check-determinism runs every seed
+// twice, says how many runs were checked and how many mismatched, in text
+// and JSON, and merge adds the shards' counts up.
+func TestSweepCheckDeterminism(t *testing.T) {
+	dir := t.TempDir()
+	out, code := execute("sweep", "smoke-copier", "--seeds", "1-3", "--check-determinism", "--parallel", "2", "--out", filepath.Join(dir, "f"))
+	if code != exitOK {
+		t.Fatalf("got exit %d, want 0:\n%s", code, out)
+	}
+	for _, want := range []string{"each run twice", "determinism: 3 runs checked twice, 0 mismatched", "verdict: OK"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var paths []string
+	for _, sh := range []string{"1/2", "2/2"} {
+		stdout, stderr, code := executeSplit("sweep", "smoke-copier", "--seeds", "1-3", "--shard", sh, "--check-determinism", "--json", "--out", filepath.Join(dir, "f"))
+		if code != exitOK || !strings.Contains(stdout, `"check_determinism": true`) || !strings.Contains(stdout, `"checked_twice": `) {
+			t.Fatalf("shard %s: exit %d\n%s%s", sh, code, stdout, stderr)
+		}
+		paths = append(paths, filepath.Join(dir, "d"+sh[:1]+".json"))
+		if err := os.WriteFile(paths[len(paths)-1], []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code = execute("merge", paths[0], paths[1])
+	if code != exitOK || !strings.Contains(out, "determinism: 3 runs checked twice, 0 mismatched") {
+		t.Errorf("merge: got exit %d, want 0 and the counts added up:\n%s", code, out)
+	}
+}
