@@ -84,6 +84,18 @@ func TestBundleRoundTripAndReplay(t *testing.T) {
 	if err != nil || !same || again.Verdict() != checkers.Violation {
 		t.Errorf("replay: same digest %v, verdict %v, err %v", same, again.Verdict(), err)
 	}
+
+	// Every file has its checksum, the attachment too, and an edit to it
+	// is refused by name.
+	if !b.Verified || len(b.FileSHA256) != len(b.Files) || len(b.RunSHA256) != 64 || b.FileSHA256["porcupine.html"] == "" {
+		t.Errorf("checksums: verified %v, %d for %d files, run.json's %q", b.Verified, len(b.FileSHA256), len(b.Files), b.RunSHA256)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "porcupine.html"), []byte("<html>other</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBundle(dir); err == nil || !strings.Contains(err.Error(), "porcupine.html was edited after the bundle was written: sha256 ") {
+		t.Errorf("edited attachment: got %v", err)
+	}
 }
 
 // TestBundleGivenPlan: a plan passed by the caller is passed again on

@@ -229,3 +229,55 @@ func TestSweepCheckDeterminism(t *testing.T) {
 		t.Errorf("merge: got exit %d, want 0 and the counts added up:\n%s", code, out)
 	}
 }
+
+// TestReplayRefusesEditedBundle: replay checks the bundle's checksums first;
+// a file edited or missing since it was written is exit 2 naming the file,
+// and nothing is replayed.
+func TestReplayRefusesEditedBundle(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "bundle")
+	if out, code := execute("run", "count-crash-before-commit", "--seed", mutantSeed, "--mutant", "no-recover-commit", "--out", good); code != exitViolation {
+		t.Fatalf("got exit %d, want 1:\n%s", code, out)
+	}
+	if out, code := execute("replay", good); code != exitViolation || !strings.Contains(out, "reproduced: digest") || strings.Contains(out, "warning") {
+		t.Fatalf("replay of an intact bundle: got exit %d, want 1, reproduced, no warning:\n%s", code, out)
+	}
+	copyBundle := func() string {
+		dir := filepath.Join(t.TempDir(), "b")
+		if err := os.CopyFS(dir, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	replace := func(file, old, new string) func(dir string) {
+		return func(dir string) {
+			p := filepath.Join(dir, file)
+			data, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(data), old) {
+				t.Fatalf("%s lacks %q (%v)", file, old, err)
+			}
+			if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(dir string)
+		want string
+	}{
+		{"plan.json edited", replace("plan.json", `"w1"`, `"w2"`), "plan.json was edited after the bundle was written: sha256 "},
+		{"trace.txt missing", func(dir string) { os.Remove(filepath.Join(dir, "trace.txt")) }, "trace.txt is missing"},
+		{"report.html edited", replace("report.html", "<", "< "), "report.html was edited after the bundle was written"},
+		{"REPRODUCE edited", replace("REPRODUCE", "replay", "run"), "REPRODUCE was edited after the bundle was written"},
+		{"options in run.json edited", replace("run.json", `"workers": "3"`, `"workers": "4"`), "run.json was edited after the bundle was written: sha256 "},
+		{"seed in run.json edited", replace("run.json", `"seed": `+mutantSeed, `"seed": 8`), "run.json was edited after the bundle was written"},
+		{"checksum removed", replace("run.json", `"run_json_sha256"`, `"run_json_sha256_"`), `unknown field "run_json_sha256_"`},
+	} {
+		dir := copyBundle()
+		tc.edit(dir)
+		out, code := execute("replay", dir)
+		if code != exitUsage || !strings.Contains(out, tc.want) || strings.Contains(out, "replaying") {
+			t.Errorf("%s: got exit %d, want 2 and %q before any replay:\n%s", tc.name, code, tc.want, out)
+		}
+	}
+}
