@@ -3,6 +3,8 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -34,6 +37,12 @@ import (
 // plus any attachments the outcome carried (Outcome.Attachments, such as
 // porcupine's visualization). Every file is written atomically, and run.json
 // last: a directory with a run.json is a complete bundle.
+//
+// A bundle cannot lie: run.json records the SHA-256 of every other file
+// (file_sha256) and of itself (run_json_sha256: the SHA-256 of run.json with
+// that field's value replaced by 64 zeros), and ReadBundle refuses a bundle
+// whose files were edited or are missing, naming the file. A replay then
+// reruns what was written, not what someone changed since.
 const (
 	BundleRunFile       = "run.json"
 	BundleTraceFile     = "trace.txt"
@@ -42,8 +51,13 @@ const (
 	BundleReproduceFile = "REPRODUCE"
 )
 
-// bundleFormat is run.json's format version; ReadBundle rejects others.
-const bundleFormat = 1
+// bundleFormat is run.json's format version. ReadBundle reads it and
+// bundleFormatUnverified, the format before bundles carried checksums, whose
+// files it cannot check (Bundle.Verified is false).
+const (
+	bundleFormat           = 2
+	bundleFormatUnverified = 1
+)
 
 // Plan sources, for Bundle.PlanSource.
 const (
@@ -90,6 +104,16 @@ type Bundle struct {
 	Reproduce string `json:"reproduce"`
 	// Files lists the bundle's files besides run.json, attachments included.
 	Files []string `json:"files"`
+	// FileSHA256 is the hex SHA-256 of each file of Files.
+	FileSHA256 map[string]string `json:"file_sha256,omitempty"`
+	// RunSHA256 is the hex SHA-256 of run.json itself with this field's
+	// value replaced by 64 zeros: an edit to the options, the plan or the
+	// seed in run.json changes it.
+	RunSHA256 string `json:"run_json_sha256,omitempty"`
+
+	// Verified is set by ReadBundle when every checksum matched; false for
+	// a bundle of format 1, which has none. Not saved.
+	Verified bool `json:"-"`
 }
 
 // FirstBad points at one concrete record to look at.
@@ -237,18 +261,87 @@ func WriteBundle(dir string, o *Outcome, ro RunOptions, build string) error {
 		b.Files = append(b.Files, name)
 	}
 	sort.Strings(b.Files)
+	b.FileSHA256 = map[string]string{}
 	for _, name := range b.Files {
+		b.FileSHA256[name] = sha256Hex(files[name])
 		if err := writeFileAtomic(filepath.Join(dir, name), files[name]); err != nil {
 			return fmt.Errorf("write bundle: %w", err)
 		}
 	}
+	b.RunSHA256 = zeroSHA256
 	run, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write bundle %s: %s: %w", dir, BundleRunFile, err)
 	}
+	run = append(run, '\n')
+	// The checksum of run.json with its own value zeroed, then put in.
+	sum := sha256Hex(run)
+	at := runSHA256Field.FindAllSubmatchIndex(run, -1)
+	if len(at) != 1 {
+		return fmt.Errorf("write bundle %s: %s: field run_json_sha256 found %d times", dir, BundleRunFile, len(at))
+	}
+	copy(run[at[0][2]:at[0][3]], sum)
 	// run.json last: its presence means every other file is in place.
-	if err := writeFileAtomic(filepath.Join(dir, BundleRunFile), append(run, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, BundleRunFile), run); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
+	}
+	return nil
+}
+
+var (
+	zeroSHA256 = strings.Repeat("0", 64)
+	// runSHA256Field finds run_json_sha256 in run.json. Its value is hex,
+	// so the pattern cannot match inside another JSON string (whose quotes
+	// would be escaped).
+	runSHA256Field = regexp.MustCompile(`"run_json_sha256"\s*:\s*"([0-9a-f]*)"`)
+)
+
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// verify checks the checksums of a bundle of format 2 against run.json's
+// bytes (data) and the files in b.Dir. Its errors name the file that
+// changed.
+func (b *Bundle) verify(data []byte) error {
+	switch {
+	case b.RunSHA256 == "":
+		return fmt.Errorf("bundle %s: %s: field \"run_json_sha256\" is missing", b.Dir, BundleRunFile)
+	case b.FileSHA256 == nil:
+		return fmt.Errorf("bundle %s: %s: field \"file_sha256\" is missing", b.Dir, BundleRunFile)
+	}
+	at := runSHA256Field.FindAllSubmatchIndex(data, -1)
+	if len(at) != 1 {
+		return fmt.Errorf("bundle %s: %s: field \"run_json_sha256\" appears %d times", b.Dir, BundleRunFile, len(at))
+	}
+	zeroed := slices.Concat(data[:at[0][2]], []byte(zeroSHA256), data[at[0][3]:])
+	if got := sha256Hex(zeroed); got != b.RunSHA256 {
+		return fmt.Errorf("bundle %s: %s was edited after the bundle was written: sha256 %s, want %s", b.Dir, BundleRunFile, got, b.RunSHA256)
+	}
+	for _, name := range b.Files {
+		want, ok := b.FileSHA256[name]
+		if !ok {
+			return fmt.Errorf("bundle %s: %s: field \"file_sha256\" has no checksum for %s", b.Dir, BundleRunFile, name)
+		}
+		if name == "" || name != filepath.Base(name) || name == "." || name == ".." || name == BundleRunFile {
+			return fmt.Errorf("bundle %s: %s: field \"files\": %q is not a file of the bundle", b.Dir, BundleRunFile, name)
+		}
+		content, err := os.ReadFile(filepath.Join(b.Dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("bundle %s: %s is missing (the bundle was written with it, sha256 %s)", b.Dir, name, want)
+		}
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", b.Dir, err)
+		}
+		if got := sha256Hex(content); got != want {
+			return fmt.Errorf("bundle %s: %s was edited after the bundle was written: sha256 %s, want %s", b.Dir, name, got, want)
+		}
+	}
+	for name := range b.FileSHA256 {
+		if !slices.Contains(b.Files, name) {
+			return fmt.Errorf("bundle %s: %s: field \"file_sha256\" names %s, which \"files\" does not list", b.Dir, BundleRunFile, name)
+		}
 	}
 	return nil
 }
@@ -352,8 +445,8 @@ func ReadBundle(dir string) (*Bundle, error) {
 	switch {
 	case req.Format == nil:
 		return nil, missing("format")
-	case *req.Format != bundleFormat:
-		return nil, fmt.Errorf("bundle %s: %s: format %d, this chaosrun reads format %d", dir, BundleRunFile, *req.Format, bundleFormat)
+	case *req.Format != bundleFormat && *req.Format != bundleFormatUnverified:
+		return nil, fmt.Errorf("bundle %s: %s: format %d, this chaosrun reads formats %d and %d", dir, BundleRunFile, *req.Format, bundleFormatUnverified, bundleFormat)
 	case req.Scenario == nil || *req.Scenario == "":
 		return nil, missing("scenario")
 	case req.Seed == nil:
@@ -381,6 +474,13 @@ func ReadBundle(dir string) (*Bundle, error) {
 	if b.PlanSource != PlanFromScenario && b.PlanSource != PlanGiven {
 		return nil, fmt.Errorf("bundle %s: %s: field \"plan_source\": %q is neither %q nor %q", dir, BundleRunFile, b.PlanSource, PlanFromScenario, PlanGiven)
 	}
+	if b.Format == bundleFormatUnverified {
+		return &b, nil // no checksums to verify; the caller says so
+	}
+	if err := b.verify(data); err != nil {
+		return nil, err
+	}
+	b.Verified = true
 	return &b, nil
 }
 
@@ -391,12 +491,35 @@ func jsonError(data []byte, err error) string {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("bad JSON at line %d: %v", 1+bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n")), err)
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Sprintf("got a JSON %s, want an object", te.Value)
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: %v", te.Field, err)
+		return fmt.Sprintf("field %q: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
 	case errors.Is(err, io.EOF):
 		return "unexpected end of file"
 	}
-	return oneLine(err)
+	// Such as `json: unknown field "colour"`: the prefix names Go's
+	// package, not the problem.
+	return strings.TrimPrefix(oneLine(err), "json: ")
+}
+
+// jsonKind says in JSON's terms what a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
 }
 
 // oneLine joins a multi-line error (errors.Join) with "; ".

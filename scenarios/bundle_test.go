@@ -84,6 +84,18 @@ func TestBundleRoundTripAndReplay(t *testing.T) {
 	if err != nil || !same || again.Verdict() != checkers.Violation {
 		t.Errorf("replay: same digest %v, verdict %v, err %v", same, again.Verdict(), err)
 	}
+
+	// Every file has its checksum, the attachment too, and an edit to it
+	// is refused by name.
+	if !b.Verified || len(b.FileSHA256) != len(b.Files) || len(b.RunSHA256) != 64 || b.FileSHA256["porcupine.html"] == "" {
+		t.Errorf("checksums: verified %v, %d for %d files, run.json's %q", b.Verified, len(b.FileSHA256), len(b.Files), b.RunSHA256)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "porcupine.html"), []byte("<html>other</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBundle(dir); err == nil || !strings.Contains(err.Error(), "porcupine.html was edited after the bundle was written: sha256 ") {
+		t.Errorf("edited attachment: got %v", err)
+	}
 }
 
 // TestBundleGivenPlan: a plan passed by the caller is passed again on
@@ -162,11 +174,11 @@ func TestReadBundleDamaged(t *testing.T) {
 		{"missing digest", edit(func(m map[string]any) { delete(m, "digest") }), `run.json: field "digest" is missing`},
 		{"bad digest", edit(func(m map[string]any) { m["digest"] = "xyz" }), `run.json: field "digest": "xyz" is not a hex digest`},
 		{"missing seed", edit(func(m map[string]any) { delete(m, "seed") }), `run.json: field "seed" is missing`},
-		{"seed of the wrong type", edit(func(m map[string]any) { m["seed"] = "7" }), `run.json: field "seed"`},
+		{"seed of the wrong type", edit(func(m map[string]any) { m["seed"] = "7" }), `run.json: field "seed": got a JSON string, want a non-negative integer`},
 		{"format", edit(func(m map[string]any) { m["format"] = 99 }), "run.json: format 99"},
 		{"unknown mutant", edit(func(m map[string]any) { m["mutants"] = []string{"nope"} }), `run.json: field "mutants": unknown mutant "nope"`},
 		{"bad plan", edit(func(m map[string]any) { m["plan"] = map[string]any{"faults": []any{map[string]any{"bogus": 1}}} }), "run.json: "},
-		{"unknown field", edit(func(m map[string]any) { m["colour"] = "red" }), `run.json: json: unknown field "colour"`},
+		{"unknown field", edit(func(m map[string]any) { m["colour"] = "red" }), `run.json: unknown field "colour"`},
 		{"plan source", edit(func(m map[string]any) { m["plan_source"] = "" }), `run.json: field "plan_source"`},
 	} {
 		dir := t.TempDir()

@@ -1,9 +1,14 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -48,6 +53,10 @@ type SweepOptions struct {
 	OnOutcome func(o *Outcome)
 	// Progress, if set, is called after every completed run.
 	Progress func(done, total int, elapsed time.Duration)
+	// CheckDeterminism runs every seed twice and compares the two runs
+	// (CompareRuns): a mismatch is a failing seed, anomaly
+	// "nondeterminism", with a bundle like any other.
+	CheckDeterminism bool
 	// MaxFailures, when positive, stops scheduling new runs once that many
 	// seeds failed: a gate that already knows the engine is broken need
 	// not spend its budget proving it again. Runs a worker already took
@@ -61,11 +70,26 @@ type SweepOptions struct {
 // summaries of several shards can be merged (MergeSummaries) into the
 // summary of the whole sweep. Fields named Wall* and SeedsPerSecond depend
 // on the machine; everything else is determined by the options.
+//
+// The verdict is decided in one place, tally (DESIGN.md, "Verdicts"): the
+// worst verdict of the runs, but never Ok when no run reached a verdict or
+// when runs of the sweep are missing (interrupted, stopped, shards left out
+// of a merge). Incomplete says why, in words.
 type SweepSummary struct {
+	// Kind is SummaryKind and Format summaryFormat, so that a file that is
+	// not a summary is refused (ReadSummary) rather than read as an empty
+	// one.
+	Kind string `json:"kind"`
+	// Source is the file the summary was read from (ReadSummary), for
+	// messages; not saved.
+	Source    string    `json:"-"`
+	Format    int       `json:"format"`
 	Seeds     SeedRange `json:"seeds"`
 	Shard     string    `json:"shard,omitempty"`
 	Mutants   []string  `json:"mutants,omitempty"`
 	Scenarios []string  `json:"scenarios"`
+	// CheckDeterminism: every run was to be run twice and compared.
+	CheckDeterminism bool `json:"check_determinism,omitempty"`
 	// Skipped are scenarios that refused the options, with the reason.
 	Skipped map[string]string `json:"skipped,omitempty"`
 	// PerScenario has one tally per scenario that ran, in Scenarios order.
@@ -75,21 +99,41 @@ type SweepSummary struct {
 	Verdict     checkers.Verdict `json:"verdict"`
 	// Stopped says why the sweep stopped before its last seed, if it did.
 	Stopped string `json:"stopped,omitempty"`
+	// Interrupted is set when the sweep was cancelled (Ctrl-C) before it
+	// ran every seed.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// MissingShards, in a merged summary, lists the shards of the sweep
+	// ("2/4") that no merged summary held.
+	MissingShards []string `json:"missing_shards,omitempty"`
+	// Incomplete says why the verdict cannot be Ok whatever the runs say:
+	// runs missing, no run at all. Derived by tally from the rest.
+	Incomplete []string `json:"incomplete,omitempty"`
 }
+
+// SummaryKind is the "kind" of a sweep summary's JSON.
+const SummaryKind = "onceproof-sweep-summary"
+
+// summaryFormat is the summary JSON's format version; ReadSummary rejects
+// others.
+const summaryFormat = 1
 
 // Tally counts the verdicts of a set of runs. For a scenario, WallTime is
 // the sum of its runs' own wall times (the time one worker would take); for
 // the total, the sweep's elapsed time.
 type Tally struct {
-	Scenario       string        `json:"scenario,omitempty"`
-	Seeds          int           `json:"seeds"`
-	Passed         int           `json:"passed"`
-	Violated       int           `json:"violated"`
-	NoProgress     int           `json:"no_progress"`
-	Inconclusive   int           `json:"inconclusive"`
-	SimTime        time.Duration `json:"sim_time_ns"`
-	WallTime       time.Duration `json:"wall_time_ns"`
-	SeedsPerSecond float64       `json:"seeds_per_second"`
+	Scenario     string `json:"scenario,omitempty"`
+	Seeds        int    `json:"seeds"`
+	Passed       int    `json:"passed"`
+	Violated     int    `json:"violated"`
+	NoProgress   int    `json:"no_progress"`
+	Inconclusive int    `json:"inconclusive"`
+	// CheckedTwice counts the runs run twice and compared (a determinism
+	// sweep), Nondeterministic those whose two runs differed.
+	CheckedTwice     int           `json:"checked_twice,omitempty"`
+	Nondeterministic int           `json:"nondeterministic,omitempty"`
+	SimTime          time.Duration `json:"sim_time_ns"`
+	WallTime         time.Duration `json:"wall_time_ns"`
+	SeedsPerSecond   float64       `json:"seeds_per_second"`
 }
 
 // SeedRun is one run of a sweep.
@@ -105,6 +149,10 @@ type SeedRun struct {
 	WallTime  time.Duration `json:"wall_time_ns"`
 	// Bundle is the failure bundle's directory, if one was written.
 	Bundle string `json:"bundle,omitempty"`
+	// CheckedTwice: the seed was run twice and the runs compared;
+	// Nondeterministic: they differed.
+	CheckedTwice     bool `json:"checked_twice,omitempty"`
+	Nondeterministic bool `json:"nondeterministic,omitempty"`
 }
 
 func (t *Tally) add(r SeedRun) {
@@ -118,6 +166,12 @@ func (t *Tally) add(r SeedRun) {
 		t.NoProgress++
 	default:
 		t.Inconclusive++
+	}
+	if r.CheckedTwice {
+		t.CheckedTwice++
+	}
+	if r.Nondeterministic {
+		t.Nondeterministic++
 	}
 	t.SimTime += r.SimTime
 }
@@ -142,6 +196,8 @@ type sweepResult struct {
 	out  *Outcome
 	err  error
 	wall time.Duration
+	// det is the comparison of the seed's two runs, when it ran twice.
+	det *checkers.Result
 }
 
 // Sweep runs every scenario over every seed of the options' range (those
@@ -171,7 +227,8 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if o.Build == "" {
 		o.Build = Build()
 	}
-	sum := &SweepSummary{Seeds: o.Seeds, Shard: o.Shard.String(), Skipped: map[string]string{}}
+	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: o.Seeds, Shard: o.Shard.String(),
+		CheckDeterminism: o.CheckDeterminism, Skipped: map[string]string{}}
 	for _, m := range o.Mutants {
 		sum.Mutants = append(sum.Mutants, string(m))
 	}
@@ -231,6 +288,9 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 		default:
 			run := SeedRun{Scenario: j.s.Name, Seed: j.seed, Verdict: r.out.Verdict(), Digest: r.out.Digest,
 				Events: r.out.Events, SimTime: r.out.SimTime, WallTime: r.wall}
+			if r.det != nil {
+				run.CheckedTwice, run.Nondeterministic = true, r.det.Verdict != checkers.Ok
+			}
 			for _, v := range r.out.Verdicts {
 				if v.Verdict != checkers.Ok && v.Anomaly != "" && !slices.Contains(run.Anomalies, v.Anomaly) {
 					run.Anomalies = append(run.Anomalies, v.Anomaly)
@@ -275,8 +335,12 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if len(sum.Skipped) == 0 {
 		sum.Skipped = nil
 	}
+	if firstErr != nil && sum.Stopped == "" {
+		sum.Stopped = "stopped by an error: " + oneLine(firstErr)
+	}
+	sum.Interrupted = ctx.Err() != nil && len(sum.Runs) < len(jobs)
 	sum.tally(elapsed)
-	if firstErr == nil && ctx.Err() != nil {
+	if firstErr == nil && sum.Interrupted {
 		firstErr = fmt.Errorf("sweep interrupted after %d of %d runs: %w", done, len(jobs), ctx.Err())
 	}
 	return sum, firstErr
@@ -316,14 +380,48 @@ func runJob(ctx context.Context, i int, j sweepJob, o SweepOptions) (r sweepResu
 			r.out, r.err = nil, pe
 		}
 	}()
-	r.out, r.err = j.s.Run(ctx, RunOptions{Seed: j.seed, KeepTrace: o.BundleDir != "", Mutants: o.Mutants})
+	ro := RunOptions{Seed: j.seed, KeepTrace: o.BundleDir != "" || o.CheckDeterminism, Mutants: o.Mutants}
+	r.out, r.err = j.s.Run(ctx, ro)
+	if r.err == nil && o.CheckDeterminism {
+		again, err := j.s.Run(ctx, ro)
+		if err != nil {
+			r.out, r.err = nil, err
+		} else {
+			det := CompareRuns(r.out, again)
+			r.out.Verdicts = append(r.out.Verdicts, det)
+			r.det = &det
+		}
+	}
 	r.wall = time.Since(t0)
 	return r
 }
 
-// tally recomputes the per-scenario and total tallies and the verdict from
-// Runs; elapsed is the total's wall time.
+// CompareRuns compares two runs of the same seed, options and build: the
+// determinism check of chaosrun run --check-determinism and of a
+// determinism sweep. The traces are compared event by event, so a mismatch
+// names the first event where the runs went apart; equal events with
+// different digests are a mismatch too. Both outcomes must carry their
+// traces (RunOptions.KeepTrace).
+func CompareRuns(a, b *Outcome) checkers.Result {
+	det := checkers.Determinism(a.Trace, b.Trace)
+	if det.Verdict == checkers.Ok && b.Digest != a.Digest {
+		return checkers.Result{Checker: "determinism", Verdict: checkers.Violation, Anomaly: "nondeterminism",
+			Explanation: fmt.Sprintf("same events, but digests %s and %s", short(a.Digest), short(b.Digest))}
+	}
+	if det.Verdict == checkers.Ok {
+		det.Explanation += ", digest " + short(a.Digest)
+	}
+	return det
+}
+
+// tally recomputes the per-scenario and total tallies, Incomplete and the
+// verdict from Runs and the summary's own fields; elapsed is the total's
+// wall time. It is the only place a sweep's verdict is decided: every
+// summary, swept or merged, passes through it.
 func (s *SweepSummary) tally(elapsed time.Duration) {
+	if s.Runs == nil {
+		s.Runs = []SeedRun{} // "runs": [], not null: ReadSummary requires the field
+	}
 	s.PerScenario = nil
 	s.Total = Tally{}
 	var results []checkers.Result
@@ -345,10 +443,106 @@ func (s *SweepSummary) tally(elapsed time.Duration) {
 	}
 	s.Total.WallTime = elapsed
 	s.Total.rate()
-	s.Verdict = checkers.Ok
-	if len(results) > 0 {
-		s.Verdict = checkers.Worst(results...)
+	s.Incomplete = s.incomplete()
+	if len(s.Incomplete) > 0 {
+		results = append(results, checkers.Result{Verdict: checkers.Unknown})
 	}
+	// With no results Worst is Unknown: nothing ran, nothing passed.
+	s.Verdict = checkers.Worst(results...)
+}
+
+// incomplete lists why the summary does not cover every run its sweep (its
+// shards, for a shard) owns. Empty means every run reached a verdict.
+func (s *SweepSummary) incomplete() []string {
+	var why []string
+	ran := len(s.Runs)
+	owned, err := s.ownedRuns()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	switch {
+	case ran >= owned:
+	case s.Interrupted:
+		why = append(why, fmt.Sprintf("interrupted after %d of %d runs", ran, owned))
+	case s.Stopped != "":
+		why = append(why, fmt.Sprintf("%s, after %d of %d runs", s.Stopped, ran, owned))
+	default:
+		why = append(why, fmt.Sprintf("%d of %d runs missing", owned-ran, owned))
+	}
+	if len(s.MissingShards) > 0 {
+		why = append(why, "missing shards "+strings.Join(s.MissingShards, ", "))
+	}
+	if s.CheckDeterminism && s.Total.CheckedTwice < ran {
+		// Every check that applies ran, or the verdict is not ok.
+		why = append(why, fmt.Sprintf("%d of %d runs not checked twice", ran-s.Total.CheckedTwice, ran))
+	}
+	if ran == 0 && len(why) == 0 {
+		ranAll := len(s.ranScenarios()) * int(min(s.Seeds.Len(), maxSweepRuns))
+		switch {
+		case len(s.ranScenarios()) == 0:
+			why = append(why, "every scenario was skipped: no run reached a verdict")
+		case s.Shard != "":
+			why = append(why, fmt.Sprintf("shard %s holds none of the %d runs", s.Shard, ranAll))
+		default:
+			why = append(why, "no run reached a verdict")
+		}
+	}
+	return why
+}
+
+// ranScenarios lists the scenarios that were not skipped.
+func (s *SweepSummary) ranScenarios() []string {
+	var out []string
+	for _, name := range s.Scenarios {
+		if _, skipped := s.Skipped[name]; !skipped {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ownedRuns counts the runs the summary's shard (or merged shards) owns of
+// the scenarios that were not skipped: the runs a complete summary has.
+func (s *SweepSummary) ownedRuns() (int, error) {
+	idx, n, err := parseShardSet(s.Shard)
+	if err != nil {
+		return 0, err
+	}
+	var seeds uint64
+	if n <= 1 {
+		seeds = s.Seeds.Len()
+	} else {
+		for _, i := range idx {
+			seeds += Shard{Index: i, Count: n}.count(s.Seeds)
+		}
+	}
+	return len(s.ranScenarios()) * int(min(seeds, maxSweepRuns)), nil
+}
+
+// count is len(sh.Seeds(r)) without listing them: a summary may cover
+// millions of seeds.
+func (sh Shard) count(r SeedRange) uint64 {
+	if r.First > r.Last {
+		return 0
+	}
+	if sh.Whole() {
+		return r.Len()
+	}
+	// upTo(x) counts the seeds 1..x that sh owns: s-1 = Index-1 + k*Count.
+	n, i := uint64(sh.Count), uint64(sh.Index)
+	upTo := func(x uint64) uint64 {
+		if x < i {
+			return 0
+		}
+		return (x-i)/n + 1
+	}
+	c := upTo(r.Last)
+	if r.First > 0 {
+		c -= upTo(r.First - 1)
+	} else if sh.Owns(0) { // seed 0 wraps around in Owns
+		c++
+	}
+	return c
 }
 
 // Failures lists the runs that did not pass, in order.
@@ -372,35 +566,66 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	if a == nil {
 		return nil, errors.New("merge: no summary")
 	}
-	m := &SweepSummary{Seeds: a.Seeds, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
+	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, CheckDeterminism: a.CheckDeterminism, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
 	wall := a.Total.WallTime
 	byKey := map[string]SeedRun{}
-	shards := map[int]bool{}
+	all := append([]*SweepSummary{a}, rest...)
+	name := func(i int) string {
+		if all[i].Source != "" {
+			return all[i].Source
+		}
+		return fmt.Sprintf("summary %d", i)
+	}
+	// shards maps each shard index held to the summary that holds it; 0
+	// stands for the whole sweep. A shard held twice is refused, but only
+	// after every run was compared: two digests for one seed say more.
+	shards := map[int]int{}
 	count := 0
-	for i, s := range append([]*SweepSummary{a}, rest...) {
+	var overlap error
+	for i, s := range all {
 		if s == nil {
 			return nil, fmt.Errorf("merge: summary %d is nil", i)
 		}
 		if s.Seeds != a.Seeds || !slices.Equal(s.Mutants, a.Mutants) || !slices.Equal(s.Scenarios, a.Scenarios) {
-			return nil, fmt.Errorf("merge: summary %d swept %s %v mutants %v, summary 0 swept %s %v mutants %v: not shards of one sweep",
-				i, s.Seeds, s.Scenarios, s.Mutants, a.Seeds, a.Scenarios, a.Mutants)
+			return nil, fmt.Errorf("merge: %s swept %s %v mutants %v, %s swept %s %v mutants %v: not shards of one sweep",
+				name(i), s.Seeds, s.Scenarios, s.Mutants, name(0), a.Seeds, a.Scenarios, a.Mutants)
+		}
+		if s.CheckDeterminism != a.CheckDeterminism {
+			return nil, fmt.Errorf("merge: %s and %s differ in --check-determinism: not shards of one sweep", name(0), name(i))
 		}
 		idx, n, err := parseShardSet(s.Shard)
 		if err != nil {
-			return nil, fmt.Errorf("merge: summary %d: %w", i, err)
+			return nil, fmt.Errorf("merge: %s: %w", name(i), err)
 		}
 		if n <= 1 {
-			shards[0] = true
+			if len(shards) > 0 && overlap == nil {
+				j := slices.Min(slices.Collect(maps.Values(shards)))
+				overlap = fmt.Errorf("merge: %s holds the whole sweep, and %s part of it again", name(i), name(j))
+			}
+			shards[0] = i
 		} else {
 			if count != 0 && count != n {
-				return nil, fmt.Errorf("merge: summary %d is shard %s, others are of %d", i, s.Shard, count)
+				return nil, fmt.Errorf("merge: %s is shard %s, others are shards of %d", name(i), s.Shard, count)
 			}
 			count = n
 			for _, x := range idx {
-				shards[x] = true
+				j, dup := shards[x]
+				if !dup {
+					j, dup = shards[0]
+				}
+				if dup && overlap == nil {
+					overlap = fmt.Errorf("merge: %s and %s both hold shard %d/%d", name(j), name(i), x, n)
+				}
+				shards[x] = i
 			}
 		}
 		wall = max(wall, s.Total.WallTime)
+		// A shard that did not finish leaves the merge short of its
+		// runs: tally says so.
+		m.Interrupted = m.Interrupted || s.Interrupted
+		if s.Stopped != "" && !strings.Contains(m.Stopped, s.Stopped) {
+			m.Stopped = strings.TrimPrefix(m.Stopped+"; "+s.Stopped, "; ")
+		}
 		for k, v := range s.Skipped {
 			m.Skipped[k] = v
 		}
@@ -412,13 +637,19 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 			byKey[key] = r
 		}
 	}
-	// The merged shard: whole if any part was whole or every shard of N is
-	// here, else the indexes present ("1+3/4").
-	if !shards[0] && count > 1 {
+	if overlap != nil {
+		return nil, overlap
+	}
+	// The merged shard: whole if a part was whole or every shard of N is
+	// here, else the indexes present ("1+3/4"), and the missing ones
+	// named: a merge is of the whole sweep, so it is incomplete.
+	if _, whole := shards[0]; !whole && count > 1 {
 		var idx []string
 		for i := 1; i <= count; i++ {
-			if shards[i] {
+			if _, ok := shards[i]; ok {
 				idx = append(idx, fmt.Sprint(i))
+			} else {
+				m.MissingShards = append(m.MissingShards, fmt.Sprintf("%d/%d", i, count))
 			}
 		}
 		if len(idx) < count {
@@ -444,6 +675,141 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	}
 	m.tally(wall)
 	return m, nil
+}
+
+// ReadSummary reads the JSON summary that chaosrun sweep --json (or merge
+// --json) wrote to path, strictly: a file that is not a summary, a field
+// this chaosrun does not know, a run the summary's sweep does not own or a
+// verdict that does not follow from the runs is an error naming path, never
+// an empty summary that passes.
+func ReadSummary(path string) (*SweepSummary, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", path)
+		}
+		return nil, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	s, err := decodeSummary(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a sweep summary: %w", path, err)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%s: damaged sweep summary: %w", path, err)
+	}
+	s.Source = path
+	return s, nil
+}
+
+func decodeSummary(data []byte) (*SweepSummary, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty file")
+	}
+	// Required fields are decoded as pointers so that "missing" differs
+	// from zero.
+	var req struct {
+		Kind      *string          `json:"kind"`
+		Format    *int             `json:"format"`
+		Seeds     *json.RawMessage `json:"seeds"`
+		Scenarios *json.RawMessage `json:"scenarios"`
+		Total     *json.RawMessage `json:"total"`
+		Runs      *json.RawMessage `json:"runs"`
+		Verdict   *json.RawMessage `json:"verdict"`
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, errors.New(jsonError(data, err))
+	}
+	switch {
+	case req.Kind == nil:
+		return nil, fmt.Errorf(`it has no "kind" field (a summary from chaosrun sweep --json has "kind": %q)`, SummaryKind)
+	case *req.Kind != SummaryKind:
+		return nil, fmt.Errorf(`"kind" is %q, want %q`, *req.Kind, SummaryKind)
+	case req.Format == nil:
+		return nil, errors.New(`field "format" is missing`)
+	case *req.Format != summaryFormat:
+		return nil, fmt.Errorf("format %d, this chaosrun reads format %d", *req.Format, summaryFormat)
+	}
+	for _, f := range []struct {
+		name string
+		v    *json.RawMessage
+	}{{"seeds", req.Seeds}, {"scenarios", req.Scenarios}, {"total", req.Total}, {"runs", req.Runs}, {"verdict", req.Verdict}} {
+		if f.v == nil {
+			return nil, fmt.Errorf("field %q is missing", f.name)
+		}
+	}
+	var s SweepSummary
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, errors.New(jsonError(data, err))
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	return &s, nil
+}
+
+// check verifies that a decoded summary is one a sweep could have written:
+// its runs belong to its sweep and its verdict follows from them.
+func (s *SweepSummary) check() error {
+	if err := s.Seeds.Validate(); err != nil {
+		return err
+	}
+	if len(s.Scenarios) == 0 {
+		return errors.New(`field "scenarios" is empty`)
+	}
+	if s.Seeds.Len() > maxSweepRuns/uint64(len(s.Scenarios)) {
+		return fmt.Errorf("seeds: %s is more than a sweep runs", s.Seeds)
+	}
+	idx, n, err := parseShardSet(s.Shard)
+	if err != nil {
+		return err
+	}
+	owns := func(seed uint64) bool {
+		if n <= 1 {
+			return true
+		}
+		for _, i := range idx {
+			if (Shard{Index: i, Count: n}).Owns(seed) {
+				return true
+			}
+		}
+		return false
+	}
+	known := map[string]bool{}
+	for _, name := range s.Scenarios {
+		if known[name] {
+			return fmt.Errorf("scenario %s is listed twice", name)
+		}
+		known[name] = true
+	}
+	for name := range s.Skipped {
+		if !known[name] {
+			return fmt.Errorf("skipped scenario %s is not one of the sweep's", name)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range s.Runs {
+		key := fmt.Sprintf("%s\x00%d", r.Scenario, r.Seed)
+		_, skipped := s.Skipped[r.Scenario]
+		switch {
+		case !known[r.Scenario] || skipped:
+			return fmt.Errorf("run %d: scenario %q is not one the sweep ran", i+1, r.Scenario)
+		case r.Seed < s.Seeds.First || r.Seed > s.Seeds.Last:
+			return fmt.Errorf("run %d: seed %d is outside seeds %s", i+1, r.Seed, s.Seeds)
+		case !owns(r.Seed):
+			return fmt.Errorf("run %d: seed %d does not belong to shard %s", i+1, r.Seed, s.Shard)
+		case seen[key]:
+			return fmt.Errorf("run %d: %s seed %d is listed twice", i+1, r.Scenario, r.Seed)
+		}
+		seen[key] = true
+	}
+	again := *s
+	again.tally(s.Total.WallTime)
+	if again.Verdict != s.Verdict {
+		return fmt.Errorf("verdict %q does not follow from its runs (%q)", s.Verdict, again.Verdict)
+	}
+	return nil
 }
 
 // parseShardSet reads a summary's shard: "" (whole), "I/N", or "I+J/N"

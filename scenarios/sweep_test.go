@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,8 +121,10 @@ func TestSweepShardsMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if xy.Shard != "1+2/3" {
-		t.Errorf("partial merge shard: got %q, want 1+2/3", xy.Shard)
+	if xy.Shard != "1+2/3" || !slices.Equal(xy.MissingShards, []string{"3/3"}) || xy.Verdict != checkers.Unknown ||
+		!slices.Equal(xy.Incomplete, []string{"missing shards 3/3"}) {
+		t.Errorf("partial merge: got shard %q, missing %q, verdict %s, incomplete %q; want 1+2/3, 3/3, unknown and why",
+			xy.Shard, xy.MissingShards, xy.Verdict, xy.Incomplete)
 	}
 	all, err := MergeSummaries(xy, z)
 	if err != nil {
@@ -141,6 +147,20 @@ func TestSweepShardsMerge(t *testing.T) {
 	}
 	if _, err := MergeSummaries(a, run(Shard{1, 3}, 1)); err == nil {
 		t.Error("merging shards of 2 and of 3: got no error")
+	}
+	// A shard twice, or the whole sweep and a part of it: overlaps.
+	for _, tc := range []struct {
+		parts []*SweepSummary
+		want  string
+	}{
+		{[]*SweepSummary{a, b, a}, "summary 0 and summary 2 both hold shard 1/2"},
+		{[]*SweepSummary{xy, y, z}, "summary 0 and summary 1 both hold shard 2/3"},
+		{[]*SweepSummary{whole, b}, "summary 0 and summary 1 both hold shard 2/2"},
+		{[]*SweepSummary{b, whole}, "summary 1 holds the whole sweep, and summary 0 part of it again"},
+	} {
+		if _, err := MergeSummaries(tc.parts[0], tc.parts[1:]...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
 	}
 }
 
@@ -216,7 +236,65 @@ func TestSweepCancelled(t *testing.T) {
 		t.Fatalf("got %v, want interrupted", err)
 	}
 	if sum == nil || len(sum.Runs) < 3 || len(sum.Runs) > 10 {
-		t.Errorf("got %v runs, want the few finished before the cancel", sum)
+		t.Fatalf("got %v runs, want the few finished before the cancel", sum)
+	}
+	want := fmt.Sprintf("interrupted after %d of 200 runs", len(sum.Runs))
+	if !sum.Interrupted || sum.Verdict == checkers.Ok || !slices.Contains(sum.Incomplete, want) {
+		t.Errorf("got interrupted %v, verdict %s, incomplete %q; want interrupted, not ok, %q", sum.Interrupted, sum.Verdict, sum.Incomplete, want)
+	}
+}
+
+// TestSweepVerdict: the summary's verdict is the worst of its runs, and
+// never ok when no run reached a verdict or runs of the sweep are missing.
+func TestSweepVerdict(t *testing.T) {
+	ok := func(scenario string, seeds ...uint64) []SeedRun {
+		var out []SeedRun
+		for _, s := range seeds {
+			out = append(out, SeedRun{Scenario: scenario, Seed: s, Verdict: checkers.Ok})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		sum     SweepSummary
+		verdict checkers.Verdict
+		why     string
+	}{
+		{"complete", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Runs: ok("a", 1, 2, 3)}, checkers.Ok, ""},
+		{"complete shard", SweepSummary{Seeds: SeedRange{1, 5}, Shard: "2/2", Scenarios: []string{"a"}, Runs: ok("a", 2, 4)}, checkers.Ok, ""},
+		{"a violation", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a"},
+			Runs: append(ok("a", 1), SeedRun{Scenario: "a", Seed: 2, Verdict: checkers.Violation})}, checkers.Violation, ""},
+		{"no run", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}}, checkers.Unknown, "3 of 3 runs missing"},
+		{"empty shard", SweepSummary{Seeds: SeedRange{1, 2}, Shard: "3/4", Scenarios: []string{"a", "b"}}, checkers.Unknown, "shard 3/4 holds none of the 4 runs"},
+		{"every scenario skipped", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a"}, Skipped: map[string]string{"a": "no"}},
+			checkers.Unknown, "every scenario was skipped: no run reached a verdict"},
+		{"skipped aside", SweepSummary{Seeds: SeedRange{1, 2}, Scenarios: []string{"a", "b"}, Skipped: map[string]string{"b": "no"}, Runs: ok("a", 1, 2)}, checkers.Ok, ""},
+		{"interrupted", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Interrupted: true, Runs: ok("a", 1)},
+			checkers.Unknown, "interrupted after 1 of 3 runs"},
+		{"stopped", SweepSummary{Seeds: SeedRange{1, 3}, Scenarios: []string{"a"}, Stopped: "stopped after 1 failing seeds (--max-failures)",
+			Runs: []SeedRun{{Scenario: "a", Seed: 1, Verdict: checkers.NoProgress}}}, checkers.NoProgress, "stopped after 1 failing seeds (--max-failures), after 1 of 3 runs"},
+		{"runs missing", SweepSummary{Seeds: SeedRange{1, 4}, Shard: "1/2", Scenarios: []string{"a"}, Runs: ok("a", 1)}, checkers.Unknown, "1 of 2 runs missing"},
+	} {
+		s := tc.sum
+		s.tally(0)
+		if s.Verdict != tc.verdict || strings.Join(s.Incomplete, "; ") != tc.why {
+			t.Errorf("%s: got %s %q, want %s %q", tc.name, s.Verdict, s.Incomplete, tc.verdict, tc.why)
+		}
+	}
+}
+
+// TestShardCount: count agrees with Seeds, seed 0 and the top of the range
+// included.
+func TestShardCount(t *testing.T) {
+	for _, r := range []SeedRange{{1, 1}, {1, 10}, {0, 9}, {3, 17}, {5, 5}, {math.MaxUint64 - 7, math.MaxUint64}} {
+		for n := 1; n <= 5; n++ {
+			for i := 1; i <= n; i++ {
+				sh := Shard{Index: i, Count: n}
+				if got, want := sh.count(r), uint64(len(sh.Seeds(r))); got != want {
+					t.Errorf("shard %d/%d of %s: got %d seeds, want %d", i, n, r, got, want)
+				}
+			}
+		}
 	}
 }
 
@@ -232,5 +310,97 @@ func TestSweepMaxFailures(t *testing.T) {
 	// Runs already taken by a worker finish: at most MaxFailures + Parallel.
 	if sum.Stopped == "" || len(sum.Runs) < 2 || len(sum.Runs) > 3 || sum.Total.Failed() < 2 {
 		t.Fatalf("got %d runs, %d failed, stopped %q; want 2 or 3 runs, at least 2 failed, and a reason", len(sum.Runs), sum.Total.Failed(), sum.Stopped)
+	}
+}
+
+// TestCompareRuns: equal traces and digests pass; a different event or a
+// different digest is nondeterminism.
+func TestCompareRuns(t *testing.T) {
+	a := &Outcome{Trace: []string{"e1", "e2"}, Digest: "aaaa"}
+	for _, tc := range []struct {
+		name    string
+		b       *Outcome
+		verdict checkers.Verdict
+		want    string
+	}{
+		{"same", &Outcome{Trace: []string{"e1", "e2"}, Digest: "aaaa"}, checkers.Ok, "digest aaaa"},
+		{"another event", &Outcome{Trace: []string{"e1", "e3"}, Digest: "bbbb"}, checkers.Violation, `event 1: a has "e2", b has "e3"`},
+		{"another digest", &Outcome{Trace: []string{"e1", "e2"}, Digest: "bbbb"}, checkers.Violation, "digests aaaa and bbbb"},
+	} {
+		got := CompareRuns(a, tc.b)
+		if got.Verdict != tc.verdict || !strings.Contains(got.Explanation, tc.want) || (tc.verdict != checkers.Ok && got.Anomaly != "nondeterminism") {
+			t.Errorf("%s: got %+v, want %s and %q", tc.name, got, tc.verdict, tc.want)
+		}
+	}
+}
+
+// flaky is a scenario whose every run differs from the last: what a
+// determinism sweep must catch.
+func flaky() *Scenario {
+	var n atomic.Int64
+	return &Scenario{Name: "flaky", run: func(_ context.Context, o RunOptions) (*Outcome, error) {
+		i := n.Add(1)
+		return &Outcome{Digest: fmt.Sprintf("%064x", i), Events: 2, Trace: []string{"start", fmt.Sprint("draw ", i)},
+			Verdicts: []checkers.Result{{Checker: "exactly-once", Verdict: checkers.Ok}}}, nil
+	}}
+}
+
+// TestSweepDeterminism: a determinism sweep runs every seed twice, counts
+// the runs checked and the mismatches, fails (with a bundle) on a mismatch,
+// and its merged shards add the counts up.
+func TestSweepDeterminism(t *testing.T) {
+	steady := lookupAll(t, "smoke-copier")
+	sum, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Parallel: 2, CheckDeterminism: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != checkers.Ok || sum.Total.CheckedTwice != 3 || sum.Total.Nondeterministic != 0 || !sum.CheckDeterminism {
+		t.Errorf("steady: got verdict %s, %d checked twice, %d mismatched; want ok, 3, 0", sum.Verdict, sum.Total.CheckedTwice, sum.Total.Nondeterministic)
+	}
+
+	dir := t.TempDir()
+	sum, err = Sweep(context.Background(), SweepOptions{Scenarios: []*Scenario{flaky()}, Seeds: SeedRange{1, 4}, Parallel: 2,
+		CheckDeterminism: true, BundleDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdict != checkers.Violation || sum.Total.CheckedTwice != 4 || sum.Total.Nondeterministic != 4 || len(sum.Failures()) != 4 {
+		t.Fatalf("flaky: got verdict %s, %d checked twice, %d mismatched, %d failures; want violation, 4, 4, 4",
+			sum.Verdict, sum.Total.CheckedTwice, sum.Total.Nondeterministic, len(sum.Failures()))
+	}
+	for _, r := range sum.Failures() {
+		if !r.Nondeterministic || !slices.Contains(r.Anomalies, "nondeterminism") || r.Bundle == "" {
+			t.Errorf("flaky seed %d: got %+v, want nondeterminism with a bundle", r.Seed, r)
+		} else if _, err := os.Stat(filepath.Join(r.Bundle, BundleRunFile)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	var parts []*SweepSummary
+	for i := 1; i <= 2; i++ {
+		s, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Shard: Shard{i, 2}, Parallel: 1, CheckDeterminism: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, s)
+	}
+	m, err := MergeSummaries(parts[0], parts[1])
+	if err != nil || m.Total.CheckedTwice != 3 || m.Verdict != checkers.Ok || !m.CheckDeterminism {
+		t.Errorf("merged: got %v, %d checked twice, verdict %s; want 3, ok", err, m.Total.CheckedTwice, m.Verdict)
+	}
+	once, err := Sweep(context.Background(), SweepOptions{Scenarios: steady, Seeds: SeedRange{1, 3}, Shard: Shard{2, 2}, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MergeSummaries(parts[0], once); err == nil || !strings.Contains(err.Error(), "--check-determinism") {
+		t.Errorf("merging a determinism shard with a plain one: got %v", err)
+	}
+	// A determinism summary with a run not checked twice is not ok.
+	unchecked := *parts[0]
+	unchecked.Runs = slices.Clone(parts[0].Runs)
+	unchecked.Runs[0].CheckedTwice = false
+	unchecked.tally(0)
+	if unchecked.Verdict != checkers.Unknown || !slices.Contains(unchecked.Incomplete, "1 of 2 runs not checked twice") {
+		t.Errorf("unchecked run: got %s %q", unchecked.Verdict, unchecked.Incomplete)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
@@ -16,8 +15,11 @@ func newMerge() *cobra.Command {
 		Short: "Merge the JSON summaries of sweep shards into one summary",
 		Long: `merge reads the summaries that "chaosrun sweep --shard I/N --json" wrote on
 several machines and prints the summary of the whole sweep, as if it had run
-on one machine (wall-clock figures aside). Shards that overlap or do not belong
-to the same sweep are refused. The exit code is the worst verdict.`,
+on one machine (wall-clock figures aside). A file that is not a sweep summary,
+a shard given twice, and shards that overlap or do not belong to the same sweep
+are refused (exit 2). A merge of only some of the shards, or of a shard that
+was interrupted, is inconclusive (exit 4) and names what is missing. Otherwise
+the exit code is the worst verdict.`,
 		Example: "  chaosrun sweep all --seeds 1-1000 --shard 1/2 --json > shard1.json   # machine 1\n" +
 			"  chaosrun sweep all --seeds 1-1000 --shard 2/2 --json > shard2.json   # machine 2\n" +
 			"  chaosrun merge shard1.json shard2.json",
@@ -25,15 +27,11 @@ to the same sweep are refused. The exit code is the worst verdict.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var sums []*scenarios.SweepSummary
 			for _, path := range args {
-				data, err := os.ReadFile(path)
+				s, err := scenarios.ReadSummary(path)
 				if err != nil {
 					return usageError("merge: %v", err)
 				}
-				var s scenarios.SweepSummary
-				if err := json.Unmarshal(data, &s); err != nil {
-					return usageError("merge: %s is not a sweep summary: %v", path, err)
-				}
-				sums = append(sums, &s)
+				sums = append(sums, s)
 			}
 			merged, err := scenarios.MergeSummaries(sums[0], sums[1:]...)
 			if err != nil {

@@ -231,16 +231,8 @@ func runOne(cmd *cobra.Command, name string, f runFlags) error {
 		if err != nil {
 			return runError(err)
 		}
-		// Compared event by event, so a mismatch names the first event
-		// where the two runs went apart.
-		det := checkers.Determinism(out.Trace, again.Trace)
-		if det.Verdict == checkers.Ok && again.Digest != out.Digest {
-			det = checkers.Result{Checker: "determinism", Verdict: checkers.Violation, Anomaly: "nondeterminism",
-				Explanation: fmt.Sprintf("same events, but digests %s and %s", short(out.Digest), short(again.Digest))}
-		} else if det.Verdict == checkers.Ok {
-			det.Explanation += ", digest " + short(out.Digest)
-		}
-		out.Verdicts = append(out.Verdicts, det)
+		// The same comparison as a determinism sweep's.
+		out.Verdicts = append(out.Verdicts, scenarios.CompareRuns(out, again))
 	}
 	if f.json {
 		enc := json.NewEncoder(w)
@@ -404,7 +396,12 @@ the same seed, mutants and (if it was given) fault plan, and compares the
 trace digest with the bundle's. The same digest means the same run, event for
 event; the exit code is then the run's verdict. A different digest is a
 determinism failure (exit 1), unless the code changed since the bundle was
-written: the bundle names its build.`,
+written: the bundle names its build.
+
+First it checks the bundle against the SHA-256 checksums its run.json
+records, of every file and of run.json itself: a file edited or missing since
+the bundle was written is bad input (exit 2), named, and nothing is replayed.
+A bundle from before checksums is replayed with a warning.`,
 		Example: "  chaosrun replay chaosrun-failures/count-crash-before-commit-seed7-mutant-no-recover-commit",
 		Args:    exactArgs(1, "a failure bundle's directory"),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -416,6 +413,9 @@ written: the bundle names its build.`,
 				return usageError("%v", err)
 			}
 			w := cmd.OutOrStdout()
+			if !b.Verified {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: bundle %s has no checksums (written before bundles carried them): an edit to its files cannot be detected\n", b.Dir)
+			}
 			fmt.Fprintf(w, "replaying %s seed %d", b.Scenario, b.Seed)
 			if len(b.Mutants) > 0 {
 				fmt.Fprintf(w, " with mutants %s", strings.Join(b.Mutants, ","))

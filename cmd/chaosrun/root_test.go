@@ -156,7 +156,12 @@ func TestReplayDigestMismatch(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
+	// A bundle from before checksums (format 1), so that the edited digest
+	// is replayed rather than refused.
 	m["digest"] = strings.Repeat("0", 64)
+	m["format"] = 1
+	delete(m, "file_sha256")
+	delete(m, "run_json_sha256")
 	data, _ = json.Marshal(m)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -164,6 +169,9 @@ func TestReplayDigestMismatch(t *testing.T) {
 	out, code := execute("replay", dir)
 	if code != exitViolation || !strings.Contains(out, "not reproduced: digest ") || !strings.Contains(out, strings.Repeat("0", 64)) {
 		t.Errorf("got exit %d, want 1 naming both digests:\n%s", code, out)
+	}
+	if !strings.Contains(out, "warning: bundle "+dir+" has no checksums") {
+		t.Errorf("replay of a bundle without checksums does not say so:\n%s", out)
 	}
 }
 

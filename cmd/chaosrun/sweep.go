@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +27,7 @@ type sweepFlags struct {
 	mutants     []string
 	json        bool
 	out         string
+	determinism bool
 }
 
 func newSweep() *cobra.Command {
@@ -39,10 +43,20 @@ bundle under --out. The exit code is the worst verdict.
 
 --shard I/N runs the seeds s with (s-1) % N == I-1, so N machines can split a
 sweep deterministically; "sweep --json" summaries of the shards list every
-seed's verdict and digest and can be merged (scenarios.MergeSummaries).`,
+seed's verdict and digest and can be merged ("chaosrun merge").
+
+--check-determinism runs every seed twice and compares the two runs event by
+event, as "chaosrun run --check-determinism" does: a mismatch is a failing
+seed (anomaly nondeterminism) with a bundle, and the summary says how many
+runs were checked twice and how many mismatched.
+
+The verdict is OK only when every run of the sweep (of the shard) reached a
+verdict and passed. A shard that holds no seed, or a sweep interrupted by
+Ctrl-C, is inconclusive (exit 4) and says why.`,
 		Example: `  chaosrun sweep all --seeds 1-200
   chaosrun sweep swarm-join --seeds 1-1000 --parallel 4 --shard 2/3 --json
-  chaosrun sweep count-crash-before-commit --seeds 1-20 --mutant no-recover-commit`,
+  chaosrun sweep count-crash-before-commit --seeds 1-20 --mutant no-recover-commit
+  chaosrun sweep all --seeds 1-1000 --check-determinism --json > determinism.json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(`expected scenario names or "all" (see chaosrun list), got none`)
@@ -60,6 +74,7 @@ seed's verdict and digest and can be merged (scenarios.MergeSummaries).`,
 	fl.StringSliceVar(&f.mutants, "mutant", nil, "switch on a deliberate engine bug by name (repeatable)")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON (every seed's verdict and digest)")
 	fl.StringVar(&f.out, "out", defaultFailures, "directory for the failure bundles")
+	fl.BoolVar(&f.determinism, "check-determinism", false, "run every seed twice and compare the two runs")
 	_ = cmd.RegisterFlagCompletionFunc("mutant", completeMutants)
 	_ = cmd.MarkFlagDirname("out")
 	return cmd
@@ -69,13 +84,18 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	if f.maxFailures < 0 {
 		return usageError("--max-failures: negative (%d)", f.maxFailures)
 	}
-	o := scenarios.SweepOptions{Parallel: f.parallel, BundleDir: f.out, MaxFailures: f.maxFailures}
+	o := scenarios.SweepOptions{Parallel: f.parallel, BundleDir: f.out, MaxFailures: f.maxFailures, CheckDeterminism: f.determinism}
 	var err error
 	if o.Seeds, err = scenarios.ParseSeedRange(f.seeds); err != nil {
 		return usageError("%v", err)
 	}
 	if o.Shard, err = scenarios.ParseShard(f.shard); err != nil {
 		return usageError("%v", err)
+	}
+	if strings.TrimSpace(f.shard) != "" && o.Shard.Count < 1 {
+		// ParseShard reads "0/0" as the zero Shard, the whole sweep; as
+		// a flag it is a typo, not a request to run everything.
+		return usageError("shard: %s is out of range (want 1 <= I <= N)", strings.TrimSpace(f.shard))
 	}
 	if f.parallel < 1 {
 		return usageError("--parallel: %d, want at least 1", f.parallel)
@@ -119,7 +139,9 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	} else {
 		printSummary(w, sum, o.Parallel)
 	}
-	if err != nil {
+	// An interrupted sweep's summary says so and its verdict is not Ok:
+	// the summary decides the exit code, as for a complete one.
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return sweepError(err)
 	}
 	if code := exitFor(sum.Verdict); code != exitOK {
@@ -152,6 +174,9 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 	if len(s.Mutants) > 0 {
 		what += " mutants " + strings.Join(s.Mutants, ",")
 	}
+	if s.CheckDeterminism {
+		what += ", each run twice"
+	}
 	if parallel > 0 {
 		what += fmt.Sprintf(", parallel %d", parallel)
 	}
@@ -172,8 +197,12 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 	row("total", s.Total)
 	tw.Flush()
 	fmt.Fprintln(w, "(WALL: per scenario, its runs' time summed over workers; total, the elapsed time)")
-	for name, why := range s.Skipped {
-		fmt.Fprintf(w, "skipped %s: %s\n", name, why)
+	if s.CheckDeterminism {
+		fmt.Fprintf(w, "determinism: %d runs checked twice, %d mismatched\n", s.Total.CheckedTwice, s.Total.Nondeterministic)
+	}
+	skipped := slices.Sorted(maps.Keys(s.Skipped))
+	for _, name := range skipped {
+		fmt.Fprintf(w, "skipped %s: %s\n", name, s.Skipped[name])
 	}
 	fails := s.Failures()
 	if len(fails) > 0 {
@@ -184,16 +213,26 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 				fmt.Fprintf(w, "  ... and %d more (see --json)\n", len(fails)-shown)
 				break
 			}
-			fmt.Fprintf(w, "  %s seed %d: %s %s\n", r.Scenario, r.Seed, r.Verdict, strings.Join(r.Anomalies, ","))
+			what := r.Verdict.String()
+			if r.Nondeterministic {
+				what = "nondeterministic: its two runs differ,"
+			}
+			fmt.Fprintf(w, "  %s seed %d: %s %s\n", r.Scenario, r.Seed, what, strings.Join(r.Anomalies, ","))
 			if r.Bundle != "" {
 				fmt.Fprintf(w, "    go run ./cmd/chaosrun replay %s\n", r.Bundle)
 			}
 		}
 	}
-	if s.Stopped != "" {
+	verdict := strings.ToUpper(s.Verdict.String())
+	if s.Verdict == checkers.Unknown {
+		verdict = "INCONCLUSIVE"
+	}
+	if len(s.Incomplete) > 0 {
+		verdict += " — " + strings.Join(s.Incomplete, "; ")
+	} else if s.Stopped != "" {
 		fmt.Fprintf(w, "\n%s\n", s.Stopped)
 	}
-	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(s.Verdict.String()))
+	fmt.Fprintf(w, "\nverdict: %s\n", verdict)
 }
 
 // progress reports a sweep's progress on stderr: a bar redrawn in place on
