@@ -81,6 +81,11 @@ func ParseShard(s string) (Shard, error) {
 		return Shard{}, fmt.Errorf("shard: %q is not of the form I/N (for example 2/4)", s)
 	}
 	sh := Shard{Index: i, Count: n}
+	if sh == (Shard{}) {
+		// Written out, 0/0 is a typo, not a request for the whole sweep
+		// (which is what the zero Shard means).
+		return Shard{}, fmt.Errorf("shard: %s is out of range (want 1 <= I <= N)", strings.TrimSpace(s))
+	}
 	return sh, sh.Validate()
 }
 

@@ -92,11 +92,6 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	if o.Shard, err = scenarios.ParseShard(f.shard); err != nil {
 		return usageError("%v", err)
 	}
-	if strings.TrimSpace(f.shard) != "" && o.Shard.Count < 1 {
-		// ParseShard reads "0/0" as the zero Shard, the whole sweep; as
-		// a flag it is a typo, not a request to run everything.
-		return usageError("shard: %s is out of range (want 1 <= I <= N)", strings.TrimSpace(f.shard))
-	}
 	if f.parallel < 1 {
 		return usageError("--parallel: %d, want at least 1", f.parallel)
 	}
