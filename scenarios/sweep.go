@@ -2,10 +2,12 @@ package scenarios
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -82,8 +84,11 @@ type SweepSummary struct {
 	Kind string `json:"kind"`
 	// Source is the file the summary was read from (ReadSummary), for
 	// messages; not saved.
-	Source    string    `json:"-"`
-	Format    int       `json:"format"`
+	Source string `json:"-"`
+	Format int    `json:"format"`
+	// Build names the code that ran the sweep (Build()): shards of one
+	// sweep must have run the same build to be merged.
+	Build     string    `json:"build,omitempty"`
 	Seeds     SeedRange `json:"seeds"`
 	Shard     string    `json:"shard,omitempty"`
 	Mutants   []string  `json:"mutants,omitempty"`
@@ -227,7 +232,7 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 	if o.Build == "" {
 		o.Build = Build()
 	}
-	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: o.Seeds, Shard: o.Shard.String(),
+	sum := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Build: o.Build, Seeds: o.Seeds, Shard: o.Shard.String(),
 		CheckDeterminism: o.CheckDeterminism, Skipped: map[string]string{}}
 	for _, m := range o.Mutants {
 		sum.Mutants = append(sum.Mutants, string(m))
@@ -566,7 +571,7 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 	if a == nil {
 		return nil, errors.New("merge: no summary")
 	}
-	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Seeds: a.Seeds, CheckDeterminism: a.CheckDeterminism, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
+	m := &SweepSummary{Kind: SummaryKind, Format: summaryFormat, Build: a.Build, Seeds: a.Seeds, CheckDeterminism: a.CheckDeterminism, Mutants: slices.Clone(a.Mutants), Scenarios: slices.Clone(a.Scenarios), Skipped: map[string]string{}}
 	wall := a.Total.WallTime
 	byKey := map[string]SeedRun{}
 	all := append([]*SweepSummary{a}, rest...)
@@ -589,6 +594,9 @@ func MergeSummaries(a *SweepSummary, rest ...*SweepSummary) (*SweepSummary, erro
 		if s.Seeds != a.Seeds || !slices.Equal(s.Mutants, a.Mutants) || !slices.Equal(s.Scenarios, a.Scenarios) {
 			return nil, fmt.Errorf("merge: %s swept %s %v mutants %v, %s swept %s %v mutants %v: not shards of one sweep",
 				name(i), s.Seeds, s.Scenarios, s.Mutants, name(0), a.Seeds, a.Scenarios, a.Mutants)
+		}
+		if s.Build != a.Build {
+			return nil, fmt.Errorf("merge: %s ran build %q, %s build %q: not shards of one sweep", name(0), a.Build, name(i), s.Build)
 		}
 		if s.CheckDeterminism != a.CheckDeterminism {
 			return nil, fmt.Errorf("merge: %s and %s differ in --check-determinism: not shards of one sweep", name(0), name(i))
@@ -689,6 +697,17 @@ func ReadSummary(path string) (*SweepSummary, error) {
 			return nil, fmt.Errorf("%s: no such file", path)
 		}
 		return nil, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	// A long sweep's summary is kept compressed (results/soak): gzip is
+	// recognised by its magic number, whatever the file is called.
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			data, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: damaged gzip file: %w", path, err)
+		}
 	}
 	s, err := decodeSummary(data)
 	if err != nil {

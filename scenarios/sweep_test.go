@@ -148,6 +148,11 @@ func TestSweepShardsMerge(t *testing.T) {
 	if _, err := MergeSummaries(a, run(Shard{1, 3}, 1)); err == nil {
 		t.Error("merging shards of 2 and of 3: got no error")
 	}
+	rebuilt := run(Shard{2, 2}, 1)
+	rebuilt.Build = "0123456789ab go1.26.8"
+	if _, err := MergeSummaries(a, rebuilt); err == nil || !strings.Contains(err.Error(), `build "0123456789ab go1.26.8": not shards of one sweep`) {
+		t.Errorf("shards of two builds: got %v", err)
+	}
 	// A shard twice, or the whole sweep and a part of it: overlaps.
 	for _, tc := range []struct {
 		parts []*SweepSummary

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/bench"
-	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/live"
 	"github.com/onceproof/onceproof/engine/live/livetest"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -316,6 +317,27 @@ func TestMergeCommand(t *testing.T) {
 	out, code := execute("merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json"))
 	if code != exitOK || !strings.Contains(out, "merged 2 shard summaries") || !strings.Contains(out, "count-crash-before-commit") {
 		t.Fatalf("merge: exit %d:\n%s", code, out)
+	}
+	// A summary kept gzipped merges as it is.
+	raw, err := os.ReadFile(filepath.Join(dir, "s1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(raw)
+	_ = zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "s1.json.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := execute("merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json.gz")); code != exitOK || !strings.Contains(out, "merged 2 shard summaries") {
+		t.Fatalf("merge with a gzipped shard: exit %d:\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cut.json.gz"), gz.Bytes()[:gz.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := execute("merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "cut.json.gz")); code != exitUsage || !strings.Contains(out, "damaged gzip file") {
+		t.Fatalf("merge with a truncated gzipped shard: exit %d, %q", code, out)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	_ = os.WriteFile(bad, []byte("{"), 0o644)

@@ -175,7 +175,11 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 	if parallel > 0 {
 		what += fmt.Sprintf(", parallel %d", parallel)
 	}
-	fmt.Fprintf(w, "sweep %s, build %s\n\n", what, scenarios.Build())
+	build := s.Build
+	if build == "" {
+		build = "unrecorded"
+	}
+	fmt.Fprintf(w, "sweep %s, build %s\n\n", what, build)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	width := len("SCENARIO")
 	for _, t := range s.PerScenario {
