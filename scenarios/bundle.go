@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/invoke"
 )
 
 // A failure bundle is a directory that holds everything needed to look at a
@@ -127,24 +126,18 @@ type FirstBad struct {
 // ("devel" when it carries none, "+dirty" when the tree had changes) and the
 // Go version.
 func Build() string {
-	rev, dirty := "devel", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-				if len(rev) > 12 {
-					rev = rev[:12]
-				}
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
+	b := invoke.Read()
+	rev := "devel"
+	if b.Revision != "" {
+		rev = b.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if b.Modified {
+			rev += "+dirty"
 		}
 	}
-	if dirty {
-		rev += "+dirty"
-	}
-	return rev + " " + runtime.Version()
+	return rev + " " + b.GoVersion
 }
 
 // BundleName is the directory name chaosrun gives a bundle:
@@ -191,19 +184,34 @@ func NewBundle(dir string, o *Outcome, ro RunOptions, build string) *Bundle {
 	return b
 }
 
-// ReplayCommand is the one command that replays the bundle, run from the
-// module's root: go run ./cmd/chaosrun replay DIR.
+// ReplayCommand is the one command that replays the bundle, from any
+// directory of the machine that wrote it: chaosrun as it was invoked (see
+// invoke.Command) and the bundle's absolute path.
 func (b *Bundle) ReplayCommand() string {
+	return invoke.Command("chaosrun") + " replay " + shellQuote(absPath(b.Dir))
+}
+
+// PortableReplayCommand replays the bundle from the root of a checkout of
+// onceproof at the bundle's build, with the bundle at its path as written.
+func (b *Bundle) PortableReplayCommand() string {
 	return "go run ./cmd/chaosrun replay " + shellQuote(b.Dir)
+}
+
+// absPath is path made absolute, or path when that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // RunCommand is the chaosrun run command equivalent to replaying the bundle
 // (without the digest comparison).
 func (b *Bundle) RunCommand() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "go run ./cmd/chaosrun run %s --seed %d", shellQuote(b.Scenario), b.Seed)
+	fmt.Fprintf(&sb, "%s run %s --seed %d", invoke.Command("chaosrun"), shellQuote(b.Scenario), b.Seed)
 	if b.PlanSource == PlanGiven {
-		sb.WriteString(" --faults " + shellQuote(filepath.Join(b.Dir, BundlePlanFile)))
+		sb.WriteString(" --faults " + shellQuote(filepath.Join(absPath(b.Dir), BundlePlanFile)))
 	}
 	for _, m := range b.Mutants {
 		sb.WriteString(" --mutant " + shellQuote(m))
@@ -211,15 +219,8 @@ func (b *Bundle) RunCommand() string {
 	return sb.String()
 }
 
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=+@%-]+$`)
-
 // shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func shellQuote(s string) string { return invoke.Quote(s) }
 
 // WriteBundle writes the failure bundle of outcome o, a run with options
 // ro, to dir (created if needed; files of an older bundle there are
@@ -240,8 +241,8 @@ func WriteBundle(dir string, o *Outcome, ro RunOptions, build string) error {
 	files := map[string][]byte{
 		BundlePlanFile:  o.Plan.JSON(),
 		BundleTraceFile: []byte(strings.Join(o.Trace, "\n") + "\n"),
-		BundleReproduceFile: []byte(fmt.Sprintf("# %s seed %d: %s, digest %s\n%s\n# or, equivalently, without the digest check:\n# %s\n",
-			b.Scenario, b.Seed, b.Verdict, b.Digest, b.ReplayCommand(), b.RunCommand())),
+		BundleReproduceFile: []byte(fmt.Sprintf("# %s seed %d: %s, digest %s\n%s\n# or, equivalently, without the digest check:\n# %s\n# or, on another machine, from a checkout of onceproof at %s:\n# %s\n",
+			b.Scenario, b.Seed, b.Verdict, b.Digest, b.ReplayCommand(), b.RunCommand(), b.Build, b.PortableReplayCommand())),
 	}
 	var attachments []string
 	for name, data := range o.Attachments {

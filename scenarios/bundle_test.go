@@ -11,6 +11,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/invoke"
 )
 
 // caughtMutant runs count-crash-before-commit with the no-recover-commit
@@ -75,7 +76,8 @@ func TestBundleRoundTripAndReplay(t *testing.T) {
 		t.Error("report.html does not link the attachment")
 	}
 	repro, _ := os.ReadFile(filepath.Join(dir, BundleReproduceFile))
-	if !strings.Contains(string(repro), "go run ./cmd/chaosrun replay "+dir+"\n") ||
+	if !strings.Contains(string(repro), invoke.Command("chaosrun")+" replay "+dir+"\n") ||
+		!strings.Contains(string(repro), "# go run ./cmd/chaosrun replay "+dir+"\n") ||
 		!strings.Contains(string(repro), "run count-crash-before-commit --seed 7 --mutant no-recover-commit") {
 		t.Errorf("REPRODUCE:\n%s", repro)
 	}

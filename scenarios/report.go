@@ -666,10 +666,12 @@ th { background: #f6f8fa; font-weight: 600; }
 <h1>{{.B.Scenario}} &middot; seed {{.B.Seed}} &middot; <span class="badge {{.VerdictCSS}}">{{.VerdictName}}</span></h1>
 <p class="meta">build {{.B.Build}} &middot; {{.B.Events}} events &middot; {{.SimTime}} simulated &middot; digest <code>{{.B.Digest}}</code>{{if .B.Mutants}} &middot; mutants: <b>{{range $i, $m := .B.Mutants}}{{if $i}}, {{end}}{{$m}}{{end}}</b>{{end}}</p>
 {{with .B.FirstBad}}<div class="firstbad"><b>first bad record</b> ({{.Checker}}{{if .Anomaly}}, {{.Anomaly}}{{end}}): <code>{{.Record}}</code></div>{{end}}
-<p>Reproduce (from the module root):</p>
+<p>Reproduce (from any directory of the machine that wrote the bundle):</p>
 <pre>{{.B.ReplayCommand}}
 # or, without the digest check:
-{{.B.RunCommand}}</pre>
+{{.B.RunCommand}}
+# or, on another machine, from a checkout of onceproof at {{.B.Build}}:
+{{.B.PortableReplayCommand}}</pre>
 
 <h2>Timeline</h2>
 <p class="note">One lane per process (jm is the job master with the checkpoint coordinator; w0, w1, &hellip; are workers). Hover a mark for its trace line.</p>

@@ -17,6 +17,7 @@ import (
 	"github.com/onceproof/onceproof/engine/live"
 	"github.com/onceproof/onceproof/engine/live/livetest"
 	"github.com/onceproof/onceproof/internal/flagerr"
+	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -79,8 +80,9 @@ func NewRoot() *cobra.Command {
 		Short:         "Measure the engine live: throughput, latency, checkpoint cost, recovery; compare it; chart it",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       invoke.Read().String(),
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("bench {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(flagerr.Describe(err)) })
 	// Without a command, the help; with one bench does not have, bad
 	// usage (cobra's own error would exit 1).

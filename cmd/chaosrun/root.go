@@ -17,6 +17,7 @@ import (
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/internal/flagerr"
+	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -79,7 +80,9 @@ Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 3 no progress (liveness), 4 inconclusive.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       invoke.Read().String(),
 	}
+	root.SetVersionTemplate("chaosrun {{.Version}}\n")
 	// A flag's bad value is bad usage, said in the user's terms.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", flagerr.Describe(err)) })
 	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants(), newMerge())

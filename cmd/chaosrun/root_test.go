@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
 )
 
@@ -95,7 +96,7 @@ func TestRunMutantWritesBundleThatReplays(t *testing.T) {
 	if code != exitViolation {
 		t.Fatalf("got exit %d, want 1:\n%s", code, out)
 	}
-	for _, want := range []string{"mutants  no-recover-commit", "lost-write", "verdict: VIOLATION", "failure bundle: " + dir, "go run ./cmd/chaosrun replay " + dir} {
+	for _, want := range []string{"mutants  no-recover-commit", "lost-write", "verdict: VIOLATION", "failure bundle: " + dir, invoke.Command("chaosrun") + " replay " + dir} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -125,9 +126,9 @@ func TestRunMutantWritesBundleThatReplays(t *testing.T) {
 			break
 		}
 	}
-	args, ok := strings.CutPrefix(command, "go run ./cmd/chaosrun ")
+	args, ok := strings.CutPrefix(command, invoke.Command("chaosrun")+" ")
 	if !ok {
-		t.Fatalf("REPRODUCE command %q does not start with go run ./cmd/chaosrun", command)
+		t.Fatalf("REPRODUCE command %q does not start with %s", command, invoke.Command("chaosrun"))
 	}
 	out, code = execute(strings.Fields(args)...)
 	if code != exitViolation {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -218,7 +220,7 @@ func printSummary(w io.Writer, s *scenarios.SweepSummary, parallel int) {
 			}
 			fmt.Fprintf(w, "  %s seed %d: %s %s\n", r.Scenario, r.Seed, what, strings.Join(r.Anomalies, ","))
 			if r.Bundle != "" {
-				fmt.Fprintf(w, "    go run ./cmd/chaosrun replay %s\n", r.Bundle)
+				fmt.Fprintf(w, "    %s replay %s\n", invoke.Command("chaosrun"), invoke.Quote(absPath(r.Bundle)))
 			}
 		}
 	}
@@ -308,4 +310,13 @@ func eta(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// absPath is path made absolute, so that a printed command works from any
+// directory; path itself when that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
