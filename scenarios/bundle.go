@@ -123,11 +123,14 @@ type FirstBad struct {
 }
 
 // Build names the running code: the VCS revision the binary was built from
-// ("devel" when it carries none, "+dirty" when the tree had changes) and the
-// Go version.
+// ("+dirty" when the tree had changes), else its module version ("go
+// install ...@v1.2.0"), else "devel"; and the Go version.
 func Build() string {
 	b := invoke.Read()
 	rev := "devel"
+	if b.Version != "" {
+		rev = b.Version
+	}
 	if b.Revision != "" {
 		rev = b.Revision
 		if len(rev) > 12 {

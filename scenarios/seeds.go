@@ -132,3 +132,61 @@ func (sh Shard) Seeds(r SeedRange) []uint64 {
 	}
 	return out
 }
+
+// ShardFromEnv finds the shard of a sweep that runs as one of several
+// parallel jobs ("--shard auto"), from getenv (os.Getenv), in this order:
+//
+//   - ONCEPROOF_SHARD="I/N", set by hand or by a CI matrix (GitHub Actions:
+//     ONCEPROOF_SHARD: ${{ matrix.shard }}/4);
+//   - a Kubernetes Indexed Job: JOB_COMPLETION_INDEX (0-based, set by
+//     Kubernetes) with JOB_COMPLETIONS (the Job's completions, which the
+//     manifest must pass: Kubernetes does not);
+//   - GitLab's parallel jobs: CI_NODE_INDEX (1-based) and CI_NODE_TOTAL;
+//   - CircleCI: CIRCLE_NODE_INDEX (0-based) and CIRCLE_NODE_TOTAL;
+//   - Buildkite: BUILDKITE_PARALLEL_JOB (0-based) and
+//     BUILDKITE_PARALLEL_JOB_COUNT.
+//
+// It returns the shard and where it came from, for the sweep to say. An
+// index without its count, a value that is not a number, or no shard at
+// all is an error that names the variables.
+func ShardFromEnv(getenv func(string) string) (Shard, string, error) {
+	if v := strings.TrimSpace(getenv("ONCEPROOF_SHARD")); v != "" {
+		sh, err := ParseShard(v)
+		if err != nil {
+			return Shard{}, "", fmt.Errorf("ONCEPROOF_SHARD=%q: %w", v, err)
+		}
+		return sh, "ONCEPROOF_SHARD=" + v, nil
+	}
+	for _, src := range []struct {
+		index, count string
+		base         int // the index of the first job
+	}{
+		{"JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", 0},
+		{"CI_NODE_INDEX", "CI_NODE_TOTAL", 1},
+		{"CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0},
+		{"BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0},
+	} {
+		iv, nv := strings.TrimSpace(getenv(src.index)), strings.TrimSpace(getenv(src.count))
+		if iv == "" && nv == "" {
+			continue
+		}
+		if set, unset := src.index, src.count; iv == "" || nv == "" {
+			if iv == "" {
+				set, unset = unset, set
+			}
+			return Shard{}, "", fmt.Errorf("%s is set but %s is not: both are needed to know the shard", set, unset)
+		}
+		i, err1 := strconv.Atoi(iv)
+		n, err2 := strconv.Atoi(nv)
+		if err1 != nil || err2 != nil {
+			return Shard{}, "", fmt.Errorf("%s=%q and %s=%q: want whole numbers", src.index, iv, src.count, nv)
+		}
+		sh := Shard{Index: i - src.base + 1, Count: n}
+		if err := sh.Validate(); err != nil || sh == (Shard{}) {
+			return Shard{}, "", fmt.Errorf("%s=%s and %s=%s: index out of range (%d-based, below %s)", src.index, iv, src.count, nv, src.base, src.count)
+		}
+		return sh, fmt.Sprintf("%s=%s, %s=%s", src.index, iv, src.count, nv), nil
+	}
+	return Shard{}, "", errors.New("no shard in the environment: set ONCEPROOF_SHARD=I/N, or run as a Kubernetes Indexed Job " +
+		"(JOB_COMPLETION_INDEX, with JOB_COMPLETIONS passed by the manifest) or a GitLab, CircleCI or Buildkite parallel job")
+}

@@ -98,3 +98,41 @@ func TestShardsCoverOnce(t *testing.T) {
 		t.Errorf("range at the top: got %v, want 2 seeds", got)
 	}
 }
+
+// TestShardFromEnv: --shard auto in a Kubernetes Indexed Job, CI matrices
+// and parallel jobs, and what it says when the environment holds no shard
+// or half of one.
+func TestShardFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    Shard
+		from    string
+		wantErr string
+	}{
+		{env: map[string]string{"ONCEPROOF_SHARD": "2/4"}, want: Shard{2, 4}, from: "ONCEPROOF_SHARD=2/4"},
+		{env: map[string]string{"ONCEPROOF_SHARD": "2/4", "JOB_COMPLETION_INDEX": "0", "JOB_COMPLETIONS": "8"}, want: Shard{2, 4}, from: "ONCEPROOF_SHARD=2/4"},
+		{env: map[string]string{"JOB_COMPLETION_INDEX": "0", "JOB_COMPLETIONS": "4"}, want: Shard{1, 4}, from: "JOB_COMPLETION_INDEX=0, JOB_COMPLETIONS=4"},
+		{env: map[string]string{"JOB_COMPLETION_INDEX": "3", "JOB_COMPLETIONS": "4"}, want: Shard{4, 4}},
+		{env: map[string]string{"CI_NODE_INDEX": "1", "CI_NODE_TOTAL": "3"}, want: Shard{1, 3}},
+		{env: map[string]string{"CIRCLE_NODE_INDEX": "2", "CIRCLE_NODE_TOTAL": "3"}, want: Shard{3, 3}},
+		{env: map[string]string{"BUILDKITE_PARALLEL_JOB": "0", "BUILDKITE_PARALLEL_JOB_COUNT": "2"}, want: Shard{1, 2}},
+		{env: map[string]string{}, wantErr: "no shard in the environment: set ONCEPROOF_SHARD=I/N"},
+		{env: map[string]string{"JOB_COMPLETION_INDEX": "1"}, wantErr: "JOB_COMPLETION_INDEX is set but JOB_COMPLETIONS is not"},
+		{env: map[string]string{"CI_NODE_TOTAL": "3"}, wantErr: "CI_NODE_TOTAL is set but CI_NODE_INDEX is not"},
+		{env: map[string]string{"JOB_COMPLETION_INDEX": "4", "JOB_COMPLETIONS": "4"}, wantErr: "JOB_COMPLETION_INDEX=4 and JOB_COMPLETIONS=4: index out of range (0-based, below JOB_COMPLETIONS)"},
+		{env: map[string]string{"CI_NODE_INDEX": "0", "CI_NODE_TOTAL": "3"}, wantErr: "index out of range (1-based"},
+		{env: map[string]string{"JOB_COMPLETION_INDEX": "one", "JOB_COMPLETIONS": "4"}, wantErr: `JOB_COMPLETION_INDEX="one" and JOB_COMPLETIONS="4": want whole numbers`},
+		{env: map[string]string{"ONCEPROOF_SHARD": "5/4"}, wantErr: `ONCEPROOF_SHARD="5/4": shard: 5/4 is out of range`},
+	} {
+		got, from, err := ShardFromEnv(func(k string) string { return tc.env[k] })
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: got %v, %v; want error %q", tc.env, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want || (tc.from != "" && from != tc.from) {
+			t.Errorf("%v: got %v from %q, %v; want %v from %q", tc.env, got, from, err, tc.want, tc.from)
+		}
+	}
+}

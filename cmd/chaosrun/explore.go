@@ -102,9 +102,10 @@ func newMutants() *cobra.Command {
 		Long: `mutants runs every mutant of the reference engine (a deliberate bug that
 re-creates a real exactly-once failure) against the scenario that catches it,
 from each base seed until the first violation; shrinks the first failing fault
-plan; runs the same seeds on the correct engine, which must pass; and writes
-mutants.md and mutants.json to --out. Exits 1 if a mutant escapes or the
-correct engine fails.`,
+plan; runs the same seeds on the correct engine, which must pass; and prints the mutant table. With --out DIR
+it also writes the table as DIR/mutants.md and DIR/mutants.json (the
+repository keeps its copy in results/: --out results). Exits 1 if a mutant
+escapes or the correct engine fails.`,
 		Example: "  chaosrun mutants --out results\n  chaosrun mutants --list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -147,14 +148,19 @@ correct engine fails.`,
 			if err != nil {
 				return runError(err)
 			}
-			command := "go run ./cmd/chaosrun mutants --out " + f.out
+			command := "go run ./cmd/chaosrun mutants"
+			if f.out != "" {
+				command += " --out " + f.out
+			}
 			if err := scenarios.WriteMutantTable(w, rows, command); err != nil {
 				return err
 			}
-			if err := scenarios.WriteMutantResults(f.out, rows, command); err != nil {
-				return &exitError{code: exitInconclusive, msg: "chaosrun: " + err.Error()}
+			if f.out != "" {
+				if err := scenarios.WriteMutantResults(f.out, rows, command); err != nil {
+					return &exitError{code: exitInconclusive, msg: "chaosrun: " + err.Error()}
+				}
+				fmt.Fprintf(w, "\nwrote %s and %s\n", filepath.Join(f.out, "mutants.md"), filepath.Join(f.out, "mutants.json"))
 			}
-			fmt.Fprintf(w, "\nwrote %s and %s\n", filepath.Join(f.out, "mutants.md"), filepath.Join(f.out, "mutants.json"))
 			for _, r := range rows {
 				if !r.Caught || r.CorrectFailures > 0 {
 					return &exitError{code: exitViolation, msg: fmt.Sprintf("chaosrun: mutant %s: caught=%v, correct-engine failures=%d", r.Mutant, r.Caught, r.CorrectFailures)}
@@ -168,7 +174,8 @@ correct engine fails.`,
 	fl.StringVar(&f.bases, "bases", "1,1001,2001,3001,4001", "base seeds, comma-separated")
 	fl.IntVar(&f.seedsMax, "seeds-max", 200, "seeds tried from each base before a mutant counts as escaped")
 	fl.StringSliceVar(&f.only, "mutant", nil, "check only these mutants (repeatable)")
-	fl.StringVar(&f.out, "out", "results", "directory for mutants.md and mutants.json")
+	fl.StringVar(&f.out, "out", "", "also write mutants.md and mutants.json to this directory (default: print the table only)")
+	_ = cmd.MarkFlagDirname("out")
 	_ = cmd.RegisterFlagCompletionFunc("mutant", completeMutants)
 	return cmd
 }

@@ -45,7 +45,10 @@ bundle under --out. The exit code is the worst verdict.
 
 --shard I/N runs the seeds s with (s-1) % N == I-1, so N machines can split a
 sweep deterministically; "sweep --json" summaries of the shards list every
-seed's verdict and digest and can be merged ("chaosrun merge").
+seed's verdict and digest and can be merged ("chaosrun merge"). --shard auto
+takes the shard from the environment: ONCEPROOF_SHARD=I/N (a CI matrix), a
+Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with JOB_COMPLETIONS set by the
+manifest), or GitLab, CircleCI or Buildkite parallel jobs; see docs/scale.md.
 
 --check-determinism runs every seed twice and compares the two runs event by
 event, as "chaosrun run --check-determinism" does: a mismatch is a failing
@@ -72,7 +75,7 @@ Ctrl-C, is inconclusive (exit 4) and says why.`,
 	fl.StringVar(&f.seeds, "seeds", "1-100", `seeds to run: a range "A-B" (inclusive) or one seed "N"`)
 	fl.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "runs at once")
 	fl.IntVar(&f.maxFailures, "max-failures", 0, "stop scheduling seeds after this many failed (0: run them all)")
-	fl.StringVar(&f.shard, "shard", "", `run only shard I of N ("I/N"): the seeds s with (s-1) % N == I-1`)
+	fl.StringVar(&f.shard, "shard", "", `run only shard I of N ("I/N"): the seeds s with (s-1) % N == I-1; "auto": from the environment (see above)`)
 	fl.StringSliceVar(&f.mutants, "mutant", nil, "switch on a deliberate engine bug by name (repeatable)")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON (every seed's verdict and digest)")
 	fl.StringVar(&f.out, "out", defaultFailures, "directory for the failure bundles")
@@ -91,7 +94,13 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 	if o.Seeds, err = scenarios.ParseSeedRange(f.seeds); err != nil {
 		return usageError("%v", err)
 	}
-	if o.Shard, err = scenarios.ParseShard(f.shard); err != nil {
+	if strings.TrimSpace(f.shard) == "auto" {
+		var from string
+		if o.Shard, from, err = scenarios.ShardFromEnv(os.Getenv); err != nil {
+			return usageError("--shard auto: %v", err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "shard %s (from %s)\n", o.Shard, from)
+	} else if o.Shard, err = scenarios.ParseShard(f.shard); err != nil {
 		return usageError("%v", err)
 	}
 	if f.parallel < 1 {

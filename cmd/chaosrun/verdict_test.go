@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/onceproof/onceproof/scenarios"
 )
 
 // executeContext is execute with a context, as main passes one that Ctrl-C
@@ -279,5 +283,36 @@ func TestReplayRefusesEditedBundle(t *testing.T) {
 		if code != exitUsage || !strings.Contains(out, tc.want) || strings.Contains(out, "replaying") {
 			t.Errorf("%s: got exit %d, want 2 and %q before any replay:\n%s", tc.name, code, tc.want, out)
 		}
+	}
+}
+
+// TestSweepShardAuto: --shard auto reads the shard of a Kubernetes Indexed
+// Job from its environment, and is bad usage when there is none.
+func TestSweepShardAuto(t *testing.T) {
+	for _, k := range []string{"ONCEPROOF_SHARD", "JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", "CI_NODE_INDEX", "CI_NODE_TOTAL",
+		"CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"} {
+		t.Setenv(k, "")
+	}
+	out, code := execute("sweep", "count-crash-before-commit", "--seeds", "1-4", "--shard", "auto", "--parallel", "1")
+	if code != exitUsage || !strings.Contains(out, "--shard auto: no shard in the environment") {
+		t.Errorf("no shard in the environment: exit %d:\n%s", code, out)
+	}
+	t.Setenv("JOB_COMPLETION_INDEX", "1")
+	t.Setenv("JOB_COMPLETIONS", "2")
+	stdout, stderr, code := executeSplit("sweep", "count-crash-before-commit", "--seeds", "1-4", "--shard", "auto", "--parallel", "1", "--json",
+		"--out", t.TempDir())
+	if code != exitOK || !strings.Contains(stderr, "shard 2/2 (from JOB_COMPLETION_INDEX=1, JOB_COMPLETIONS=2)") {
+		t.Fatalf("Indexed Job shard: exit %d:\n%s", code, stderr)
+	}
+	var sum scenarios.SweepSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	var seeds []uint64
+	for _, r := range sum.Runs {
+		seeds = append(seeds, r.Seed)
+	}
+	if sum.Shard != "2/2" || !slices.Equal(seeds, []uint64{2, 4}) {
+		t.Errorf("got shard %q seeds %v, want 2/2 with seeds 2 and 4", sum.Shard, seeds)
 	}
 }
