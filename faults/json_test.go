@@ -70,9 +70,30 @@ func TestJSONForm(t *testing.T) {
 	}
 }
 
+// heapExamplePlan is examplePlan without the faults that need state
+// files (pebble): one fault of every other kind, for the scenarios whose
+// state is on the heap. It is testdata/example-heap-plan.json.
+func heapExamplePlan() Plan {
+	var p Plan
+	for _, f := range examplePlan().Faults {
+		if f.Action.Kind != DiskReadError && f.Action.Kind != DeleteCheckpointFile {
+			p.Faults = append(p.Faults, f)
+		}
+	}
+	return p
+}
+
 func TestExamplePlanFile(t *testing.T) {
-	const path = "testdata/example-plan.json"
-	want := examplePlan()
+	for path, want := range map[string]Plan{
+		"testdata/example-plan.json":      examplePlan(),
+		"testdata/example-heap-plan.json": heapExamplePlan(),
+	} {
+		checkExamplePlanFile(t, path, want)
+	}
+}
+
+func checkExamplePlanFile(t *testing.T, path string, want Plan) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, want.JSON(), 0o644); err != nil {
 			t.Fatal(err)

@@ -3,10 +3,13 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/faults"
 )
 
 func describe(o *Outcome) string {
@@ -76,5 +79,43 @@ func TestSwarmScenarios(t *testing.T) {
 			}
 			t.Logf("%d seeds, %d faults fired", n, fired)
 		})
+	}
+}
+
+// TestExamplePlansApply: every scenario that takes a fault plan takes the
+// example plan of its state backend (faults/testdata: example-plan.json has
+// every fault kind and needs pebble, example-heap-plan.json every kind the
+// heap backend takes) and passes with it at seed 1; the scenario's own
+// expected anomalies do not apply to a given plan.
+func TestExamplePlansApply(t *testing.T) {
+	read := func(name string) *faults.Plan {
+		data, err := os.ReadFile(filepath.Join("..", "faults", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := faults.Parse(data, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &p
+	}
+	full, heap := read("example-plan.json"), read("example-heap-plan.json")
+	for _, s := range All() {
+		ro := RunOptions{Seed: 1}
+		if _, ok := s.Workers(ro); !ok {
+			continue
+		}
+		ro.Plan = heap
+		if s.Name == "count-pebble-disk-errors" {
+			ro.Plan = full
+		}
+		o, err := s.Run(context.Background(), ro)
+		if err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+			continue
+		}
+		if v := o.Verdict(); v != checkers.Ok {
+			t.Errorf("%s with its example plan: verdict %s: %v", s.Name, v, o.Verdicts)
+		}
 	}
 }
