@@ -35,7 +35,7 @@ the exit code is the worst verdict.`,
 			}
 			merged, err := scenarios.MergeSummaries(sums[0], sums[1:]...)
 			if err != nil {
-				return usageError("merge: %v", err)
+				return usageError("%v", err) // MergeSummaries says "merge: "
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
