@@ -119,3 +119,36 @@ func TestExamplePlansApply(t *testing.T) {
 		}
 	}
 }
+
+// TestSoakFindings: the seeds on which the soak found the simulated
+// cluster's control-plane bugs pass: a worker waking from a long pause
+// started a deploy that had waited in its socket and fenced the live
+// attempt's transactions (4057), and a running notice lost on a one-way cut
+// left the job waiting forever (4365). The trace shows each remedy at work.
+func TestSoakFindings(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		seed     uint64
+		remedy   string
+	}{
+		{"swarm-copier", 4057, "w1 woke after"},
+		{"swarm-join", 4057, "w1 woke after"},
+		{"swarm-copier", 4365, "(its notice was lost)"},
+		{"swarm-join", 4365, "(its notice was lost)"},
+	} {
+		s, err := Lookup(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := s.Run(context.Background(), RunOptions{Seed: tc.seed, KeepTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Verdict() != checkers.Ok {
+			t.Errorf("%s", describe(o))
+		}
+		if !strings.Contains(strings.Join(o.Trace, "\n"), tc.remedy) {
+			t.Errorf("%s seed %d: the trace lacks %q: the seed no longer exercises the fix", tc.scenario, tc.seed, tc.remedy)
+		}
+	}
+}

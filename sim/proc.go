@@ -199,6 +199,11 @@ func (p *Proc) After(d time.Duration, fn func()) { p.w.After(d, p.Guard(fn)) }
 // Writable.
 func (p *Proc) Send(to ProcID, msg any) error { return p.w.net.send(p.id, to, msg) }
 
+// Disconnect closes p's connection to peer, as a process that gives up on
+// a peer closes its socket: what is in flight either way is lost, both ends
+// see LinkDown, and the next Send opens a new connection.
+func (p *Proc) Disconnect(peer ProcID) { p.w.net.breakConn(p.id, peer) }
+
 // Fail reports that the program hit an error it cannot handle. The world's
 // failure handler decides what happens; by default the process is killed and
 // restarted after 50ms.

@@ -35,8 +35,20 @@ type (
 		N       int64
 	}
 	heartbeatMsg struct{}
-	pongMsg      struct{ Worker int }
-	dataMsg      struct {
+	// pongMsg answers a heartbeat with what the worker runs, as a Flink
+	// TaskExecutor's heartbeat carries its deployment report: the job
+	// master reconciles it with what it was told, so that a running or
+	// failed notice lost on a cut link is not waited for forever.
+	pongMsg struct {
+		Worker int
+		// Attempt is the attempt the worker was last deployed for;
+		// Running its tasks that started, Failure the first failure one
+		// of them reported (nil if none).
+		Attempt int
+		Running []engine.TaskID
+		Failure *engine.Failure
+	}
+	dataMsg struct {
 		Attempt         int
 		To              engine.TaskID
 		Input, Upstream int
@@ -80,6 +92,11 @@ type jobMaster struct {
 	lastPong []sim.Time
 	// waits counts heartbeats a deploy has waited for missing workers.
 	waits int
+	// told and toldFailed: what the workers said of the current attempt
+	// (tasks running, a failure), to tell a heartbeat's report that
+	// brings news from one that repeats it.
+	told       map[engine.TaskID]bool
+	toldFailed bool
 }
 
 // deployWaitsMax is how many heartbeats a deploy waits for every worker to
@@ -198,13 +215,34 @@ func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
 	switch m := msg.(type) {
 	case pongMsg:
 		jm.lastPong[m.Worker] = jm.p.World().Now()
+		// Both calls are no-ops for what the coordinator already knows.
+		if m.Attempt == co.Attempt() && m.Attempt == jm.attempt {
+			for _, id := range m.Running {
+				if !jm.told[id] {
+					jm.p.Tracef("heartbeat of w%d: %s runs (its notice was lost)", m.Worker, jm.c.job.TaskName(id))
+					jm.told[id] = true
+				}
+				co.TaskRunning(m.Attempt, id)
+			}
+			if m.Failure != nil && !jm.toldFailed {
+				jm.p.Tracef("heartbeat of w%d: %s failed: %s (its notice was lost)", m.Worker, jm.c.job.TaskName(m.Failure.Task), m.Failure.Reason)
+				jm.toldFailed = true
+				co.TaskFailed(m.Attempt, *m.Failure)
+			}
+		}
 	case runningMsg:
+		if m.Attempt == jm.attempt {
+			jm.told[m.Task] = true
+		}
 		co.TaskRunning(m.Attempt, m.Task)
 	case ackMsg:
 		co.Ack(m.Attempt, m.Ack)
 	case declineMsg:
 		co.Decline(m.Attempt, m.N, m.Reason)
 	case failedMsg:
+		if m.Attempt == jm.attempt {
+			jm.toldFailed = true
+		}
 		co.TaskFailed(m.Attempt, m.Failure)
 	}
 }
@@ -251,6 +289,7 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 	}
 	jm.waits = 0
 	jm.attempt = attempt
+	jm.told, jm.toldFailed = map[engine.TaskID]bool{}, false
 	jm.placement = make([]int, len(deps))
 	for i := range deps {
 		jm.placement[i] = usable[i%len(usable)]
@@ -329,6 +368,9 @@ type worker struct {
 	// outbox holds messages a full link refused, per peer, in order.
 	outbox [][]any
 	failed bool
+	// failure is the first failure a task of the attempt reported, for
+	// the heartbeat's report.
+	failure *engine.Failure
 	// lastJM is when the job master was last heard from.
 	lastJM sim.Time
 }
@@ -351,7 +393,7 @@ func (w *worker) Receive(from sim.ProcID, msg any) {
 	}
 	switch m := msg.(type) {
 	case heartbeatMsg:
-		_ = w.p.Send(from, pongMsg{Worker: w.index}) // a lost pong is a missed heartbeat
+		_ = w.p.Send(from, w.report()) // a lost pong is a missed heartbeat
 	case deployMsg:
 		w.deploy(m)
 	case cancelMsg:
@@ -373,6 +415,18 @@ func (w *worker) Receive(from sim.ProcID, msg any) {
 	}
 }
 
+// report is the heartbeat's answer: the attempt, the tasks that started,
+// the first failure.
+func (w *worker) report() pongMsg {
+	r := pongMsg{Worker: w.index, Attempt: w.attempt, Failure: w.failure}
+	for _, e := range w.envs {
+		if e != nil && e.running && !e.cancelled {
+			r.Running = append(r.Running, e.id)
+		}
+	}
+	return r
+}
+
 func (w *worker) task(attempt int, id engine.TaskID) *engine.Task {
 	if attempt != w.attempt || w.tasks == nil {
 		return nil
@@ -385,7 +439,7 @@ func (w *worker) deploy(m deployMsg) {
 		return
 	}
 	w.cancel()
-	w.attempt, w.place, w.failed = m.Attempt, m.Placement, false
+	w.attempt, w.place, w.failed, w.failure = m.Attempt, m.Placement, false, nil
 	w.job, w.idx = m.Job, map[engine.TaskID]int{}
 	for i, id := range m.Job.Tasks() {
 		w.idx[id] = i
@@ -479,25 +533,42 @@ func (w *worker) reportFailure(reason string) {
 	for i, t := range w.tasks {
 		if t != nil {
 			w.failed = true
-			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: engine.Failure{Task: w.job.Tasks()[i], Reason: reason}})
+			f := engine.Failure{Task: w.job.Tasks()[i], Reason: reason}
+			w.noteFailure(f)
+			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: f})
 			return
 		}
+	}
+}
+
+// noteFailure keeps the attempt's first failure for the heartbeat's report.
+func (w *worker) noteFailure(f engine.Failure) {
+	if w.failure == nil {
+		w.failure = &f
 	}
 }
 
 // Resumed runs when the worker wakes from a pause. Silent past the heartbeat
 // timeout, the job master has counted its tasks lost and restarted them
 // elsewhere, so they stand down before they act: a TaskManager that lost
-// its JobManager cancels its tasks. (Requests already in flight still
-// reach Kafka; epochs fence those.)
+// its JobManager cancels its tasks and closes its connection to it. What
+// the job master sent meanwhile is lost with the connection: a deploy
+// that waited in the socket while the worker slept belongs to an attempt
+// the job master has given up, and starting it would make a zombie whose
+// sinks fence the live attempt's transactions. (Requests already in
+// flight still reach Kafka; epochs fence those.)
 func (w *worker) Resumed() {
-	if w.tasks == nil {
+	silent := w.p.World().Now() - w.lastJM
+	if silent <= sim.Time(w.c.opts.HeartbeatTimeout) {
 		return
 	}
-	if silent := w.p.World().Now() - w.lastJM; silent > sim.Time(w.c.opts.HeartbeatTimeout) {
+	if w.tasks != nil {
 		w.p.Tracef("woke after %v without the job master: cancelling attempt %d", silent.Duration(), w.attempt)
 		w.cancel()
+	} else {
+		w.p.Tracef("woke after %v without the job master", silent.Duration())
 	}
+	w.p.Disconnect(w.c.jmProc.ID())
 }
 
 func (w *worker) Writable(peer sim.ProcID) {
@@ -543,6 +614,8 @@ type taskEnv struct {
 	id        engine.TaskID
 	attempt   int
 	cancelled bool
+	// running: the task said it runs (reported again with every pong).
+	running bool
 }
 
 func (e *taskEnv) Now() int64 { return int64(e.w.p.World().Now()) }
@@ -609,12 +682,22 @@ func (e *taskEnv) toJM(msg any) {
 	}
 }
 
-func (e *taskEnv) Running()         { e.toJM(runningMsg{Attempt: e.attempt, Task: e.id}) }
+func (e *taskEnv) Running() {
+	if !e.cancelled {
+		e.running = true
+	}
+	e.toJM(runningMsg{Attempt: e.attempt, Task: e.id})
+}
 func (e *taskEnv) Ack(a engine.Ack) { e.toJM(ackMsg{Attempt: e.attempt, Ack: a}) }
 func (e *taskEnv) Decline(n int64, reason string) {
 	e.toJM(declineMsg{Attempt: e.attempt, N: n, Reason: reason})
 }
-func (e *taskEnv) Fail(f engine.Failure) { e.toJM(failedMsg{Attempt: e.attempt, Failure: f}) }
+func (e *taskEnv) Fail(f engine.Failure) {
+	if !e.cancelled && e.attempt == e.w.attempt {
+		e.w.noteFailure(f)
+	}
+	e.toJM(failedMsg{Attempt: e.attempt, Failure: f})
+}
 func (e *taskEnv) Event(ev engine.Event) { e.w.c.event(e.w.p, ev) }
 
 func sortInts(s []int) {
