@@ -1,0 +1,100 @@
+package onceprooftest_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/onceprooftest"
+)
+
+// TestRunningSumIsExactlyOnce is what a user writes: their job (the running
+// sum of example_checkjob_test.go), its oracles, and the full fault
+// treatment.
+func TestRunningSumIsExactlyOnce(t *testing.T) {
+	onceprooftest.CheckJob(t, runningSum(), onceprooftest.Options{Seeds: "1-20"})
+}
+
+// sumInField is the running sum with the classic mistake: the sum kept in
+// a Go map in the operator, where no checkpoint sees it, so a restore
+// silently starts from scratch.
+func sumInField() *jobs.Spec {
+	s := runningSum()
+	s.Build = func(p jobs.Params) (*engine.Job, error) {
+		b := engine.NewJob("running-sum")
+		b.Source("src", "in", p.Partitions, p.Parallelism).
+			KeyBy(func(r engine.Record) string { return r.Key }).
+			Process("sum", p.Parallelism, func() engine.KeyedProcessFunction { return &fieldSum{sums: map[string][2]int{}} }).
+			SinkTo("sink", "sums", p.Partitions, p.Parallelism, p.Guarantee)
+		return b.Build()
+	}
+	return s
+}
+
+// fieldSum keeps its state where no checkpoint can see it.
+type fieldSum struct{ sums map[string][2]int }
+
+func (f *fieldSum) ProcessElement(ctx *engine.Context, _ int, r engine.Record) {
+	v, _ := strconv.Atoi(r.Value)
+	s := f.sums[r.Key]
+	s[0], s[1] = s[0]+1, s[1]+v
+	f.sums[r.Key] = s
+	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, s[0], s[1]), Origin: r.Origin})
+}
+
+func (f *fieldSum) OnTimer(*engine.Context, int64) {}
+
+// recorder captures what a check reports, to test that a check can fail.
+type recorder struct {
+	mu     sync.Mutex
+	errors []string
+	fatals []string
+}
+
+func (r *recorder) Helper()             {}
+func (r *recorder) Name() string        { return "TestRunningSumIsExactlyOnce" }
+func (r *recorder) Logf(string, ...any) {}
+func (r *recorder) Errorf(f string, a ...any) {
+	r.mu.Lock()
+	r.errors = append(r.errors, fmt.Sprintf(f, a...))
+	r.mu.Unlock()
+}
+func (r *recorder) Fatalf(f string, a ...any) {
+	r.mu.Lock()
+	r.fatals = append(r.fatals, fmt.Sprintf(f, a...))
+	r.mu.Unlock()
+}
+
+// TestBrokenUserJobFails: the running sum with its state outside the state
+// backend fails, with the seed, a minimal fault schedule and the command
+// that replays it.
+func TestBrokenUserJobFails(t *testing.T) {
+	var r recorder
+	onceprooftest.CheckJob(&r, sumInField(), onceprooftest.Options{Seeds: "1-20"})
+	if len(r.errors) != 1 {
+		t.Fatalf("got %d failures, want 1: %v", len(r.errors), r.errors)
+	}
+	msg := r.errors[0]
+	t.Logf("the check reported:\n%s", msg)
+	for _, want := range []string{"failed at seed", "minimal fault schedule", "reproduce: go test -run '^TestRunningSumIsExactlyOnce$' -onceproof.seeds="} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the report lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestScenario(t *testing.T) {
+	onceprooftest.CheckScenario(t, "count-crash-before-commit", onceprooftest.Options{Seeds: "1-5"})
+}
+
+func TestBadSeeds(t *testing.T) {
+	var r recorder
+	onceprooftest.CheckJob(&r, runningSum(), onceprooftest.Options{Seeds: "9-3"})
+	if len(r.fatals) != 1 || !strings.Contains(r.fatals[0], "start after end") {
+		t.Fatalf("got %v, want one fatal error naming the empty range", r.fatals)
+	}
+}
