@@ -54,43 +54,70 @@ type Options struct {
 	// Params size the job (default: parallelism 2, 3 partitions, 4000
 	// records, 12 keys).
 	Params jobs.Params
-	// Plan is a fixed fault plan; without one, each seed draws a swarm:
-	// topology, fault kinds and a schedule of kills, pauses, partitions,
-	// lost Kafka requests and storage faults.
+	// Plan is a fixed fault plan, run at every seed on the default
+	// topology (Workers, Params.Parallelism). Without one, each seed draws
+	// a swarm: topology, fault kinds and a schedule of kills, pauses,
+	// partitions, lost Kafka requests and storage faults.
 	Plan *faults.Plan
-	// Workers simulated (default 3; a swarm draws its own).
+	// Workers simulated with a fixed Plan (default 3); a swarm draws its
+	// own.
 	Workers int
 }
 
-// seeds resolves the seed range: options, flag, environment, default.
+// validate reports the first invalid option.
+func (o Options) validate() error {
+	if o.Params != (jobs.Params{}) {
+		if err := o.Params.Validate(); err != nil {
+			return fmt.Errorf("options: Params: %w", err)
+		}
+	}
+	if o.Workers < 0 {
+		return fmt.Errorf("options: Workers: negative (%d)", o.Workers)
+	}
+	return nil
+}
+
+// seeds resolves the seed range: options, flag, environment, default. An
+// error names where the range came from.
 func (o Options) seeds() (scenarios.SeedRange, error) {
-	s := o.Seeds
+	s, from := o.Seeds, "Options.Seeds"
 	if s == "" && seedsFlag != nil {
-		s = *seedsFlag
+		s, from = *seedsFlag, "-onceproof.seeds"
 	}
 	if s == "" {
-		s = os.Getenv("ONCEPROOF_SEEDS")
+		s, from = os.Getenv("ONCEPROOF_SEEDS"), "ONCEPROOF_SEEDS"
 	}
 	if s == "" {
-		s = "1-20"
+		s, from = "1-20", "the default"
 	}
 	r, err := scenarios.ParseSeedRange(s)
-	if err == nil {
-		err = r.Validate()
-	}
 	if err != nil {
-		return r, fmt.Errorf("onceproof seeds %q: %w", s, err)
+		return r, fmt.Errorf("seed range from %s: %w", from, err)
 	}
 	return r, nil
 }
 
 // CheckJob runs spec under faults for every seed and fails t on the first
-// seed whose committed output, restored state or liveness is wrong.
+// seed whose committed output, restored state or liveness is wrong. A nil
+// or incomplete spec (see jobs.Spec.Validate) or invalid options stop t
+// with Fatalf before anything runs.
 func CheckJob(t TB, spec *jobs.Spec, o Options) {
 	t.Helper()
+	if spec == nil {
+		t.Fatalf("onceproof: CheckJob needs a job spec, got a nil *jobs.Spec")
+		return
+	}
+	if err := spec.Validate(); err != nil {
+		t.Fatalf("onceproof: %v", err)
+		return
+	}
+	if err := o.validate(); err != nil {
+		t.Fatalf("onceproof: job %s: %v", spec.Name, err)
+		return
+	}
 	r, err := o.seeds()
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("onceproof: %v", err)
 		return
 	}
 	for seed := r.First; seed <= r.Last; seed++ {
@@ -121,7 +148,7 @@ func CheckScenario(t TB, name string, o Options) {
 	}
 	r, err := o.seeds()
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("onceproof: %v", err)
 		return
 	}
 	for seed := r.First; seed <= r.Last; seed++ {

@@ -87,14 +87,47 @@ func TestBrokenUserJobFails(t *testing.T) {
 	}
 }
 
-func TestScenario(t *testing.T) {
-	onceprooftest.CheckScenario(t, "count-crash-before-commit", onceprooftest.Options{Seeds: "1-5"})
+// TestCheckJobRefusesBadInput: a nil or incomplete spec, or bad options,
+// stop the test with one Fatalf that names the problem, before any run.
+func TestCheckJobRefusesBadInput(t *testing.T) {
+	without := func(spoil func(s *jobs.Spec)) *jobs.Spec {
+		s := runningSum()
+		spoil(s)
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		spec *jobs.Spec
+		o    onceprooftest.Options
+		want string
+	}{
+		{"nil spec", nil, onceprooftest.Options{}, "onceproof: CheckJob needs a job spec, got a nil *jobs.Spec"},
+		{"no name", without(func(s *jobs.Spec) { s.Name = "" }), onceprooftest.Options{}, "onceproof: job spec: Name is empty"},
+		{"no build", without(func(s *jobs.Spec) { s.Build = nil }), onceprooftest.Options{}, `onceproof: job spec "running-sum": Build is nil`},
+		{"no inputs", without(func(s *jobs.Spec) { s.Inputs = nil }), onceprooftest.Options{}, `job spec "running-sum": Inputs is nil`},
+		{"no output", without(func(s *jobs.Spec) { s.Output = nil }), onceprooftest.Options{}, `job spec "running-sum": Output is nil`},
+		{"no input", without(func(s *jobs.Spec) { s.Generate = nil }), onceprooftest.Options{}, `job spec "running-sum": Generate is nil`},
+		{"no oracle", without(func(s *jobs.Spec) { s.Oracle = nil }), onceprooftest.Options{}, `job spec "running-sum": Oracle is nil`},
+		{"no lineage", without(func(s *jobs.Spec) { s.Lineage = nil }), onceprooftest.Options{}, `job spec "running-sum": Lineage is nil`},
+		{"state without restored", without(func(s *jobs.Spec) { s.Restored = nil }), onceprooftest.Options{}, "State is set without Restored"},
+		{"restored without state", without(func(s *jobs.Spec) { s.State = nil }), onceprooftest.Options{}, "Restored is set without State"},
+		{"bad params", runningSum(), onceprooftest.Options{Params: jobs.Params{Parallelism: 2, Partitions: 0, Records: 10, Keys: 2}}, "onceproof: job running-sum: options: Params: partitions: must be at least 1, got 0"},
+		{"negative workers", runningSum(), onceprooftest.Options{Workers: -1}, "options: Workers: negative (-1)"},
+		{"empty seed range", runningSum(), onceprooftest.Options{Seeds: "9-3"}, "onceproof: seed range from Options.Seeds: seeds: 9-3 is empty (start after end)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r recorder
+			onceprooftest.CheckJob(&r, tc.spec, tc.o)
+			if len(r.fatals) != 1 || len(r.errors) != 0 {
+				t.Fatalf("got fatal errors %q and errors %q, want one fatal error", r.fatals, r.errors)
+			}
+			if !strings.Contains(r.fatals[0], tc.want) {
+				t.Errorf("got %q, want it to contain %q", r.fatals[0], tc.want)
+			}
+		})
+	}
 }
 
-func TestBadSeeds(t *testing.T) {
-	var r recorder
-	onceprooftest.CheckJob(&r, runningSum(), onceprooftest.Options{Seeds: "9-3"})
-	if len(r.fatals) != 1 || !strings.Contains(r.fatals[0], "start after end") {
-		t.Fatalf("got %v, want one fatal error naming the empty range", r.fatals)
-	}
+func TestScenario(t *testing.T) {
+	onceprooftest.CheckScenario(t, "count-crash-before-commit", onceprooftest.Options{Seeds: "1-5"})
 }
