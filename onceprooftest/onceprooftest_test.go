@@ -70,20 +70,33 @@ func (r *recorder) Fatalf(f string, a ...any) {
 }
 
 // TestBrokenUserJobFails: the running sum with its state outside the state
-// backend fails, with the seed, a minimal fault schedule and the command
-// that replays it.
+// backend fails, with the seed, the checks that failed, a minimal fault
+// schedule that is not empty (the duplicate needs a fault to restore from,
+// even though the state check fails without one), and the command that
+// replays it.
 func TestBrokenUserJobFails(t *testing.T) {
 	var r recorder
 	onceprooftest.CheckJob(&r, sumInField(), onceprooftest.Options{Seeds: "1-20"})
-	if len(r.errors) != 1 {
-		t.Fatalf("got %d failures, want 1: %v", len(r.errors), r.errors)
+	if len(r.errors) != 1 || len(r.fatals) != 0 {
+		t.Fatalf("got %d failures and %d fatal errors, want 1 and 0: %v %v", len(r.errors), len(r.fatals), r.errors, r.fatals)
 	}
 	msg := r.errors[0]
 	t.Logf("the check reported:\n%s", msg)
-	for _, want := range []string{"failed at seed", "minimal fault schedule", "reproduce: go test -run '^TestRunningSumIsExactlyOnce$' -onceproof.seeds="} {
+	for _, want := range []string{
+		"failed at seed",
+		"exactly-once: violation duplicate",
+		"state-at-checkpoint: violation state-mismatch",
+		"minimal fault schedule (1 of ",
+		"which still fails exactly-once (violation duplicate), state-at-checkpoint (violation state-mismatch):\n  at ",
+		"without any fault, the job already fails state-at-checkpoint (violation state-mismatch)\n",
+		"reproduce: go test -run '^TestRunningSumIsExactlyOnce$' -onceproof.seeds=",
+	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the report lacks %q:\n%s", want, msg)
 		}
+	}
+	if strings.Contains(msg, "(0 of") || strings.Contains(msg, "no faults") {
+		t.Errorf("the report offers an empty schedule for a failure that needs a fault:\n%s", msg)
 	}
 }
 
