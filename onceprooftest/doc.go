@@ -27,7 +27,8 @@
 //     [jobs.KeyedState] does for the engine's value and list states.
 //
 // The example of CheckJob is such a job, a running sum per key, complete
-// in one file. In a test:
+// in one file (example_checkjob_test.go; go doc -http and pkg.go.dev show
+// it whole). In a test:
 //
 //	func TestRunningSumIsExactlyOnce(t *testing.T) {
 //		onceprooftest.CheckJob(t, runningSum(), onceprooftest.Options{})
