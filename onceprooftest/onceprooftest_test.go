@@ -141,6 +141,31 @@ func TestCheckJobRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestWrongStateFoldNeedsNoFault: a correct job with a State fold that
+// disagrees with it fails its state check at the first seed, faults or
+// not, and the report says that no fault is needed.
+func TestWrongStateFoldNeedsNoFault(t *testing.T) {
+	spec := runningSum()
+	fold := spec.State
+	spec.State = func(in []jobs.Committed, offsets map[string]int64) map[string]string {
+		out := fold(in, offsets)
+		for k := range out { // every value changes alike: order does not matter
+			out[k] += "0"
+		}
+		return out
+	}
+	var r recorder
+	onceprooftest.CheckJob(&r, spec, onceprooftest.Options{Seeds: "1"})
+	if len(r.errors) != 1 {
+		t.Fatalf("got %d failures, want 1: %v", len(r.errors), r.errors)
+	}
+	msg := r.errors[0]
+	want := "faults): none: the job fails state-at-checkpoint (violation state-mismatch) without any fault\n"
+	if !strings.Contains(msg, want) || strings.Contains(msg, "exactly-once: ") {
+		t.Errorf("got the report\n%s\nwant only state-at-checkpoint to fail, and %q", msg, want)
+	}
+}
+
 func TestScenario(t *testing.T) {
 	onceprooftest.CheckScenario(t, "count-crash-before-commit", onceprooftest.Options{Seeds: "1-5"})
 }
