@@ -1,21 +1,3 @@
-// Package onceprooftest puts onceproof inside another project's `go test`:
-// it runs a job (yours, or one of onceproof's scenarios) in the deterministic
-// simulator under faults, over a range of seeds, and fails the test with the
-// seed, the minimal fault schedule and the command that reproduces it.
-//
-// A job of your own is a jobs.Spec: its graph (Build), its input (Generate),
-// and a sequential oracle of what its committed output must be (Oracle and
-// Lineage). Keyed state you want checked at every checkpoint comes with State
-// and Restored.
-//
-//	func TestMyJobIsExactlyOnce(t *testing.T) {
-//		onceprooftest.CheckJob(t, myJobSpec(), onceprooftest.Options{})
-//	}
-//
-// The seeds come from the -onceproof.seeds flag or the ONCEPROOF_SEEDS
-// environment variable ("1-200", or "17" to replay one), default 1-20:
-//
-//	go test -run TestMyJobIsExactlyOnce ./mypkg -onceproof.seeds=1-1000
 package onceprooftest
 
 import (
@@ -54,43 +36,73 @@ type Options struct {
 	// Params size the job (default: parallelism 2, 3 partitions, 4000
 	// records, 12 keys).
 	Params jobs.Params
-	// Plan is a fixed fault plan; without one, each seed draws a swarm:
-	// topology, fault kinds and a schedule of kills, pauses, partitions,
-	// lost Kafka requests and storage faults.
+	// Plan is a fixed fault plan, run at every seed on the default
+	// topology (Workers, Params.Parallelism). Without one, each seed draws
+	// a swarm: topology, fault kinds and a schedule of kills, pauses,
+	// partitions, lost Kafka requests and storage faults.
 	Plan *faults.Plan
-	// Workers simulated (default 3; a swarm draws its own).
+	// Workers simulated with a fixed Plan (default 3); a swarm draws its
+	// own.
 	Workers int
 }
 
-// seeds resolves the seed range: options, flag, environment, default.
+// validate reports the first invalid option.
+func (o Options) validate() error {
+	if o.Params != (jobs.Params{}) {
+		if err := o.Params.Validate(); err != nil {
+			return fmt.Errorf("options: Params: %w", err)
+		}
+	}
+	if o.Workers < 0 {
+		return fmt.Errorf("options: Workers: negative (%d)", o.Workers)
+	}
+	return nil
+}
+
+// seeds resolves the seed range: options, flag, environment, default. An
+// error names where the range came from.
 func (o Options) seeds() (scenarios.SeedRange, error) {
-	s := o.Seeds
+	s, from := o.Seeds, "Options.Seeds"
 	if s == "" && seedsFlag != nil {
-		s = *seedsFlag
+		s, from = *seedsFlag, "-onceproof.seeds"
 	}
 	if s == "" {
-		s = os.Getenv("ONCEPROOF_SEEDS")
+		s, from = os.Getenv("ONCEPROOF_SEEDS"), "ONCEPROOF_SEEDS"
 	}
 	if s == "" {
-		s = "1-20"
+		s, from = "1-20", "the default"
 	}
 	r, err := scenarios.ParseSeedRange(s)
-	if err == nil {
-		err = r.Validate()
-	}
 	if err != nil {
-		return r, fmt.Errorf("onceproof seeds %q: %w", s, err)
+		return r, fmt.Errorf("seed range from %s: %w", from, err)
 	}
 	return r, nil
 }
 
 // CheckJob runs spec under faults for every seed and fails t on the first
-// seed whose committed output, restored state or liveness is wrong.
+// seed whose committed output, restored state or liveness is wrong. The
+// report names the seed, every check that failed, the smallest part of the
+// seed's fault schedule that still fails all of them, the checks that fail
+// even without any fault, and the command that replays the seed. A nil or
+// incomplete spec (see jobs.Spec.Validate) or invalid options stop t with
+// Fatalf before anything runs.
 func CheckJob(t TB, spec *jobs.Spec, o Options) {
 	t.Helper()
+	if spec == nil {
+		t.Fatalf("onceproof: CheckJob needs a job spec, got a nil *jobs.Spec")
+		return
+	}
+	if err := spec.Validate(); err != nil {
+		t.Fatalf("onceproof: %v", err)
+		return
+	}
+	if err := o.validate(); err != nil {
+		t.Fatalf("onceproof: job %s: %v", spec.Name, err)
+		return
+	}
 	r, err := o.seeds()
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("onceproof: %v", err)
 		return
 	}
 	for seed := r.First; seed <= r.Last; seed++ {
@@ -103,9 +115,20 @@ func CheckJob(t TB, spec *jobs.Spec, o Options) {
 		if res.Verdict() == checkers.Ok {
 			continue
 		}
-		minimal := shrinkJob(copts, plan)
-		t.Errorf("onceproof: job %s failed at seed %d: %s\n%s\nminimal fault schedule (%d of %d faults):\n%s\nreproduce: go test -run '^%s$' -onceproof.seeds=%d",
-			spec.Name, seed, res.Verdict(), verdictLines(res.Verdicts), len(minimal.Faults), len(plan.Faults), indent(minimal.String()), t.Name(), seed)
+		want := failing(res.Verdicts)
+		minimal, unfaulted := shrinkJob(copts, plan, want)
+		var b strings.Builder
+		fmt.Fprintf(&b, "onceproof: job %s failed at seed %d: %s\n%s\n", spec.Name, seed, res.Verdict(), verdictLines(res.Verdicts))
+		if len(minimal.Faults) == 0 {
+			fmt.Fprintf(&b, "minimal fault schedule (0 of %d faults): none: the job fails %s without any fault\n", len(plan.Faults), checkList(want))
+		} else {
+			fmt.Fprintf(&b, "minimal fault schedule (%d of %d faults), which still fails %s:\n%s\n", len(minimal.Faults), len(plan.Faults), checkList(want), indent(minimal.String()))
+			if len(unfaulted) > 0 {
+				fmt.Fprintf(&b, "without any fault, the job already fails %s\n", checkList(unfaulted))
+			}
+		}
+		fmt.Fprintf(&b, "reproduce: go test -run '^%s$' -onceproof.seeds=%d", t.Name(), seed)
+		t.Errorf("%s", b.String())
 		return
 	}
 	t.Logf("onceproof: job %s passed seeds %s", spec.Name, r)
@@ -121,7 +144,7 @@ func CheckScenario(t TB, name string, o Options) {
 	}
 	r, err := o.seeds()
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("onceproof: %v", err)
 		return
 	}
 	for seed := r.First; seed <= r.Last; seed++ {
@@ -187,12 +210,83 @@ func runJob(c cluster.Options, plan faults.Plan) (*cluster.Result, error) {
 	return cl.Run(context.Background()), nil
 }
 
-// shrinkJob makes a failing plan 1-minimal (faults.Shrink).
-func shrinkJob(c cluster.Options, plan faults.Plan) faults.Plan {
-	return faults.Shrink(plan, func(try faults.Plan) bool {
+// check is one check that did not pass, as a shrink must keep it failing:
+// the same checker, verdict and anomaly.
+type check struct {
+	checker string
+	verdict checkers.Verdict
+	anomaly string
+}
+
+// String reads like "exactly-once (violation duplicate)".
+func (c check) String() string {
+	s := c.verdict.String()
+	if c.anomaly != "" {
+		s += " " + c.anomaly
+	}
+	return c.checker + " (" + s + ")"
+}
+
+// failing lists the checks of vs that did not pass, in their order.
+func failing(vs []checkers.Result) []check {
+	var out []check
+	for _, v := range vs {
+		if v.Verdict != checkers.Ok {
+			out = append(out, check{v.Checker, v.Verdict, v.Anomaly})
+		}
+	}
+	return out
+}
+
+// failedAmong returns the checks of want that also fail in vs.
+func failedAmong(want []check, vs []checkers.Result) []check {
+	got := failing(vs)
+	var out []check
+	for _, c := range want {
+		if slices.Contains(got, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func checkList(cs []check) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shrinkJob finds a 1-minimal part of a failing plan (faults.Shrink) that
+// still fails every check in want. A candidate that fails only some of
+// them, or fails in another way, does not reproduce the failure: were any
+// failure good enough, a check that fails without faults (a State fold
+// that disagrees with the job, say) would shrink every schedule to nothing,
+// and the report would offer "no faults" beside a duplicate that needed
+// one. It also returns the checks of want that fail with no fault at all,
+// found by one run without faults before shrinking; if that run fails them
+// all, the minimal schedule is empty.
+func shrinkJob(c cluster.Options, plan faults.Plan, want []check) (minimal faults.Plan, unfaulted []check) {
+	reproduces := func(try faults.Plan) (bool, []checkers.Result) {
 		res, err := runJob(c, try)
-		return err == nil && res.Verdict() != checkers.Ok
-	})
+		if err != nil {
+			return false, nil
+		}
+		return len(failedAmong(want, res.Verdicts)) == len(want), res.Verdicts
+	}
+	if len(plan.Faults) == 0 {
+		return plan, want
+	}
+	ok, vs := reproduces(faults.Plan{})
+	if ok {
+		return faults.Plan{}, want
+	}
+	unfaulted = failedAmong(want, vs)
+	return faults.Shrink(plan, func(try faults.Plan) bool {
+		ok, _ := reproduces(try)
+		return ok
+	}), unfaulted
 }
 
 func verdictLines(vs []checkers.Result) string {
@@ -206,8 +300,5 @@ func verdictLines(vs []checkers.Result) string {
 }
 
 func indent(s string) string {
-	if s == "" {
-		return "  (no faults: the job fails without any)"
-	}
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
 }

@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"github.com/onceproof/onceproof/checkers"
 	"math/rand/v2"
@@ -104,14 +105,57 @@ type Spec struct {
 	Register func(key, value string) (string, int64, bool)
 }
 
-// below reports whether c lies before the checkpoint's offsets.
-func below(c Committed, offsets map[string]int64) bool {
+// Validate reports the first part of s that a run needs and s lacks. Name,
+// Inputs, Output, Build, Generate, Oracle and Lineage are required; State
+// and Restored come together or not at all; Description and Register are
+// optional.
+func (s *Spec) Validate() error {
+	if s == nil {
+		return errors.New("job spec: nil")
+	}
+	if s.Name == "" {
+		return errors.New("job spec: Name is empty: runs, reports and checkpoint paths are named after it")
+	}
+	var why string
+	switch {
+	case s.Build == nil:
+		why = "Build is nil: nothing builds the job graph"
+	case s.Inputs == nil:
+		why = "Inputs is nil: the run must know which topics to create and write the input to"
+	case s.Output == nil:
+		why = "Output is nil: the run must know which topic the job commits its output to"
+	case s.Generate == nil:
+		why = "Generate is nil: the job has no input"
+	case s.Oracle == nil:
+		why = "Oracle is nil: the oracle is what the committed output is judged against"
+	case s.Lineage == nil:
+		why = "Lineage is nil: the exactly-once check traces every output record to its input by its lineage"
+	case s.State != nil && s.Restored == nil:
+		why = "State is set without Restored: the check needs to read the state back from the snapshots (jobs.KeyedState reads the engine's value and list states)"
+	case s.Restored != nil && s.State == nil:
+		why = "Restored is set without State: the restored state needs the oracle's fold to be judged against"
+	case s.Order != checkers.Unordered && s.Order != checkers.PerKey && s.Order != checkers.PerPartition:
+		why = fmt.Sprintf("Order %q is none of %q, %q and %q", s.Order, checkers.Unordered, checkers.PerKey, checkers.PerPartition)
+	default:
+		return nil
+	}
+	return fmt.Errorf("job spec %q: %s", s.Name, why)
+}
+
+// Before reports whether c was read before a checkpoint whose source
+// offsets are offsets ("topic/partition" -> next offset, as Spec.State
+// receives them): whether the state at that checkpoint includes c.
+func (c Committed) Before(offsets map[string]int64) bool {
 	return c.Offset < offsets[fmt.Sprintf("%s/%d", c.Topic, c.Partition)]
 }
 
-// restoredState renders every value and list of the snapshots as
-// "name:key" -> value (lists joined with ",").
-func restoredState(snaps []*engine.TaskSnapshot) map[string]string {
+// KeyedState renders the keyed state held by snaps the way Spec.State
+// renders the oracle's: every value state as "name:key" -> value, and
+// every list state as "name:key" -> its elements joined with ",", in the
+// order they were added. A job whose state lives in the engine's value and
+// list states can use it as its Spec.Restored unchanged; one that encodes
+// more into a value writes its State fold to produce the same encoding.
+func KeyedState(snaps []*engine.TaskSnapshot) map[string]string {
 	out := map[string]string{}
 	for _, s := range snaps {
 		for _, g := range s.Keyed {
@@ -223,14 +267,14 @@ func init() {
 			out := map[string]string{}
 			counts := map[string]int{}
 			for _, c := range in {
-				if below(c, offsets) {
+				if c.Before(offsets) {
 					counts[c.Key]++
 					out["count:"+c.Key] = fmt.Sprint(counts[c.Key])
 				}
 			}
 			return out
 		},
-		Restored: restoredState,
+		Restored: KeyedState,
 		Register: func(_, v string) (string, int64, bool) {
 			i := strings.LastIndexByte(v, '#')
 			if i < 0 {
@@ -290,7 +334,7 @@ func init() {
 		State: func(in []Committed, offsets map[string]int64) map[string]string {
 			lists := map[string][]string{}
 			for _, c := range in {
-				if below(c, offsets) {
+				if c.Before(offsets) {
 					k := c.Topic + ":" + c.Key
 					lists[k] = append(lists[k], c.Value)
 				}
@@ -301,7 +345,7 @@ func init() {
 			}
 			return out
 		},
-		Restored: restoredState,
+		Restored: KeyedState,
 	}
 }
 

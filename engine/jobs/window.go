@@ -225,7 +225,7 @@ func init() {
 			sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 			var read []Committed
 			for _, c := range in {
-				if _, t, ok := parseWindowInput(c.Value); ok && below(c, offsets) {
+				if _, t, ok := parseWindowInput(c.Value); ok && c.Before(offsets) {
 					read = append(read, c)
 					if m, seen := maxT[c.Partition]; !seen || t > m {
 						maxT[c.Partition] = t
@@ -255,6 +255,6 @@ func init() {
 			}
 			return out
 		},
-		Restored: restoredState,
+		Restored: KeyedState,
 	}
 }

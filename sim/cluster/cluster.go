@@ -93,8 +93,8 @@ func (o Options) Validate() error {
 		if _, err := jobs.Lookup(o.Job); err != nil {
 			return fmt.Errorf("job: %w", err)
 		}
-	} else if err := validateSpec(o.Spec); err != nil {
-		return fmt.Errorf("spec: %w", err)
+	} else if err := o.Spec.Validate(); err != nil {
+		return err
 	}
 	if err := o.Params.Validate(); err != nil {
 		return fmt.Errorf("params.%w", err)
@@ -130,25 +130,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("run_limit: must be positive, got %v", o.RunLimit)
 	}
 	return o.StorageLatency.Validate("storage_latency")
-}
-
-// validateSpec checks that a user's job spec has every part a run needs.
-func validateSpec(s *jobs.Spec) error {
-	switch {
-	case s.Name == "":
-		return fmt.Errorf("name: empty")
-	case s.Inputs == nil || s.Output == nil:
-		return fmt.Errorf("%s: Inputs and Output must be set", s.Name)
-	case s.Build == nil:
-		return fmt.Errorf("%s: Build must be set", s.Name)
-	case s.Generate == nil:
-		return fmt.Errorf("%s: Generate must be set", s.Name)
-	case s.Oracle == nil || s.Lineage == nil:
-		return fmt.Errorf("%s: Oracle and Lineage must be set: the oracle is what the output is judged against", s.Name)
-	case (s.State == nil) != (s.Restored == nil):
-		return fmt.Errorf("%s: State and Restored go together", s.Name)
-	}
-	return nil
 }
 
 // Cluster is one run being set up or running.
