@@ -181,13 +181,45 @@ func median(xs []int, bound int) float64 {
 	return float64(v[n/2-1]+v[n/2]) / 2
 }
 
-// ShrinkPlan makes a failing plan of s at seed 1-minimal (faults.Shrink).
-// A run that errors counts as not failing.
+// ShrinkPlan makes a failing plan of s at seed 1-minimal (faults.Shrink):
+// the smaller plan must still fail every check the whole plan failed, with
+// the same anomaly. Were any failure good enough, a check that fails with
+// fewer faults in another way (a liveness failure standing in for a
+// duplicate, say) would shrink the schedule to one that shows a different
+// bug. A run that errors counts as not failing.
 func ShrinkPlan(ctx context.Context, s *Scenario, seed uint64, ms engine.Mutants, p faults.Plan) (faults.Plan, error) {
+	whole, err := s.Run(ctx, RunOptions{Seed: seed, Plan: &p, Mutants: ms})
+	if err != nil {
+		return p, err
+	}
+	want := failedChecks(whole.Verdicts)
+	if len(want) == 0 {
+		return p, nil // nothing to keep failing
+	}
 	return faults.Shrink(p, func(try faults.Plan) bool {
 		o, err := s.Run(ctx, RunOptions{Seed: seed, Plan: &try, Mutants: ms})
-		return err == nil && o.Verdict() != checkers.Ok
+		if err != nil {
+			return false
+		}
+		got := failedChecks(o.Verdicts)
+		for k := range want {
+			if !got[k] {
+				return false
+			}
+		}
+		return true
 	}), nil
+}
+
+// failedChecks names each failing check by checker, verdict and anomaly.
+func failedChecks(vs []checkers.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, v := range vs {
+		if v.Verdict != checkers.Ok {
+			out[v.Checker+"\x00"+v.Verdict.String()+"\x00"+v.Anomaly] = true
+		}
+	}
+	return out
 }
 
 // WriteMutantTable renders rows as a Markdown table, with the command that
