@@ -291,7 +291,7 @@ or the output could not be read back).`,
 	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary one)")
 	f.StringSliceVar(&mutants, "mutant", nil, "switch on a deliberate bug of the engine, to see the checkers catch it live (repeatable; an unknown name lists the known ones)")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
-	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	k.add(cmd)
 	return cmd
 }
@@ -355,7 +355,7 @@ engine/franz-go.`,
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
 	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker")
-	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
 
@@ -388,7 +388,7 @@ func simCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario")
-	cmd.Flags().StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	cmd.Flags().StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
 
