@@ -244,6 +244,10 @@ type Runner struct {
 	// (coordinator goroutine only): their directories are not discarded
 	// even if the coordinator gave up on them, since the write may land.
 	writingMeta map[int64]bool
+	// lastCompleted is the latest checkpoint known complete (coordinator
+	// goroutine only): the sweep after the next one looks only between
+	// the two, where nothing else deletes.
+	lastCompleted int64
 
 	mu          sync.Mutex
 	cur         *attempt
@@ -325,7 +329,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	// metadata is one an earlier run never completed: its files are
 	// garbage. (recoverJob has already counted it, so its id is not
 	// reused.)
-	removed, err := r.store.removeIncomplete(r.prefix, math.MaxInt64)
+	removed, err := r.store.removeIncomplete(r.prefix, 0, math.MaxInt64)
 	r.noteDiscarded(removed)
 	if err != nil {
 		return fmt.Errorf("recover %s: %w", r.cfg.CheckpointDir, err)
@@ -379,6 +383,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.cbox = newMailbox("coordinator", r.cfg.MailboxSize)
 	env := &coordEnv{r: r}
 	r.coord = engine.NewCoordinator(r.job, env, r.cfg.Checkpoint, r.cfg.Restart, r.cfg.Task.Mutants, r.prefix)
+	for _, md := range rec.completed {
+		r.lastCompleted = max(r.lastCompleted, md.Checkpoint)
+	}
 	if rec.state != (engine.State{}) || len(completed) > 0 {
 		r.coord.Recover(rec.state, completed)
 	}
@@ -895,10 +902,13 @@ func (c *coordEnv) Event(e engine.Event) {
 			r.discard(n)
 		}
 	case engine.PhaseMetadataWritten:
-		// With one checkpoint in flight at a time, no checkpoint before
-		// this one can still complete: sweep up what failed ones, or
-		// late snapshot writes of a cancelled attempt, left behind.
-		r.sweepIncomplete(e.Checkpoint)
+		// With one checkpoint in flight at a time, no checkpoint between
+		// the previous completed one and this one can still complete:
+		// sweep up what failed ones, or late snapshot writes of a
+		// cancelled attempt, left behind. (Below the previous one,
+		// evicted checkpoints are being deleted, metadata first.)
+		r.sweepIncomplete(r.lastCompleted, e.Checkpoint)
+		r.lastCompleted = max(r.lastCompleted, e.Checkpoint)
 	}
 	switch e.Phase {
 	case "checkpoint-failed", "failover", "deploy", "recovered":
@@ -930,9 +940,10 @@ func (r *Runner) discard(n int64) {
 	}()
 }
 
-// sweepIncomplete deletes every checkpoint directory below n that has no
-// metadata. It runs on the coordinator goroutine; the deletion does not.
-func (r *Runner) sweepIncomplete(n int64) {
+// sweepIncomplete deletes every checkpoint directory between after and n
+// that has no metadata. It runs on the coordinator goroutine; the deletion
+// does not.
+func (r *Runner) sweepIncomplete(after, n int64) {
 	for m := range r.writingMeta { // lint:sorted only finds the lowest
 		if m < n {
 			n = m // not below a metadata write in flight
@@ -941,7 +952,7 @@ func (r *Runner) sweepIncomplete(n int64) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		removed, err := r.store.removeIncomplete(r.prefix, n)
+		removed, err := r.store.removeIncomplete(r.prefix, after, n)
 		r.noteDiscarded(removed)
 		if err != nil {
 			r.event(0, engine.Event{Phase: "delete-failed", Detail: err.Error()})

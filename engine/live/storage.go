@@ -94,12 +94,12 @@ func (s *storage) removeCheckpoint(prefix string, n int64) error {
 }
 
 // removeIncomplete deletes every checkpoint directory of the job under
-// prefix numbered below below that has no metadata file: a checkpoint that
+// prefix numbered above above and below below that has no metadata file: a checkpoint that
 // never reached its commit point, whose snapshots nothing will read. A
 // directory whose metadata exists but cannot be read is left alone: it may
 // be a completed checkpoint damaged on disk, which is evidence, not garbage.
 // It returns the ids it removed.
-func (s *storage) removeIncomplete(prefix string, below int64) ([]int64, error) {
+func (s *storage) removeIncomplete(prefix string, above, below int64) ([]int64, error) {
 	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -112,7 +112,7 @@ func (s *storage) removeIncomplete(prefix string, below int64) ([]int64, error) 
 	var errs []error
 	for _, e := range entries {
 		n, ok := checkpointDirID(e)
-		if !ok || n >= below {
+		if !ok || n <= above || n >= below {
 			continue
 		}
 		done, err := s.removeIncompleteOne(prefix, n)
@@ -302,4 +302,19 @@ func loadCheckpointPath(path, prefix string) (engine.Metadata, string, error) {
 		root = "."
 	}
 	return md, root, nil
+}
+
+// CompletedCheckpoints lists the ids of job's completed checkpoints in
+// checkpointDir, oldest first: those whose metadata was written, as Start
+// finds them.
+func CompletedCheckpoints(checkpointDir, job string) ([]int64, error) {
+	rec, err := (&storage{dir: checkpointDir}).recoverJob(job)
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: %w", checkpointDir, err)
+	}
+	var out []int64
+	for _, md := range rec.completed {
+		out = append(out, md.Checkpoint)
+	}
+	return out, nil
 }

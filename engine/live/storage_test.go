@@ -49,7 +49,7 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 	}
 	// Checkpoints 1 and 3, which have no metadata, are garbage; 4's
 	// metadata exists, damaged, and is evidence.
-	removed, err := s.removeIncomplete("job", 100)
+	removed, err := s.removeIncomplete("job", 0, 100)
 	if err != nil || !slices.Equal(removed, []int64{1, 3}) {
 		t.Errorf("remove incomplete: got %v, %v; want [1 3]", removed, err)
 	}
@@ -60,8 +60,9 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 		}
 	}
 	must(t, s.put("job/chk-5/src-0", []byte("x")))
-	if removed, err := s.removeIncomplete("job", 5); err != nil || len(removed) != 0 {
-		t.Errorf("remove incomplete below 5: got %v, %v; want nothing (5 is not below 5)", removed, err)
+	must(t, s.put("job/chk-7/src-0", []byte("x")))
+	if removed, err := s.removeIncomplete("job", 5, 7); err != nil || len(removed) != 0 {
+		t.Errorf("remove incomplete between 5 and 7: got %v, %v; want nothing (neither 5 nor 7 is between)", removed, err)
 	}
 	must(t, s.removeCheckpoint("job", 2))
 	if _, err := os.Stat(filepath.Join(s.dir, "job", "chk-2")); !os.IsNotExist(err) {
