@@ -311,7 +311,7 @@ func resume(cmd *cobra.Command, args []string, from string, o *bench.RunOptions)
 	}
 	m.Apply(o, given)
 	o.CheckpointDir, o.Resume = dir, true
-	return nil
+	return m.Mismatch(*o)
 }
 
 func runCmd() *cobra.Command {
