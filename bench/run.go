@@ -412,10 +412,13 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 	var killArmedAt atomic.Int64 // Unix ns from which KillPhase kills; 0 before the start
 	var killed atomic.Bool
 	var firstRunning atomic.Int64 // Unix ns at which every task first ran
+	var lost lostTxns
+	cfg.KeepDrainingOnLoss = true // the judge tells the broker's loss from the engine's
 	cfg.OnEvent = func(ev live.Event) {
 		if ev.Phase == "running" {
 			firstRunning.CompareAndSwap(0, ev.At.UnixNano())
 		}
+		lost.note(ev)
 		if o.KillPhase == "" {
 			return
 		}
@@ -631,7 +634,7 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 	if o.Verify {
 		// The output topic holds every run's output, so this checks
 		// the killed runs and this one together.
-		res.Verdicts = append(livetest.Judge(ctx, c.Opts, spec, name(out.Name), committed), readBack.Check)
+		res.Verdicts = append(lost.judge(livetest.Judge(ctx, c.Opts, spec, name(out.Name), committed)), readBack.Check)
 	}
 	res.TopicsDeleted = j.finish(ctx, c, o, res)
 	return res, nil

@@ -56,6 +56,12 @@ type Config struct {
 	RequestTimeout time.Duration `json:"request_timeout"`
 	// MailboxSize is the capacity of each task's mailbox (default 4096).
 	MailboxSize int `json:"mailbox_size"`
+	// KeepDrainingOnLoss makes Drain wait for its final checkpoint even
+	// when the broker refused to commit pre-committed transactions (they
+	// are lost, and the output lacks them), instead of failing with
+	// ErrLostTransactions: for a caller whose checker tells the broker's
+	// loss from the engine's.
+	KeepDrainingOnLoss bool `json:"keep_draining_on_loss,omitempty"`
 	// OnEvent, if set, sees every checkpoint-protocol event. It is called
 	// from the goroutine of the task or coordinator that raised it, so it
 	// must be safe for concurrent use and quick.
@@ -126,6 +132,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ErrLostTransactions is wrapped by Drain when the broker refused to commit
+// transactions that a completed checkpoint had pre-committed.
+var ErrLostTransactions = errors.New("pre-committed transactions lost")
 
 // Event is an engine event, stamped with the wall clock and the attempt
 // of the task that raised it (0 for the coordinator).
@@ -583,8 +593,8 @@ func (r *Runner) Drain(ctx context.Context, ends map[string]int64) (engine.Metad
 				}
 				inFlight = md.Checkpoint
 			}
-			if st.LostTransactions > 0 {
-				return engine.Metadata{}, fmt.Errorf("live: %d pre-committed transactions lost", st.LostTransactions)
+			if st.LostTransactions > 0 && !r.cfg.KeepDrainingOnLoss {
+				return engine.Metadata{}, fmt.Errorf("live: %d %w", st.LostTransactions, ErrLostTransactions)
 			}
 			r.cbox.post(r.expedite)
 		}
