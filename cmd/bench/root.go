@@ -290,15 +290,14 @@ func resume(cmd *cobra.Command, args []string, from string, o *bench.RunOptions)
 		case o.JobID != "":
 			dir = bench.DefaultCheckpointDir(o.JobID)
 		default:
-			return errors.New("--from-checkpoint latest: latest in which directory? Give --job-id (its checkpoints are in " +
-				bench.DefaultCheckpointDir("JOB-ID") + ") or --checkpoint-dir")
+			return errors.New("--from-checkpoint latest: latest in which directory? Give --job-id (whose checkpoints are in $TMPDIR/onceproof-bench/<job-id>) or --checkpoint-dir")
 		}
 	} else if f.Changed("checkpoint-dir") && filepath.Clean(o.CheckpointDir) != filepath.Clean(from) {
 		return fmt.Errorf("--from-checkpoint %s and --checkpoint-dir %s: a resume goes on in the killed run's directory; give one", from, o.CheckpointDir)
 	}
 	m, err := bench.ReadManifest(dir)
 	if err != nil {
-		return fmt.Errorf("--from-checkpoint %s: %w", from, err)
+		return fmt.Errorf("--from-checkpoint: %w", err)
 	}
 	given := func(flag string) bool {
 		switch flag {
