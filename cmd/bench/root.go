@@ -507,7 +507,7 @@ engine/franz-go.`,
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
-			o.Log = cmd.OutOrStdout()
+			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			start, env := time.Now(), bench.CurrentEnvironment()
 			res, err := bench.Compare(cmd.Context(), o)
 			if err != nil {
@@ -561,7 +561,7 @@ func simCmd() *cobra.Command {
 				return usage(fmt.Errorf("--seeds: must be at least 1, got %d", o.Seeds))
 			}
 			o.Scenarios = args
-			o.Log = cmd.OutOrStdout()
+			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			env := bench.CurrentEnvironment()
 			res, err := bench.Sim(cmd.Context(), o)
 			if err != nil {
