@@ -354,14 +354,23 @@ func prepareJob(ctx context.Context, c *Cluster, o RunOptions, spec *jobs.Spec, 
 		outName = o.OutputTopic
 	}
 	j.topics[out.Name] = outName
-	if prev != nil {
+	// The job's own topics are created, and must not exist yet; named
+	// ones with --create-topics are created if they do not exist, and are
+	// the job's only then.
+	var ifMissing []string
+	switch {
+	case prev != nil:
 		j.created = prev.Created
-	} else {
-		if len(o.InputTopics) == 0 || o.CreateTopics {
+	default:
+		if len(o.InputTopics) == 0 {
 			j.created = append(j.created, actualIn...)
+		} else if o.CreateTopics {
+			ifMissing = append(ifMissing, actualIn...)
 		}
-		if o.OutputTopic == "" || o.CreateTopics {
+		if o.OutputTopic == "" {
 			j.created = append(j.created, outName)
+		} else if o.CreateTopics {
+			ifMissing = append(ifMissing, outName)
 		}
 	}
 
@@ -383,8 +392,26 @@ func prepareJob(ctx context.Context, c *Cluster, o RunOptions, spec *jobs.Spec, 
 		parts[actualIn[i]] = t.Partitions
 	}
 	for _, t := range append(append([]string(nil), actualIn...), outName) {
-		if err := j.ensureTopic(ctx, c, o, t, parts[t], prev != nil); err != nil {
+		if err := j.ensureTopic(ctx, c, o, t, parts[t], prev != nil, slices.Contains(ifMissing, t)); err != nil {
 			return j, err
+		}
+	}
+	// Named topics this run created are the job's from now on. (A run
+	// killed before this write leaves them out: never deleted, rather
+	// than a topic that existed before taken for the job's.)
+	var added []string
+	for _, t := range j.made {
+		if !slices.Contains(j.created, t) {
+			added = append(added, t)
+		}
+	}
+	if len(added) > 0 {
+		j.created = append(j.created, added...)
+		if j.manifest != nil {
+			j.manifest.Created = j.created
+			if err := j.manifest.write(j.dir); err != nil {
+				return j, err
+			}
 		}
 	}
 
@@ -399,7 +426,11 @@ func prepareJob(ctx context.Context, c *Cluster, o RunOptions, spec *jobs.Spec, 
 			n += v
 		}
 		if n > 0 {
-			return j, InputError{fmt.Errorf("output topic %s is not empty (its partitions end at %d offsets in all): the exactly-once check needs an output only this job writes; give an empty topic or another --job-id", outName, n)}
+			instead := "another --job-id"
+			if o.OutputTopic != "" {
+				instead = "an empty --output-topic"
+			}
+			return j, InputError{fmt.Errorf("output topic %s is not empty (its partitions end at %d offsets in all): the exactly-once check needs an output only this job writes; give %s", outName, n, instead)}
 		}
 	}
 	return j, j.planInput(ctx, c, in, inputs)
@@ -407,14 +438,17 @@ func prepareJob(ctx context.Context, c *Cluster, o RunOptions, spec *jobs.Spec, 
 
 // ensureTopic creates topic if the run owns it, and checks that it exists
 // with the partitions the job needs.
-func (j *runJob) ensureTopic(ctx context.Context, c *Cluster, o RunOptions, topic string, partitions int32, resume bool) error {
-	if slices.Contains(j.created, topic) {
+//
+// ifMissing (a topic named with --create-topics) creates it only if it
+// does not exist.
+func (j *runJob) ensureTopic(ctx context.Context, c *Cluster, o RunOptions, topic string, partitions int32, resume, ifMissing bool) error {
+	if slices.Contains(j.created, topic) || ifMissing {
 		err := c.CreateTopicSpec(ctx, topic, partitions, o.Topics)
 		if err == nil {
 			j.made = append(j.made, topic)
 		}
 		switch {
-		case errors.Is(err, kerr.TopicAlreadyExists) && resume:
+		case errors.Is(err, kerr.TopicAlreadyExists) && (resume || ifMissing):
 		case errors.Is(err, kerr.TopicAlreadyExists):
 			return InputError{fmt.Errorf("topic %s already exists: job %s ran before? Resume it with --from-checkpoint, choose another --job-id, or name existing topics with --input-topic and --output-topic", topic, j.jobID)}
 		case err != nil:
@@ -425,7 +459,7 @@ func (j *runJob) ensureTopic(ctx context.Context, c *Cluster, o RunOptions, topi
 	var n int32
 	var err error
 	for try := 0; try < 20; try++ {
-		if n, err = c.Partitions(ctx, topic); !errors.Is(err, kerr.UnknownTopicOrPartition) || !slices.Contains(j.created, topic) {
+		if n, err = c.Partitions(ctx, topic); !errors.Is(err, kerr.UnknownTopicOrPartition) || !slices.Contains(j.made, topic) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)

@@ -637,6 +637,7 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 		res.Verdicts = append(lost.judge(livetest.Judge(ctx, c.Opts, spec, name(out.Name), committed)), readBack.Check)
 	}
 	res.TopicsDeleted = j.finish(ctx, c, o, res)
+	res.CheckpointDir = j.dirKept() // gone once the job finished and its topics were deleted
 	return res, nil
 }
 
@@ -666,7 +667,7 @@ func (r *RunResult) Print(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "job %s  parallelism %d  partitions %d  %s  %s state  checkpoints %s every %v\n",
 		o.Job, o.Parallelism, o.Partitions, o.Guarantee, o.Backend, o.Checkpoints, o.Interval)
-	where := "temporary checkpoints"
+	where := "checkpoints not kept"
 	if r.CheckpointDir != "" {
 		where = "checkpoints in " + r.CheckpointDir
 	}
