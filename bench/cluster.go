@@ -180,11 +180,11 @@ func sortedKeys(m map[string]int64) []string {
 
 // TopicSpec is how the topics a run creates are created.
 type TopicSpec struct {
-	// ReplicationFactor of each topic (-1 or 0: the broker's default).
-	ReplicationFactor int16
+	// ReplicationFactor of each topic (0: the broker's default).
+	ReplicationFactor int16 `json:"replication_factor,omitempty"`
 	// MinInsyncReplicas sets min.insync.replicas (0: the broker's
 	// default).
-	MinInsyncReplicas int
+	MinInsyncReplicas int `json:"min_insync_replicas,omitempty"`
 }
 
 // CreateTopicSpec creates topic with the given partitions as spec says. A

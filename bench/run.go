@@ -520,10 +520,13 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 		}
 		return n
 	}
-	jobMeter := newMeter(total, restoredRecords)
-	jobLine := func() string {
-		return fmt.Sprintf("job read %s; %d checkpoints, %d restarts", jobMeter.render(consumed()), len(r.Checkpoints()), len(r.Restarts()))
+	jobLineOf := func(m *meter) func() string {
+		return func() string {
+			return fmt.Sprintf("job read %s; %d checkpoints, %d restarts", m.render(consumed()), len(r.Checkpoints()), len(r.Restarts()))
+		}
 	}
+	jobMeter := newMeter(total, restoredRecords)
+	jobLine := jobLineOf(jobMeter)
 	var writeEnd time.Time
 	if streaming {
 		stop := time.Time{}
@@ -546,7 +549,6 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 		}
 		writeEnd = time.Now()
 	}
-	prog.set(jobLine)
 	ends := map[string]int64{}
 	for _, t := range spec.Inputs(p) {
 		e, err := c.Ends(ctx, name(t.Name), t.Partitions)
@@ -561,7 +563,9 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 	for _, v := range ends { // lint:sorted sums
 		endTotal += v
 	}
-	jobMeter.total = endTotal
+	// The input's end is known now (a --duration may have cut it short):
+	// a meter against it, from the same start.
+	prog.set(jobLineOf(&meter{total: endTotal, t0: jobMeter.t0, n0: jobMeter.n0}))
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer dcancel()
 	if _, err := r.Drain(dctx, ends); err != nil {
