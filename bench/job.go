@@ -583,7 +583,7 @@ func (j *runJob) abandon(c *Cluster, log io.Writer, runErr error) {
 	if j.resumable() && !(refused && j.fresh) {
 		if runErr != nil && !refused {
 			topics := slices.Sorted(maps.Values(j.topics))
-			logf(log, "job %s can be resumed: bench run --from-checkpoint %s --brokers %s (its checkpoints and topics %s are kept)",
+			logf(log, "job %s can be resumed: bench run --from-checkpoint %s --brokers %s, with the same TLS and SASL flags (its checkpoints and topics %s are kept)",
 				j.jobID, j.dir, strings.Join(j.brokers, ","), strings.Join(topics, ", "))
 		}
 		return

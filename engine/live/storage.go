@@ -23,6 +23,12 @@ import (
 // same directory, fsync, rename, fsync of the directory. A reader therefore
 // sees a whole object or none, and an object whose write returned nil
 // survives a crash.
+//
+// A chk-<n> directory without _metadata is a checkpoint that never
+// completed: the Runner deletes it when it starts (an earlier run's), when
+// the checkpoint fails or a restart drops it (unless its metadata write is
+// still in flight), and, for late snapshot writes, when the next checkpoint
+// completes. One whose _metadata exists but cannot be read is kept.
 
 // metadataName is the file that makes a checkpoint complete.
 const metadataName = "_metadata"
