@@ -134,13 +134,19 @@ func (c *Cluster) lastStable(ctx context.Context, topic string, partitions int32
 }
 
 func (c *Cluster) listOffsets(ctx context.Context, topic string, partitions int32, isolation int8) (map[string]int64, error) {
+	return c.listOffsetsAt(ctx, topic, partitions, isolation, -1)
+}
+
+// listOffsetsAt lists each partition's offset at timestamp ts (-1: the
+// end, -2: the log start).
+func (c *Cluster) listOffsetsAt(ctx context.Context, topic string, partitions int32, isolation int8, ts int64) (map[string]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.IsolationLevel = isolation
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = topic
 	for p := int32(0); p < partitions; p++ {
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.Timestamp = p, -1
+		rp.Partition, rp.Timestamp = p, ts
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	req.Topics = append(req.Topics, rt)
@@ -170,4 +176,127 @@ func sortedKeys(m map[string]int64) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TopicSpec is how the topics a run creates are created.
+type TopicSpec struct {
+	// ReplicationFactor of each topic (0: the broker's default).
+	ReplicationFactor int16 `json:"replication_factor,omitempty"`
+	// MinInsyncReplicas sets min.insync.replicas (0: the broker's
+	// default).
+	MinInsyncReplicas int `json:"min_insync_replicas,omitempty"`
+}
+
+// CreateTopicSpec creates topic with the given partitions as spec says. A
+// topic that exists already gives an error that wraps
+// kerr.TopicAlreadyExists.
+func (c *Cluster) CreateTopicSpec(ctx context.Context, topic string, partitions int32, spec TopicSpec) error {
+	var configs map[string]*string
+	if spec.MinInsyncReplicas > 0 {
+		v := fmt.Sprint(spec.MinInsyncReplicas)
+		configs = map[string]*string{"min.insync.replicas": &v}
+	}
+	if c.Broker != nil {
+		if c.Broker.Cluster.TopicInfo(topic) != nil {
+			return fmt.Errorf("create topic %s: %w", topic, kerr.TopicAlreadyExists)
+		}
+		plain := map[string]string{}
+		for k, v := range configs { // lint:sorted copies a map
+			plain[k] = *v
+		}
+		if err := c.Broker.Cluster.CreateTopic(topic, partitions, plain); err != nil {
+			return fmt.Errorf("create topic %s: %w", topic, err)
+		}
+		return nil
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = topic, partitions, -1
+	if spec.ReplicationFactor > 0 {
+		t.ReplicationFactor = spec.ReplicationFactor
+	}
+	for k, v := range configs { // lint:sorted one entry at most
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = k, v
+		t.Configs = append(t.Configs, cfg)
+	}
+	req.Topics = append(req.Topics, t)
+	req.TimeoutMillis = 30000
+	resp, err := req.RequestWith(ctx, c.admin)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			msg := ""
+			if rt.ErrorMessage != nil {
+				msg = " (" + *rt.ErrorMessage + ")"
+			}
+			return fmt.Errorf("create topic %s%s: %w", topic, msg, err)
+		}
+	}
+	return nil
+}
+
+// DeleteTopics deletes topics.
+func (c *Cluster) DeleteTopics(ctx context.Context, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	if c.Broker != nil {
+		for _, t := range topics {
+			if err := c.Broker.Cluster.DeleteTopic(t); err != nil {
+				return fmt.Errorf("delete topic %s: %w", t, err)
+			}
+		}
+		return nil
+	}
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 30000
+	for _, t := range topics {
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+		req.TopicNames = append(req.TopicNames, t)
+	}
+	resp, err := req.RequestWith(ctx, c.admin)
+	if err != nil {
+		return fmt.Errorf("delete topics %s: %w", strings.Join(topics, ","), err)
+	}
+	var errs []error
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			name := ""
+			if rt.Topic != nil {
+				name = *rt.Topic
+			}
+			errs = append(errs, fmt.Errorf("delete topic %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Partitions returns how many partitions topic has; a topic that does not
+// exist gives an error that wraps kerr.UnknownTopicOrPartition.
+func (c *Cluster) Partitions(ctx context.Context, topic string) (int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.admin)
+	if err != nil {
+		return 0, fmt.Errorf("metadata for %s: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return 0, fmt.Errorf("metadata for %s: %d topics", topic, len(resp.Topics))
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		return 0, fmt.Errorf("topic %s: %w", topic, err)
+	}
+	return int32(len(resp.Topics[0].Partitions)), nil
+}
+
+// Starts returns each partition's log start offset, keyed "topic/p".
+func (c *Cluster) Starts(ctx context.Context, topic string, partitions int32) (map[string]int64, error) {
+	return c.listOffsetsAt(ctx, topic, partitions, 0, -2)
 }

@@ -47,8 +47,13 @@ type CompareOptions struct {
 	// VirtualNetwork.
 	TCP bool `json:"tcp,omitempty"`
 	// Only, if set, runs only these contenders.
-	Only []string  `json:"only,omitempty"`
-	Log  io.Writer `json:"-"`
+	Only []string `json:"only,omitempty"`
+	// Log gets a line per run; Progress, every ProgressEvery (0:
+	// ProgressEvery), how far the comparison is and how long it has left
+	// (nil: neither).
+	Log           io.Writer     `json:"-"`
+	Progress      io.Writer     `json:"-"`
+	ProgressEvery time.Duration `json:"-"`
 }
 
 // DefaultCompareOptions sizes a comparison to finish well inside three

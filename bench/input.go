@@ -22,6 +22,9 @@ type Input struct {
 	// not yet).
 	ackedNs []atomic.Int64
 	written atomic.Int64
+	// todo are the indexes of the records Write writes, in order (nil:
+	// all): a resumed run writes only what its input topics lack.
+	todo []int
 }
 
 // NewInput draws the job's input from seed with the job's own generator
@@ -93,7 +96,14 @@ func (in *Input) Write(ctx context.Context, opts []kgo.Opt, topicOf func(string)
 			in.written.Add(1)
 		})
 	}
-	n := len(in.Records)
+	todo := in.todo
+	if todo == nil {
+		todo = make([]int, len(in.Records))
+		for i := range todo {
+			todo[i] = i
+		}
+	}
+	n := len(todo)
 	start := time.Now()
 	sent := 0
 	if rate <= 0 {
@@ -101,7 +111,7 @@ func (in *Input) Write(ctx context.Context, opts []kgo.Opt, topicOf func(string)
 			if !stop.IsZero() && sent%1024 == 0 && time.Now().After(stop) {
 				break
 			}
-			produce(sent)
+			produce(todo[sent])
 		}
 	} else {
 		tick := time.NewTicker(time.Millisecond)
@@ -113,7 +123,7 @@ func (in *Input) Write(ctx context.Context, opts []kgo.Opt, topicOf func(string)
 			}
 			due := min(n, int(rate*now.Sub(start).Seconds())+1)
 			for ; sent < due; sent++ {
-				produce(sent)
+				produce(todo[sent])
 			}
 			select {
 			case <-ctx.Done():
@@ -129,6 +139,18 @@ func (in *Input) Write(ctx context.Context, opts []kgo.Opt, topicOf func(string)
 		return in.Written(), fmt.Errorf("input producer: %w", err)
 	}
 	return in.Written(), nil
+}
+
+// inTopic returns the records that are in the input topics after Write:
+// those that were there before (had) and those Write had acknowledged.
+func (in *Input) inTopic(had []bool) []jobs.Input {
+	var out []jobs.Input
+	for i, r := range in.Records {
+		if (i < len(had) && had[i]) || in.ackedNs[i].Load() != 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // causes maps an output record's lineage to the indexes of the input

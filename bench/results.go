@@ -180,7 +180,11 @@ func (r *Result) BenchLines() []string {
 			extra += fmt.Sprintf("\t%.3f recovery-ms", msf(x.Recovery))
 		}
 		extra += fmt.Sprintf("\t%d peak-rss-bytes", x.PeakRSSBytes)
-		line(name, x.Records, perOp(x.Elapsed, x.Records), extra)
+		n := x.Records
+		if x.Processed > 0 {
+			n = x.Processed // a resume's own work
+		}
+		line(name, n, perOp(x.Elapsed, n), extra)
 	case r.Compare != nil:
 		x := r.Compare
 		for _, run := range x.Runs {

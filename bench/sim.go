@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/onceproof/onceproof/scenarios"
@@ -15,8 +17,12 @@ type SimOptions struct {
 	// Scenarios to measure (empty: every scenario in the catalogue).
 	Scenarios []string `json:"scenarios,omitempty"`
 	// Seeds per scenario, run one after another on one goroutine.
-	Seeds int       `json:"seeds"`
-	Log   io.Writer `json:"-"`
+	Seeds int `json:"seeds"`
+	// Log gets a line per scenario; Progress, every ProgressEvery (0:
+	// ProgressEvery), how many seeds are done and the time left.
+	Log           io.Writer     `json:"-"`
+	Progress      io.Writer     `json:"-"`
+	ProgressEvery time.Duration `json:"-"`
 }
 
 // SimScenario is one scenario's speed.
@@ -68,6 +74,11 @@ func Sim(ctx context.Context, o SimOptions) (*SimResult, error) {
 		res.Scenario = o.Scenarios[0]
 	}
 	total := SimScenario{Scenario: "total", Verdicts: map[string]int{}}
+	prog := startProgress(o.Progress, cmp.Or(o.ProgressEvery, ProgressEvery))
+	defer prog.stop()
+	var seedsDone atomic.Int64
+	sm := newMeter(int64(len(list)*o.Seeds), 0)
+	prog.set(func() string { return "seeds " + sm.render(seedsDone.Load()) })
 	for _, s := range list {
 		m := SimScenario{Scenario: s.Name, Verdicts: map[string]int{}}
 		t0 := time.Now()
@@ -76,6 +87,7 @@ func Sim(ctx context.Context, o SimOptions) (*SimResult, error) {
 				return nil, err
 			}
 			out, err := s.Run(ctx, scenarios.RunOptions{Seed: uint64(seed)})
+			seedsDone.Add(1)
 			if err != nil {
 				return nil, err
 			}

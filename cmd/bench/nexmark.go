@@ -89,6 +89,6 @@ output could not be read back).`,
 	f.StringVar(&o.Backend, "backend", o.Backend, "keyed state backend: heap or pebble")
 	f.StringVar(&o.Guarantee, "guarantee", o.Guarantee, "exactly-once or at-least-once")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated events")
-	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -50,7 +54,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &ue), errors.Is(err, bench.ErrUnreachable):
+	case errors.As(err, &ue), errors.Is(err, bench.ErrUnreachable), errors.As(err, new(bench.InputError)):
 		return 2
 	case errors.As(err, &ie):
 		return 4
@@ -110,9 +114,12 @@ type kafkaFlags struct {
 	tls           bool
 	tlsCA         string
 	tlsSkipVerify bool
+	tlsCert       string
+	tlsKey        string
 	saslMechanism string
 	saslUser      string
 	saslPassword  string
+	saslTokenFile string
 }
 
 func (k *kafkaFlags) add(cmd *cobra.Command) {
@@ -121,16 +128,29 @@ func (k *kafkaFlags) add(cmd *cobra.Command) {
 	f.BoolVar(&k.tls, "tls", false, "connect to --brokers over TLS")
 	f.StringVar(&k.tlsCA, "tls-ca", "", "PEM file of the CA that signed the brokers' certificates (implies --tls)")
 	f.BoolVar(&k.tlsSkipVerify, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates")
-	f.StringVar(&k.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	f.StringVar(&k.saslUser, "sasl-user", "", "SASL user")
-	f.StringVar(&k.saslPassword, "sasl-password", "", "SASL password (or set BENCH_SASL_PASSWORD)")
+	f.StringVar(&k.tlsCert, "tls-cert", "", "PEM file of this client's certificate, for brokers that authenticate clients by TLS (with --tls-key; implies --tls)")
+	f.StringVar(&k.tlsKey, "tls-key", "", "PEM file of the private key of --tls-cert")
+	f.StringVar(&k.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER")
+	f.StringVar(&k.saslUser, "sasl-user", "", "SASL user (PLAIN, SCRAM)")
+	f.StringVar(&k.saslPassword, "sasl-password", "", "SASL password (PLAIN, SCRAM; or set BENCH_SASL_PASSWORD)")
+	f.StringVar(&k.saslTokenFile, "sasl-token-file", "", "file holding the OAUTHBEARER token, read again at every authentication so that a refreshed token is used (or set BENCH_SASL_TOKEN)")
 }
 
 // opts turns the flags into kgo options, passed through to every client.
 func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 	var out []kgo.Opt
-	if k.tls || k.tlsCA != "" || k.tlsSkipVerify {
+	if (k.tlsCert == "") != (k.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key: give both (the client's certificate and its key) or neither")
+	}
+	if k.tls || k.tlsCA != "" || k.tlsSkipVerify || k.tlsCert != "" {
 		cfg := &tls.Config{InsecureSkipVerify: k.tlsSkipVerify} // #nosec G402 -- only when asked for
+		if k.tlsCert != "" {
+			pair, err := tls.LoadX509KeyPair(k.tlsCert, k.tlsKey)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", k.tlsCert, k.tlsKey, plainTLSError(err))
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
 		if k.tlsCA != "" {
 			pem, err := os.ReadFile(k.tlsCA)
 			if err != nil {
@@ -156,13 +176,71 @@ func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 		out = append(out, kgo.SASL(scram.Auth{User: k.saslUser, Pass: pass}.AsSha256Mechanism()))
 	case "SCRAM-SHA-512":
 		out = append(out, kgo.SASL(scram.Auth{User: k.saslUser, Pass: pass}.AsSha512Mechanism()))
+	case "OAUTHBEARER":
+		token, err := k.oauthToken()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kgo.SASL(oauth.Oauth(func(context.Context) (oauth.Auth, error) {
+			t, err := token()
+			return oauth.Auth{Token: t}, err
+		})))
 	default:
-		return nil, fmt.Errorf("--sasl-mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.saslMechanism)
+		return nil, fmt.Errorf("--sasl-mechanism: %q is not PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", k.saslMechanism)
+	}
+	if k.saslTokenFile != "" && !strings.EqualFold(k.saslMechanism, "OAUTHBEARER") {
+		return nil, errors.New("--sasl-token-file: applies to --sasl-mechanism OAUTHBEARER")
 	}
 	if len(out) > 0 && len(k.brokers) == 0 {
-		return nil, errors.New("--tls, --tls-ca, --tls-insecure-skip-verify and --sasl-mechanism apply to --brokers; none given")
+		return nil, errors.New("--tls, --tls-ca, --tls-cert, --tls-insecure-skip-verify and --sasl-mechanism apply to --brokers; none given")
 	}
 	return out, nil
+}
+
+// oauthToken returns what reads the OAUTHBEARER token: the file again at
+// every authentication (a sidecar may refresh it), or BENCH_SASL_TOKEN.
+// A token that cannot be had now is bad input.
+func (k *kafkaFlags) oauthToken() (func() (string, error), error) {
+	if k.saslTokenFile == "" {
+		t := strings.TrimSpace(os.Getenv("BENCH_SASL_TOKEN"))
+		if t == "" {
+			return nil, errors.New("--sasl-mechanism OAUTHBEARER: no token: give --sasl-token-file or set BENCH_SASL_TOKEN")
+		}
+		return func() (string, error) { return t, nil }, nil
+	}
+	read := func() (string, error) {
+		data, err := os.ReadFile(k.saslTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--sasl-token-file: %w", err)
+		}
+		t := strings.TrimSpace(string(data))
+		if t == "" {
+			return "", fmt.Errorf("--sasl-token-file: %s is empty", k.saslTokenFile)
+		}
+		return t, nil
+	}
+	if _, err := read(); err != nil {
+		return nil, err
+	}
+	return read, nil
+}
+
+// plainTLSError says what is wrong with a certificate or key file in the
+// user's terms where Go's error would name its own internals.
+func plainTLSError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "failed to find any PEM data in certificate"):
+		return errors.New("no PEM certificate in --tls-cert")
+	case strings.Contains(msg, "failed to find any PEM data in key"), strings.Contains(msg, "failed to find PEM block with type ending in \"PRIVATE KEY\""):
+		return errors.New("no PEM private key in --tls-key")
+	case strings.Contains(msg, "private key does not match public key"):
+		return errors.New("the key does not belong to the certificate")
+	}
+	return err
 }
 
 // save writes res under dir and prints its benchmark lines and path.
@@ -184,6 +262,9 @@ func save(w io.Writer, dir string, res *bench.Result) error {
 func commandLine() string { return strings.Join(os.Args, " ") }
 
 func jobArg(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 && cmd.Flags().Lookup("from-checkpoint") != nil && cmd.Flags().Changed("from-checkpoint") {
+		return nil // a resume takes the job from the run it resumes
+	}
 	if len(args) != 1 {
 		if len(args) == 0 {
 			return usage(fmt.Errorf("%s needs one job (known: %s)", cmd.Name(), strings.Join(jobs.Names(), ", ")))
@@ -199,15 +280,50 @@ func jobArg(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// resume points o at the run --from-checkpoint names and takes from its
+// manifest every option of the job's identity the command line left out.
+func resume(cmd *cobra.Command, args []string, from string, o *bench.RunOptions) error {
+	f := cmd.Flags()
+	dir := from
+	if from == "latest" {
+		switch {
+		case o.CheckpointDir != "":
+			dir = o.CheckpointDir
+		case o.JobID != "":
+			dir = bench.DefaultCheckpointDir(o.JobID)
+		default:
+			return errors.New("--from-checkpoint latest: latest in which directory? Give --job-id (whose checkpoints are in $TMPDIR/onceproof-bench/<job-id>) or --checkpoint-dir")
+		}
+	} else if f.Changed("checkpoint-dir") && filepath.Clean(o.CheckpointDir) != filepath.Clean(from) {
+		return fmt.Errorf("--from-checkpoint %s and --checkpoint-dir %s: a resume goes on in the killed run's directory; give one", from, o.CheckpointDir)
+	}
+	m, err := bench.ReadManifest(dir)
+	if err != nil {
+		return fmt.Errorf("--from-checkpoint: %w", err)
+	}
+	given := func(flag string) bool {
+		switch flag {
+		case "job":
+			return len(args) > 0
+		case "--records":
+			return f.Changed("records") || f.Changed("duration")
+		}
+		return f.Changed(strings.TrimPrefix(flag, "--"))
+	}
+	m.Apply(o, given)
+	o.CheckpointDir, o.Resume = dir, true
+	return m.Mismatch(*o)
+}
+
 func runCmd() *cobra.Command {
 	o := bench.DefaultRunOptions("")
 	var k kafkaFlags
-	var out string
+	var out, from string
 	var records int
 	var mutants []string
 	cmd := &cobra.Command{
 		Use:   "run JOB",
-		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory",
+		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory; resume a killed run",
 		Long: `Run a job live once on the engine and measure it.
 
 Without --rate or --duration the input (--records) is written first and the
@@ -217,13 +333,53 @@ runs, and the end-to-end latency of every output record is measured: the
 time a polling read_committed consumer saw it minus the time the broker
 acknowledged the input record that caused it. --kill-at kills every task at
 that time after the start; the recovery time is from the kill to the first
-checkpoint completed after it. The committed output is then checked with the
-exactly-once checker: the exit code is 0 only when it ran and passed, 1 when it found
-the output not exactly-once, 4 when it reached no verdict (--verify=false,
-or the output could not be read back).`,
+checkpoint completed after it. Every restart, whatever caused it, and every
+failed checkpoint is printed and kept in the result. The committed output is
+then checked with the exactly-once checker: the exit code is 0 only when it
+ran and passed, 1 when it found the output not exactly-once, 4 when it
+reached no verdict (--verify=false, or the output could not be read back).
+A line of progress goes to stderr every 5 seconds.
+
+A job and its identity: --job-id names the job. On --brokers its topics are
+onceproof-bench-ID-<topic> (or --input-topic/--output-topic), every
+transactional id starts with onceproof-bench-ID-, and its checkpoints go to
+--checkpoint-dir, by default ` + bench.DefaultCheckpointDir("ID") + `. The
+checkpoint directory holds the run's manifest (` + bench.ManifestName + `:
+job id, job, input and state options, seed, topics) from the start. Without
+--job-id a job id is made up from the clock and the checkpoints are
+temporary unless --checkpoint-dir is given.
+
+Resuming: after the process was killed (SIGKILL, a crash, Ctrl-C), 
+
+  bench run --from-checkpoint DIR --brokers ...      DIR: the killed run's checkpoint directory
+  bench run --job-id ID --from-checkpoint latest --brokers ...
+
+runs the same job again from its latest completed checkpoint: the same
+topics and transactional ids, so the killed run's open transactions are
+resolved as the engine resolves them after any failure (the ones the
+checkpoint pre-committed are committed, every other one is fenced and
+aborted). Options left out are taken from the manifest; one that contradicts
+it (another --records, --seed, --parallelism, ...) is refused. The input is
+not written twice: what the input topic already holds is kept (an idempotent
+producer writes each partition in order, so the killed run wrote a prefix of
+each partition's share), and only the records it lacks are written, at
+--rate. The exactly-once check reads the whole output topic: every run's
+output, checked together against the whole input.
+
+Topics: the topics a run creates (the job's own, or --input-topic and
+--output-topic with --create-topics, with --replication-factor and
+--min-insync-replicas) are deleted once the job has drained its input and
+its verdict is ok, unless --keep-topics. A run that ends early keeps them
+when it can be resumed (its checkpoints are not temporary) and prints how to
+resume it; otherwise it deletes them. Existing topics named with
+--input-topic/--output-topic are never deleted; the output topic must be
+empty at the first run. See docs/live.md for running against a real
+cluster (ACLs, transaction timeouts).`,
 		Args: jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Job = args[0]
+			if len(args) > 0 {
+				o.Job = args[0]
+			}
 			if cmd.Flags().Changed("records") && cmd.Flags().Changed("duration") {
 				return usage(errors.New("--records and --duration: give one (with --duration, --rate sets the size)"))
 			}
@@ -239,6 +395,26 @@ or the output could not be read back).`,
 				if o.Rate > 0 {
 					o.Records = int(o.Rate*o.Duration.Seconds()) + 1
 				}
+			}
+			// 0 is the default's "the broker's"; given, it is a mistake.
+			if cmd.Flags().Changed("replication-factor") && o.Topics.ReplicationFactor == 0 {
+				return usage(errors.New("--replication-factor: must be at least 1, got 0 (leave it out for the broker's default)"))
+			}
+			if cmd.Flags().Changed("min-insync-replicas") && o.Topics.MinInsyncReplicas == 0 {
+				return usage(errors.New("--min-insync-replicas: must be at least 1, got 0 (leave it out for the broker's default)"))
+			}
+			if cmd.Flags().Changed("txn-timeout") && o.TxnTimeout == 0 {
+				return usage(errors.New("--txn-timeout: must be positive, got 0s"))
+			}
+			if cmd.Flags().Changed("job-id") && o.JobID == "" {
+				return usage(errors.New("--job-id: empty (want letters, digits, '.', '_' or '-')"))
+			}
+			if from != "" {
+				if err := resume(cmd, args, from, &o); err != nil {
+					return usage(err)
+				}
+			} else if cmd.Flags().Changed("from-checkpoint") {
+				return usage(errors.New("--from-checkpoint: empty (want the killed run's checkpoint directory, or latest)"))
 			}
 			for _, name := range mutants {
 				m, err := engine.ParseMutant(name)
@@ -260,6 +436,7 @@ or the output could not be read back).`,
 				return usage(err)
 			}
 			o.Log = cmd.ErrOrStderr()
+			o.Command = commandLine()
 			env := bench.CurrentEnvironment()
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
@@ -290,10 +467,19 @@ or the output could not be read back).`,
 	f.StringVar(&o.KillPhase, "kill-phase", "", "with --kill-at: kill at the first checkpoint-protocol event of this phase from then on (ack-sent, metadata-written, endtxn-sent, ...)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
 	f.BoolVar(&o.Verify, "verify", o.Verify, "check the output with the exactly-once checker")
-	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary one)")
+	f.StringVar(&o.CheckpointDir, "checkpoint-dir", "", "checkpoint directory, which also holds the run's manifest (default: with --job-id and --brokers "+bench.DefaultCheckpointDir("ID")+", else a temporary one)")
+	f.StringVar(&from, "from-checkpoint", "", "resume a killed run: its checkpoint directory, or latest (the one of --job-id or --checkpoint-dir); JOB and the input options may be left out")
+	f.StringVar(&o.JobID, "job-id", "", "name of the job: its topics (onceproof-bench-ID-<topic>) and transactional ids (onceproof-bench-ID-...) derive from it (default: made up from the clock)")
+	f.StringSliceVar(&o.InputTopics, "input-topic", nil, "existing topic(s) to read, one per input of the job in its order (default: the job's own, created)")
+	f.StringVar(&o.OutputTopic, "output-topic", "", "existing, empty topic to write the output to (default: the job's own, created)")
+	f.BoolVar(&o.CreateTopics, "create-topics", false, "create --input-topic and --output-topic (then deleted at the end like the job's own, unless --keep-topics)")
+	f.Int16Var(&o.Topics.ReplicationFactor, "replication-factor", 0, "replication factor of the topics the run creates (default: the broker's)")
+	f.IntVar(&o.Topics.MinInsyncReplicas, "min-insync-replicas", 0, "min.insync.replicas of the topics the run creates (default: the broker's)")
+	f.BoolVar(&o.KeepTopics, "keep-topics", false, "keep the topics the run created once the job has finished (default: deleted on --brokers when the verdict is ok)")
+	f.DurationVar(&o.TxnTimeout, "txn-timeout", 0, "the sinks' transaction timeout, at most the brokers' transaction.max.timeout.ms (default 10m)")
 	f.StringSliceVar(&mutants, "mutant", nil, "switch on a deliberate bug of the engine, to see the checkers catch it live (repeatable; an unknown name lists the known ones)")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
-	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	k.add(cmd)
 	return cmd
 }
@@ -323,7 +509,7 @@ engine/franz-go.`,
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
-			o.Log = cmd.OutOrStdout()
+			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			start, env := time.Now(), bench.CurrentEnvironment()
 			res, err := bench.Compare(cmd.Context(), o)
 			if err != nil {
@@ -357,7 +543,7 @@ engine/franz-go.`,
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
 	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker")
-	f.StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
 
@@ -377,7 +563,7 @@ func simCmd() *cobra.Command {
 				return usage(fmt.Errorf("--seeds: must be at least 1, got %d", o.Seeds))
 			}
 			o.Scenarios = args
-			o.Log = cmd.OutOrStdout()
+			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			env := bench.CurrentEnvironment()
 			res, err := bench.Sim(cmd.Context(), o)
 			if err != nil {
@@ -390,7 +576,7 @@ func simCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario")
-	cmd.Flags().StringVar(&out, "out", "results/bench", "directory for the result JSON and benchmark lines (empty: do not write)")
+	cmd.Flags().StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
 

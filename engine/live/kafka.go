@@ -289,8 +289,37 @@ func StartBroker(tcp bool) (*Broker, error) { return StartBrokers(1, tcp) }
 
 // StartTCPBroker starts a one-broker kfake cluster listening on port of
 // 127.0.0.1 (0: a free port), for clients in other processes.
-func StartTCPBroker(port int) (*Broker, error) {
-	c, err := kfake.NewCluster(append(brokerOpts(1), kfake.Ports(port))...)
+func StartTCPBroker(port int) (*Broker, error) { return StartTCPBrokerWith(port, BrokerStorage{}) }
+
+// BrokerStorage says where a broker keeps its log.
+type BrokerStorage struct {
+	// DataDir, if set, keeps the broker's state on disk (kfake.DataDir):
+	// topics, logs, producer ids and transactions are written as they
+	// change and reloaded by a broker started on the same directory, so
+	// that it can be restarted in the middle of a run. Empty: in memory.
+	//
+	// Where kfake differs from Kafka: a broker stopped cleanly (Close)
+	// saves its open transactions and restores them; one that crashed
+	// (killed, no Close) aborts every transaction that was open on its
+	// next start, pre-committed ones included, which Kafka would keep.
+	DataDir string
+	// SyncWrites fsyncs every batch (kfake.SyncWrites). Without it writes
+	// wait in the page cache, as Kafka's do by default: a killed process
+	// loses nothing, a machine that loses power may.
+	SyncWrites bool
+}
+
+// StartTCPBrokerWith is StartTCPBroker with the broker's log kept as st
+// says.
+func StartTCPBrokerWith(port int, st BrokerStorage) (*Broker, error) {
+	opts := append(brokerOpts(1), kfake.Ports(port))
+	if st.DataDir != "" {
+		opts = append(opts, kfake.DataDir(st.DataDir))
+	}
+	if st.SyncWrites {
+		opts = append(opts, kfake.SyncWrites())
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start kfake on port %d: %w", port, err)
 	}

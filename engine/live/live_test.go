@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,10 @@ func TestKillMidRun(t *testing.T) {
 			}
 			t.Logf("recovery: running after %v, first record at a sink after %v, first checkpoint after %v",
 				kills[0].Running, kills[0].FirstRecord, kills[0].Checkpoint)
+			rs := r.Restarts()
+			if len(rs) != 1 || !strings.Contains(rs[0].Reason, "killed") || rs[0].Running <= 0 || rs[0].Checkpoint <= 0 {
+				t.Fatalf("restarts: got %+v, want the kill's, with its reason and recovery times", rs)
+			}
 			mustBeExact(t, f)
 		})
 	}
@@ -195,9 +200,21 @@ func TestResumeFromCheckpointDir(t *testing.T) {
 			if err := f.Write(ctx, all[len(all)/2:], 40, "input"); err != nil {
 				t.Fatal(err)
 			}
+			// A checkpoint an earlier run never completed: the resume
+			// deletes its files.
+			left := filepath.Join(dir, cfg1.Job.Name, "chk-900")
+			if err := os.MkdirAll(left, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(left, "count-0"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			cfg := config(f, dir)
 			cfg.FromCheckpoint, cfg.Backend = "latest", tc.backend
 			r2 := start(t, cfg)
+			if _, err := os.Stat(left); !os.IsNotExist(err) || !slices.Contains(r2.Discarded(), 900) {
+				t.Errorf("incomplete checkpoint 900 after the resume started: stat %v, discarded %v; want it gone", err, r2.Discarded())
+			}
 			drainAndStop(t, f, r2)
 			mustBeExact(t, f)
 		})

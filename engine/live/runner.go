@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"sync"
@@ -55,6 +56,12 @@ type Config struct {
 	RequestTimeout time.Duration `json:"request_timeout"`
 	// MailboxSize is the capacity of each task's mailbox (default 4096).
 	MailboxSize int `json:"mailbox_size"`
+	// KeepDrainingOnLoss makes Drain wait for its final checkpoint even
+	// when the broker refused to commit pre-committed transactions (they
+	// are lost, and the output lacks them), instead of failing with
+	// ErrLostTransactions: for a caller whose checker tells the broker's
+	// loss from the engine's.
+	KeepDrainingOnLoss bool `json:"keep_draining_on_loss,omitempty"`
 	// OnEvent, if set, sees every checkpoint-protocol event. It is called
 	// from the goroutine of the task or coordinator that raised it, so it
 	// must be safe for concurrent use and quick.
@@ -126,6 +133,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ErrLostTransactions is wrapped by Drain when the broker refused to commit
+// transactions that a completed checkpoint had pre-committed.
+var ErrLostTransactions = errors.New("pre-committed transactions lost")
+
 // Event is an engine event, stamped with the wall clock and the attempt
 // of the task that raised it (0 for the coordinator).
 type Event struct {
@@ -168,6 +179,31 @@ type KillStat struct {
 	Running     time.Duration `json:"running_ns"`
 	FirstRecord time.Duration `json:"first_record_ns"`
 	Checkpoint  time.Duration `json:"checkpoint_ns"`
+}
+
+// RestartStat is one restart of the job, whatever caused it (a task that
+// failed, checkpoints failing past the tolerable count, a Kill, a broker
+// that went away), and the recovery after it, measured as KillStat's is:
+// from the failover to every task running (Running), to the first record at
+// a sink (FirstRecord) and to the first checkpoint completed after it
+// (Checkpoint). A zero duration means the point was not reached.
+type RestartStat struct {
+	At time.Time `json:"at"`
+	// Attempt is the attempt that failed; Reason is why, as the
+	// coordinator said it.
+	Attempt     int           `json:"attempt"`
+	Reason      string        `json:"reason"`
+	Running     time.Duration `json:"running_ns"`
+	FirstRecord time.Duration `json:"first_record_ns"`
+	Checkpoint  time.Duration `json:"checkpoint_ns"`
+}
+
+// FailedCheckpoint is a checkpoint that was triggered and did not complete:
+// declined by a task, timed out, or its metadata not written.
+type FailedCheckpoint struct {
+	Checkpoint int64     `json:"checkpoint"`
+	At         time.Time `json:"at"`
+	Reason     string    `json:"reason"`
 }
 
 // Status is a consistent-enough view of a running job.
@@ -214,10 +250,22 @@ type Runner struct {
 	// mailbox, its storage writes, the reapers of cancelled attempts.
 	wg sync.WaitGroup
 
+	// writingMeta are the checkpoints whose metadata write is in flight
+	// (coordinator goroutine only): their directories are not discarded
+	// even if the coordinator gave up on them, since the write may land.
+	writingMeta map[int64]bool
+	// lastCompleted is the latest checkpoint known complete (coordinator
+	// goroutine only): the sweep after the next one looks only between
+	// the two, where nothing else deletes.
+	lastCompleted int64
+
 	mu          sync.Mutex
 	cur         *attempt
 	checkpoints []CheckpointStat
 	kills       []*killRec
+	restarts    []*RestartStat
+	failed      []FailedCheckpoint
+	discarded   []int64
 	// localDir holds pebble state (ownLocal: made by the Runner, removed
 	// when it stops).
 	localDir string
@@ -251,7 +299,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg.Checkpoint.Interval = offInterval
 	}
 	r := &Runner{cfg: cfg, job: cfg.Job, prefix: cfg.Job.Name, store: &storage{dir: cfg.CheckpointDir},
-		taskIdx: map[engine.TaskID]int{}, ctimer: map[*coordTimer]bool{}}
+		taskIdx: map[engine.TaskID]int{}, ctimer: map[*coordTimer]bool{}, writingMeta: map[int64]bool{}}
 	r.ids = cfg.Job.Tasks()
 	for i, id := range r.ids {
 		r.taskIdx[id] = i
@@ -284,6 +332,15 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.epoch = time.Now()
 
 	rec, err := r.store.recoverJob(r.prefix)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", r.cfg.CheckpointDir, err)
+	}
+	// Nothing is in flight yet, so a checkpoint directory without
+	// metadata is one an earlier run never completed: its files are
+	// garbage. (recoverJob has already counted it, so its id is not
+	// reused.)
+	removed, err := r.store.removeIncomplete(r.prefix, 0, math.MaxInt64)
+	r.noteDiscarded(removed)
 	if err != nil {
 		return fmt.Errorf("recover %s: %w", r.cfg.CheckpointDir, err)
 	}
@@ -336,6 +393,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.cbox = newMailbox("coordinator", r.cfg.MailboxSize)
 	env := &coordEnv{r: r}
 	r.coord = engine.NewCoordinator(r.job, env, r.cfg.Checkpoint, r.cfg.Restart, r.cfg.Task.Mutants, r.prefix)
+	for _, md := range rec.completed {
+		r.lastCompleted = max(r.lastCompleted, md.Checkpoint)
+	}
 	if rec.state != (engine.State{}) || len(completed) > 0 {
 		r.coord.Recover(rec.state, completed)
 	}
@@ -418,6 +478,59 @@ func (r *Runner) Checkpoints() []CheckpointStat {
 	return append([]CheckpointStat(nil), r.checkpoints...)
 }
 
+// Restarts returns every restart of the job so far and the recovery after
+// it, oldest first.
+func (r *Runner) Restarts() []RestartStat {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]RestartStat, len(r.restarts))
+	for i, s := range r.restarts {
+		out[i] = *s
+	}
+	return out
+}
+
+// FailedCheckpoints returns every checkpoint that failed so far.
+func (r *Runner) FailedCheckpoints() []FailedCheckpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]FailedCheckpoint(nil), r.failed...)
+}
+
+// Discarded returns the checkpoints whose files were deleted because they
+// never completed: left by an earlier run (found at Start), failed, or
+// dropped by a restart.
+func (r *Runner) Discarded() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int64(nil), r.discarded...)
+}
+
+func (r *Runner) noteDiscarded(ns []int64) {
+	if len(ns) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.discarded = append(r.discarded, ns...)
+}
+
+// Consumed returns how far the current attempt's sources have read, per
+// "topic/partition" (the next offset), for progress reports.
+func (r *Runner) Consumed() map[string]int64 {
+	a := r.current()
+	out := map[string]int64{}
+	if a == nil {
+		return out
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, v := range a.consumed { // lint:sorted copies a map
+		out[k] = v
+	}
+	return out
+}
+
 // Kills returns every Kill and its recovery so far.
 func (r *Runner) Kills() []KillStat {
 	r.mu.Lock()
@@ -480,8 +593,8 @@ func (r *Runner) Drain(ctx context.Context, ends map[string]int64) (engine.Metad
 				}
 				inFlight = md.Checkpoint
 			}
-			if st.LostTransactions > 0 {
-				return engine.Metadata{}, fmt.Errorf("live: %d pre-committed transactions lost", st.LostTransactions)
+			if st.LostTransactions > 0 && !r.cfg.KeepDrainingOnLoss {
+				return engine.Metadata{}, fmt.Errorf("live: %d %w", st.LostTransactions, ErrLostTransactions)
 			}
 			r.cbox.post(r.expedite)
 		}
@@ -725,6 +838,7 @@ func (c *coordEnv) NotifyComplete(attempt int, task engine.TaskID, n int64) {
 func (c *coordEnv) PutMetadata(n int64, data []byte, cb func(error)) {
 	r := c.r
 	attempt := r.coord.Attempt()
+	r.writingMeta[n] = true
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -736,6 +850,7 @@ func (c *coordEnv) PutMetadata(n int64, data []byte, cb func(error)) {
 			}
 		}
 		r.cbox.post(func() {
+			delete(r.writingMeta, n)
 			r.ended = max(r.ended, n)
 			cb(err)
 		})
@@ -781,12 +896,78 @@ func (c *coordEnv) DeleteShared(objects []string) {
 func (c *coordEnv) Event(e engine.Event) {
 	r := c.r
 	switch e.Phase {
+	case "checkpoint-failed":
+		r.mu.Lock()
+		r.failed = append(r.failed, FailedCheckpoint{Checkpoint: e.Checkpoint, At: time.Now(), Reason: e.Detail})
+		r.mu.Unlock()
+		r.discard(e.Checkpoint)
+	case "failover":
+		// The attempt that failed is still the coordinator's: it
+		// deploys the next one after the restart delay. A checkpoint
+		// in flight is dropped with it.
+		r.mu.Lock()
+		r.restarts = append(r.restarts, &RestartStat{At: time.Now(), Attempt: r.coord.Attempt(), Reason: e.Detail})
+		r.mu.Unlock()
+		if n := r.coord.Counter(); n > r.ended {
+			r.discard(n)
+		}
+	case engine.PhaseMetadataWritten:
+		// With one checkpoint in flight at a time, no checkpoint between
+		// the previous completed one and this one can still complete:
+		// sweep up what failed ones, or late snapshot writes of a
+		// cancelled attempt, left behind. (Below the previous one,
+		// evicted checkpoints are being deleted, metadata first.)
+		r.sweepIncomplete(r.lastCompleted, e.Checkpoint)
+		r.lastCompleted = max(r.lastCompleted, e.Checkpoint)
+	}
+	switch e.Phase {
 	case "checkpoint-failed", "failover", "deploy", "recovered":
 		// Whatever was in flight has ended. (The engine names these
 		// phases only in its events; they run on this goroutine.)
 		r.ended = max(r.ended, r.coord.Counter())
 	}
 	r.event(0, e)
+}
+
+// discard deletes the files of checkpoint n, which failed or was dropped by
+// a restart, unless its metadata write is in flight (it may still land,
+// and then the checkpoint is complete). It runs on the coordinator
+// goroutine; the deletion does not.
+func (r *Runner) discard(n int64) {
+	if n <= 0 || r.writingMeta[n] {
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		removed, err := r.store.removeIncompleteOne(r.prefix, n)
+		if removed {
+			r.noteDiscarded([]int64{n})
+		}
+		if err != nil {
+			r.event(0, engine.Event{Phase: "delete-failed", Checkpoint: n, Detail: err.Error()})
+		}
+	}()
+}
+
+// sweepIncomplete deletes every checkpoint directory between after and n
+// that has no metadata. It runs on the coordinator goroutine; the deletion
+// does not.
+func (r *Runner) sweepIncomplete(after, n int64) {
+	for m := range r.writingMeta { // lint:sorted only finds the lowest
+		if m < n {
+			n = m // not below a metadata write in flight
+		}
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		removed, err := r.store.removeIncomplete(r.prefix, after, n)
+		r.noteDiscarded(removed)
+		if err != nil {
+			r.event(0, engine.Event{Phase: "delete-failed", Detail: err.Error()})
+		}
+	}()
 }
 
 // recordCheckpoint keeps a completed checkpoint's figures, and closes the
@@ -812,6 +993,11 @@ func (r *Runner) recordCheckpoint(attempt int, data []byte) {
 			k.Checkpoint = now.Sub(k.At)
 		}
 	}
+	for _, rs := range r.restarts {
+		if rs.Checkpoint == 0 && attempt > rs.Attempt {
+			rs.Checkpoint = now.Sub(rs.At)
+		}
+	}
 }
 
 // noteRunning and noteFirstRecord close recovery measurements.
@@ -823,6 +1009,11 @@ func (r *Runner) noteRunning(a *attempt) {
 			k.Running = time.Since(k.At)
 		}
 	}
+	for _, rs := range r.restarts {
+		if rs.Running == 0 && a.n > rs.Attempt {
+			rs.Running = time.Since(rs.At)
+		}
+	}
 }
 
 func (r *Runner) noteFirstRecord(a *attempt) {
@@ -831,6 +1022,11 @@ func (r *Runner) noteFirstRecord(a *attempt) {
 	for _, k := range r.kills {
 		if k.FirstRecord == 0 && a.n > k.attempt {
 			k.FirstRecord = time.Since(k.At)
+		}
+	}
+	for _, rs := range r.restarts {
+		if rs.FirstRecord == 0 && a.n > rs.Attempt {
+			rs.FirstRecord = time.Since(rs.At)
 		}
 	}
 }

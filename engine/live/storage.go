@@ -23,6 +23,12 @@ import (
 // same directory, fsync, rename, fsync of the directory. A reader therefore
 // sees a whole object or none, and an object whose write returned nil
 // survives a crash.
+//
+// A chk-<n> directory without _metadata is a checkpoint that never
+// completed: the Runner deletes it when it starts (an earlier run's), when
+// the checkpoint fails or a restart drops it (unless its metadata write is
+// still in flight), and, for late snapshot writes, when the next checkpoint
+// completes. One whose _metadata exists but cannot be read is kept.
 
 // metadataName is the file that makes a checkpoint complete.
 const metadataName = "_metadata"
@@ -91,6 +97,71 @@ func (s *storage) removeCheckpoint(prefix string, n int64) error {
 		return fmt.Errorf("delete checkpoint %d: %w", n, err)
 	}
 	return nil
+}
+
+// removeIncomplete deletes every checkpoint directory of the job under
+// prefix numbered above above and below below that has no metadata file: a checkpoint that
+// never reached its commit point, whose snapshots nothing will read. A
+// directory whose metadata exists but cannot be read is left alone: it may
+// be a completed checkpoint damaged on disk, which is evidence, not garbage.
+// It returns the ids it removed.
+func (s *storage) removeIncomplete(prefix string, above, below int64) ([]int64, error) {
+	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", root, err)
+	}
+	var removed []int64
+	var errs []error
+	for _, e := range entries {
+		n, ok := checkpointDirID(e)
+		if !ok || n <= above || n >= below {
+			continue
+		}
+		done, err := s.removeIncompleteOne(prefix, n)
+		if done {
+			removed = append(removed, n)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// removeIncompleteOne deletes checkpoint n's directory if it has no
+// metadata file, and reports whether it did.
+func (s *storage) removeIncompleteOne(prefix string, n int64) (bool, error) {
+	dir := filepath.Join(s.dir, filepath.FromSlash(prefix), fmt.Sprintf("chk-%d", n))
+	_, err := os.Lstat(filepath.Join(dir, metadataName))
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("discard incomplete checkpoint %d: %w", n, err)
+	}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("discard incomplete checkpoint %d: %w", n, err)
+	}
+	return true, nil
+}
+
+// checkpointDirID is the n of a chk-<n> directory entry.
+func checkpointDirID(e fs.DirEntry) (int64, bool) {
+	var n int64
+	if !e.IsDir() {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(e.Name(), "chk-%d", &n); err != nil || e.Name() != fmt.Sprintf("chk-%d", n) {
+		return 0, false
+	}
+	return n, true
 }
 
 // writeAtomic writes data to path so that a crash leaves the old file or
@@ -237,4 +308,19 @@ func loadCheckpointPath(path, prefix string) (engine.Metadata, string, error) {
 		root = "."
 	}
 	return md, root, nil
+}
+
+// CompletedCheckpoints lists the ids of job's completed checkpoints in
+// checkpointDir, oldest first: those whose metadata was written, as Start
+// finds them.
+func CompletedCheckpoints(checkpointDir, job string) ([]int64, error) {
+	rec, err := (&storage{dir: checkpointDir}).recoverJob(job)
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: %w", checkpointDir, err)
+	}
+	var out []int64
+	for _, md := range rec.completed {
+		out = append(out, md.Checkpoint)
+	}
+	return out, nil
 }

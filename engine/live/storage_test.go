@@ -1,8 +1,10 @@
 package live
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,6 +46,23 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 	}
 	if len(rec.completed) != 1 || rec.completed[0].Checkpoint != 2 {
 		t.Errorf("completed: got %+v, want only checkpoint 2", rec.completed)
+	}
+	// Checkpoints 1 and 3, which have no metadata, are garbage; 4's
+	// metadata exists, damaged, and is evidence.
+	removed, err := s.removeIncomplete("job", 0, 100)
+	if err != nil || !slices.Equal(removed, []int64{1, 3}) {
+		t.Errorf("remove incomplete: got %v, %v; want [1 3]", removed, err)
+	}
+	for n, want := range map[int]bool{1: false, 2: true, 3: false, 4: true} {
+		_, err := os.Stat(filepath.Join(s.dir, "job", fmt.Sprintf("chk-%d", n)))
+		if got := err == nil; got != want {
+			t.Errorf("checkpoint %d there after removing incomplete ones: got %v, want %v", n, got, want)
+		}
+	}
+	must(t, s.put("job/chk-5/src-0", []byte("x")))
+	must(t, s.put("job/chk-7/src-0", []byte("x")))
+	if removed, err := s.removeIncomplete("job", 5, 7); err != nil || len(removed) != 0 {
+		t.Errorf("remove incomplete between 5 and 7: got %v, %v; want nothing (neither 5 nor 7 is between)", removed, err)
 	}
 	must(t, s.removeCheckpoint("job", 2))
 	if _, err := os.Stat(filepath.Join(s.dir, "job", "chk-2")); !os.IsNotExist(err) {
