@@ -36,7 +36,7 @@ var badInputs = []badinputtest.Case{
 	{What: "no job", Args: []string{"run"}, Want: "run needs one job (known: copier,"},
 	{What: "two jobs", Args: []string{"run", "copier", "join"}, Want: "run needs one job, got 2 arguments: copier join"},
 	{What: "a true/false flag's value apart", Args: []string{"run", "copier", "--verify", "false"}, Want: "a true/false flag takes its value as --verify=false"},
-	{What: "unknown command", Args: []string{"frob"}, Want: `unknown command "frob" (commands: broker, compare, nexmark, plot, run, sim)`},
+	{What: "unknown command", Args: []string{"frob"}, Want: `unknown command "frob" (commands: broker, compare, completion, nexmark, plot, run, sim)`},
 	{What: "unknown flag", Args: []string{"run", "copier", "--bogus"}, Want: "unknown flag: --bogus"},
 	{What: "zero duration", Args: []string{"run", "copier", "--duration", "0"}, Want: "--duration 0s: must be positive (leave it out to preload --records instead)"},
 	{What: "negative duration", Args: []string{"run", "copier", "--duration", "-1s"}, Want: "--duration -1s: must be positive"},

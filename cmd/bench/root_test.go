@@ -107,3 +107,18 @@ func TestSimOneSeed(t *testing.T) {
 		t.Fatalf("sim: exit %d\n%s", code, out)
 	}
 }
+
+// TestVersionAndCompletion: --version names the build, and the shell
+// completion scripts are there.
+func TestVersionAndCompletion(t *testing.T) {
+	out, code := execute(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "bench ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		out, code := execute(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, "bench") || len(out) < 500 {
+			t.Errorf("completion %s: exit %d, %d bytes", shell, code, len(out))
+		}
+	}
+}

@@ -346,3 +346,15 @@ func TestMergeCommand(t *testing.T) {
 		t.Fatalf("merge of a damaged file: exit %d, %q", code, out)
 	}
 }
+
+// TestVersion: --version names the build.
+func TestVersion(t *testing.T) {
+	out, code := execute("--version")
+	if code != exitOK || !strings.HasPrefix(out, "chaosrun ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	out, code = execute("completion", "bash")
+	if code != exitOK || !strings.Contains(out, "__chaosrun") {
+		t.Errorf("completion bash: exit %d, %d bytes", code, len(out))
+	}
+}
