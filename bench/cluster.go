@@ -73,26 +73,9 @@ func (c *Cluster) Close() {
 }
 
 // CreateTopic creates topic with the given partitions (the broker's default
-// replication).
+// replication): CreateTopicSpec with no spec.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	if c.Broker != nil {
-		return c.Broker.CreateTopic(topic, partitions)
-	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	t := kmsg.NewCreateTopicsRequestTopic()
-	t.Topic, t.NumPartitions, t.ReplicationFactor = topic, partitions, -1
-	req.Topics = append(req.Topics, t)
-	req.TimeoutMillis = 30000
-	resp, err := req.RequestWith(ctx, c.admin)
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	for _, rt := range resp.Topics {
-		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-			return fmt.Errorf("create topic %s: %w", topic, err)
-		}
-	}
-	return nil
+	return c.CreateTopicSpec(ctx, topic, partitions, TopicSpec{})
 }
 
 // topicID asks the cluster for topic's ID.
