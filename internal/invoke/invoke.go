@@ -27,8 +27,8 @@ const Module = "github.com/onceproof/onceproof"
 // first of these forms that applies:
 //
 //   - the running binary, by its absolute path, when it is that command
-//     built or installed (not a "go run" build in the temporary build
-//     directory, which is deleted on exit);
+//     built or installed (not a "go run" build, which lives in the
+//     temporary build directory or the build cache);
 //   - "go run -C ROOT ./cmd/NAME", when the working directory is inside a
 //     checkout of onceproof (ROOT), as with "go run ./cmd/NAME" there;
 //   - "go run github.com/onceproof/onceproof/cmd/NAME@V", when the build
@@ -62,14 +62,28 @@ func Command(name string) string {
 }
 
 // temporaryBuild reports whether exe is a binary that "go run" or "go
-// test" linked into the temporary build directory.
+// test" built: linked into the temporary build directory, or (since Go
+// 1.24, for "go run") kept in the build cache, which "go clean -cache" and
+// the cache's own trimming delete.
 func temporaryBuild(exe string) bool {
 	tmp := os.TempDir()
 	if v := os.Getenv("GOTMPDIR"); v != "" {
 		tmp = v
 	}
-	rel, err := filepath.Rel(tmp, exe)
-	return err == nil && strings.HasPrefix(rel, "go-build")
+	if rel, err := filepath.Rel(tmp, exe); err == nil && strings.HasPrefix(rel, "go-build") {
+		return true
+	}
+	cache := os.Getenv("GOCACHE")
+	if cache == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			cache = filepath.Join(dir, "go-build")
+		}
+	}
+	if cache == "" || cache == "off" {
+		return false
+	}
+	rel, err := filepath.Rel(cache, exe)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ModuleRoot returns the directory at or above dir whose go.mod declares

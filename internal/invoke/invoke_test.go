@@ -75,3 +75,20 @@ func TestCommandFromACheckout(t *testing.T) {
 		t.Errorf("outside a checkout: got %s, want a go run of the module or of ./cmd/chaosrun", got)
 	}
 }
+
+// TestTemporaryBuild: go run's binaries, in the temporary build directory
+// or the build cache, are not paths to print; an installed one is.
+func TestTemporaryBuild(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("GOCACHE", cache)
+	for exe, want := range map[string]bool{
+		filepath.Join(os.TempDir(), "go-build2073791345", "b001", "exe", "chaosrun"): true,
+		filepath.Join(cache, "55", "555d7d41e0-d", "chaosrun"):                       true,
+		"/root/go/bin/chaosrun": false,
+		filepath.Join(filepath.Dir(cache), "elsewhere", "chaosrun"): false,
+	} {
+		if got := temporaryBuild(exe); got != want {
+			t.Errorf("temporaryBuild(%s) = %v, want %v", exe, got, want)
+		}
+	}
+}
