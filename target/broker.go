@@ -101,6 +101,23 @@ type cluster struct {
 	dropped int
 	hooks   []*hook
 	members map[string]int // group member ID -> slot, learnt from TxnOffsetCommit
+	topics  map[[16]byte]string
+}
+
+// createTopic creates a topic and remembers its ID, so that the request
+// log names topics that recent request versions address by ID.
+func (cl *cluster) createTopic(name string, partitions int) error {
+	if err := cl.c.CreateTopic(name, int32(partitions), nil); err != nil {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	info := cl.c.TopicInfo(name)
+	if info == nil {
+		return fmt.Errorf("create topic %s: no topic info after creating it", name)
+	}
+	cl.mu.Lock()
+	cl.topics[info.TopicID] = name
+	cl.mu.Unlock()
+	return nil
 }
 
 // startCluster starts n brokers on loopback ports chosen by the system.
@@ -115,7 +132,7 @@ func startCluster(n int, txnPrefix string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
-	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}}
+	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}}
 	c.Control(cl.control)
 	return cl, nil
 }
@@ -165,7 +182,9 @@ func (cl *cluster) disarmAll() {
 // and must not block except through SleepControl.
 func (cl *cluster) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	cl.c.KeepControl()
-	e, txnID, member := describe(req)
+	cl.mu.Lock()
+	e, txnID, member := describe(req, cl.topics)
+	cl.mu.Unlock()
 	if e.API == "" {
 		return nil, nil, false // not worth logging: fetches, metadata, ...
 	}
@@ -225,7 +244,16 @@ func (cl *cluster) requests() ([]RequestEntry, int) {
 // describe names the requests worth logging and what they carry; API is
 // empty for the others. It also returns the transactional ID and group
 // member the request names.
-func describe(req kmsg.Request) (e RequestEntry, txnID, member string) {
+func describe(req kmsg.Request, topics map[[16]byte]string) (e RequestEntry, txnID, member string) {
+	topicName := func(name string, id [16]byte) string {
+		if name != "" {
+			return name
+		}
+		if n, ok := topics[id]; ok {
+			return n
+		}
+		return fmt.Sprintf("topic-id-%x", id[:4])
+	}
 	e.ProducerID = -1
 	var b strings.Builder
 	switch r := req.(type) {
@@ -240,9 +268,9 @@ func describe(req kmsg.Request) (e RequestEntry, txnID, member string) {
 				var batch kmsg.RecordBatch
 				if err := batch.ReadFrom(p.Records); err == nil {
 					e.ProducerID = batch.ProducerID
-					fmt.Fprintf(&b, " %s/%d(pid %d epoch %d seq %d, %d records)", t.Topic, p.Partition, batch.ProducerID, batch.ProducerEpoch, batch.FirstSequence, batch.NumRecords)
+					fmt.Fprintf(&b, " %s/%d(pid %d epoch %d seq %d, %d records)", topicName(t.Topic, t.TopicID), p.Partition, batch.ProducerID, batch.ProducerEpoch, batch.FirstSequence, batch.NumRecords)
 				} else {
-					fmt.Fprintf(&b, " %s/%d", t.Topic, p.Partition)
+					fmt.Fprintf(&b, " %s/%d", topicName(t.Topic, t.TopicID), p.Partition)
 				}
 			}
 		}
@@ -325,13 +353,6 @@ func describe(req kmsg.Request) (e RequestEntry, txnID, member string) {
 	}
 	e.Detail = b.String()
 	return e, txnID, member
-}
-
-func topicName(name string, id [16]byte) string {
-	if name != "" {
-		return name
-	}
-	return fmt.Sprintf("topic-id-%x", id[:4])
 }
 
 // apiKeys are the requests a protocol-point fault can name.

@@ -251,6 +251,15 @@ func (e *Expectation) Lineage() func(key, value string) string {
 	}
 }
 
-func kvID(key, value string) string { return strconv.Quote(key) + "=" + strconv.Quote(value) }
+// kvID names a key and value as "key=value", quoting the key when it holds
+// "=" or "#" or starts with a quote, so that two pairs never share a name.
+func kvID(key, value string) string { return quoteKey(key) + "=" + value }
 
-func countLineage(key, value string) string { return strconv.Quote(key) + "#" + value }
+func countLineage(key, value string) string { return quoteKey(key) + "#" + value }
+
+func quoteKey(key string) string {
+	if strings.ContainsAny(key, "=#") || strings.HasPrefix(key, `"`) {
+		return strconv.Quote(key)
+	}
+	return key
+}

@@ -3,11 +3,14 @@
 package target
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,9 +34,35 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 
 func killGroup(pgid int) error { return signalGroup(pgid, syscall.SIGKILL) }
 
-// groupAlive reports whether any process of group pgid is left.
+// groupAlive reports whether any live process of group pgid is left. A
+// killed process whose parent has gone stays a zombie until init reaps it
+// (and in a container, PID 1 may never reap it); a zombie runs nothing and
+// holds nothing open, so where /proc tells, zombies do not count.
 func groupAlive(pgid int) bool {
-	return syscall.Kill(-pgid, 0) == nil
+	if syscall.Kill(-pgid, 0) != nil {
+		return false
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces, so
+		// parse after the last ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 // Proc is one incarnation of one instance slot.

@@ -56,6 +56,9 @@ type Config struct {
 	// Input, when set, is written instead of a generated input: key,
 	// value and partition (-1: by key hash); offsets are ignored.
 	Input []InputRecord `json:"input,omitempty"`
+	// InputSpan is the time over which the input is written, in pieces,
+	// while the instances run (default 3s).
+	InputSpan Duration `json:"input_span"`
 	// Deadline bounds the run from the first start to complete output
 	// (default 90s). Past it, the run is judged as it stands.
 	Deadline Duration `json:"deadline"`
@@ -89,6 +92,9 @@ func (c *Config) defaults() {
 	}
 	if c.Keys <= 0 {
 		c.Keys = 16
+	}
+	if c.InputSpan <= 0 {
+		c.InputSpan = Duration(3 * time.Second)
 	}
 	if c.Deadline <= 0 {
 		c.Deadline = Duration(90 * time.Second)
@@ -232,8 +238,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		name string
 		n    int
 	}{{InputTopic, cfg.InputPartitions}, {OutputTopic, cfg.OutputPartitions}} {
-		if err := cl.c.CreateTopic(t.name, int32(t.n), nil); err != nil {
-			return nil, fmt.Errorf("create topic %s: %w", t.name, err)
+		if err := cl.createTopic(t.name, t.n); err != nil {
+			return nil, err
 		}
 	}
 	copts := []kgo.Opt{kgo.SeedBrokers(cl.addrs...), kgo.DisableClientMetrics()}
@@ -243,19 +249,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		gen = GenerateInput(cfg.Seed, cfg.Records, cfg.Keys)
 	}
 	gen = placeInput(gen, cfg.InputPartitions)
-	if err := writeInput(ctx, copts, gen); err != nil {
-		return nil, err
-	}
-	committed, inEnds, inputCheck, err := readInput(ctx, copts, gen)
-	if err != nil {
-		return nil, err
-	}
-	exp, err := cfg.Contract.Expect(ctx, committed)
-	if err != nil {
-		return nil, &BadInputError{err}
-	}
-	progress("%d input records in %d partitions, %d expected output records (%s); %d instances, %d brokers, %d faults",
-		len(committed), cfg.InputPartitions, len(exp.Expected), cfg.Contract, cfg.Instances, cfg.Brokers, len(cfg.Schedule.Faults))
+	// The input is written while the instances run and the faults hit
+	// them, over InputSpan, so that the faults find work in progress.
+	inputCh := make(chan inputResult, 1)
+	go func() {
+		var in inputResult
+		defer func() { inputCh <- in }()
+		if in.err = writeInput(ctx, copts, gen, time.Duration(cfg.InputSpan)); in.err != nil {
+			return
+		}
+		if in.committed, in.ends, in.check, in.err = readInput(ctx, copts, gen); in.err != nil {
+			return
+		}
+		if in.exp, in.err = cfg.Contract.Expect(ctx, in.committed); in.err != nil {
+			in.err = &BadInputError{in.err}
+			return
+		}
+		progress("%d input records written to %d partitions, %d expected output records (%s)",
+			len(in.committed), cfg.InputPartitions, len(in.exp.Expected), cfg.Contract)
+	}()
+	progress("%d instances, %d brokers, %d faults; writing %d input records over %v",
+		cfg.Instances, cfg.Brokers, len(cfg.Schedule.Faults), len(gen), time.Duration(cfg.InputSpan))
 
 	res := &Result{Seed: cfg.Seed, Contract: cfg.Contract, Schedule: cfg.Schedule, FiredByKind: map[string]int{}, ProducerID: -1, Anchor: -1}
 	sup := &Supervisor{
@@ -276,12 +290,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		},
 	}
-	runErr := drive(ctx, cfg, cl, sup, copts, inEnds, res, progress)
+	var in inputResult
+	runErr := drive(ctx, cfg, cl, sup, copts, inputCh, &in, res, progress)
 	if runErr == nil {
 		// Judged before the instances stop: an instance killed after the
 		// grace period would leave a transaction open that the program
 		// never would have.
-		judge(ctx, copts, cfg, exp, inEnds, inputCheck, res)
+		judge(ctx, copts, cfg, in.exp, in.ends, in.check, res)
 	}
 	if cerr := sup.Close(); cerr != nil && runErr == nil {
 		runErr = fmt.Errorf("stop instances: %w", cerr)
@@ -340,7 +355,21 @@ func placeInput(in []InputRecord, partitions int) []InputRecord {
 	return out
 }
 
-func writeInput(ctx context.Context, copts []kgo.Opt, in []InputRecord) error {
+// inputResult is the input as written and read back, and what the
+// contract expects of it.
+type inputResult struct {
+	committed []InputRecord
+	ends      map[int32]int64
+	check     checkers.Result
+	exp       *Expectation
+	err       error
+}
+
+// inputChunks is how many pieces the input is written in over its span.
+const inputChunks = 25
+
+// writeInput writes in, in inputChunks pieces spread over span.
+func writeInput(ctx context.Context, copts []kgo.Opt, in []InputRecord, span time.Duration) error {
 	cl, err := kgo.NewClient(append(copts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(InputTopic))...)
 	if err != nil {
 		return fmt.Errorf("input writer: %w", err)
@@ -350,10 +379,20 @@ func writeInput(ctx context.Context, copts []kgo.Opt, in []InputRecord) error {
 	for i, r := range in {
 		recs[i] = &kgo.Record{Key: []byte(r.Key), Value: []byte(r.Value), Partition: r.Partition}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, span+30*time.Second)
 	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("write input: %w", err)
+	start := time.Now()
+	per := max(1, (len(recs)+inputChunks-1)/inputChunks)
+	for i := 0; i < len(recs); i += per {
+		chunk := i / per
+		select {
+		case <-time.After(time.Until(start.Add(span * time.Duration(chunk) / inputChunks))):
+		case <-ctx.Done():
+			return fmt.Errorf("write input: %w", ctx.Err())
+		}
+		if err := cl.ProduceSync(ctx, recs[i:min(i+per, len(recs))]...).FirstErr(); err != nil {
+			return fmt.Errorf("write input: %w", err)
+		}
 	}
 	return nil
 }
@@ -389,7 +428,7 @@ func readInput(ctx context.Context, copts []kgo.Opt, gen []InputRecord) ([]Input
 
 // drive starts the instances, runs the schedule, and waits until the
 // output is complete and settled or the deadline passes.
-func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts []kgo.Opt, inEnds map[int32]int64, res *Result, progress func(string, ...any)) error {
+func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts []kgo.Opt, inputCh <-chan inputResult, in *inputResult, res *Result, progress func(string, ...any)) error {
 	deadline := time.Now().Add(time.Duration(cfg.Deadline))
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -611,6 +650,15 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		progress("faults over at %.1fs; waiting for the output", time.Duration(res.Healed).Seconds())
 	}
 
+	select {
+	case *in = <-inputCh:
+	case <-ctx.Done():
+		return fmt.Errorf("the input was not written within the %v deadline", time.Duration(cfg.Deadline))
+	}
+	if in.err != nil {
+		return in.err
+	}
+	inEnds := in.ends
 	adm, err := kgo.NewClient(append(copts, kgo.MaxVersions(kversion.V2_8_0()))...)
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)

@@ -50,16 +50,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestCorrectExampleNoFaults(t *testing.T) {
+// small is a configuration at test size.
+func small(t *testing.T, bin string, s *Schedule) Config {
+	return Config{
+		Command: []string{bin}, Contract: Contract{Kind: Copy, Order: checkers.PerKey},
+		Seed: 1, Records: 80, Keys: 8, Schedule: s, InputSpan: Duration(1500 * time.Millisecond),
+		Deadline: Duration(40 * time.Second), Grace: Duration(2 * time.Second), Dir: t.TempDir(), Progress: testWriter{t},
+	}
+}
+
+func ms(n int) Duration { return Duration(time.Duration(n) * time.Millisecond) }
+
+// TestCorrectExamplePasses runs examples/franzgo-eos under a kill, a pause,
+// a protocol-point kill, a broker error and a joining instance.
+func TestCorrectExamplePasses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
 	bin := example(t, "franzgo-eos")
-	start := time.Now()
-	res, err := Run(context.Background(), Config{
-		Command: []string{bin}, Contract: Contract{Kind: Copy, Order: checkers.PerKey},
-		Seed: 1, Records: 100, Deadline: Duration(30 * time.Second), Dir: t.TempDir(), Progress: testWriter{t},
-	})
+	s := &Schedule{Faults: []Fault{
+		{At: ms(300), Kind: KindKillAt, Instance: 0, API: "EndTxn", Point: "after", After: ms(200)},
+		{At: ms(500), Kind: KindError, API: "AddPartitionsToTxn", Error: "CONCURRENT_TRANSACTIONS", Count: 2},
+		{At: ms(600), Kind: KindPause, Instance: 1, After: ms(700)},
+		{At: ms(700), Kind: KindJoin, After: ms(800)},
+		{At: ms(900), Kind: KindKill, Instance: 0, After: ms(200)},
+		{At: ms(1000), Kind: KindMoveCoordinators},
+	}}
+	res, err := Run(context.Background(), small(t, bin, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +84,47 @@ func TestCorrectExampleNoFaults(t *testing.T) {
 		t.Log(r)
 	}
 	if res.Verdict != checkers.Ok {
-		t.Fatalf("verdict %v, want ok", res.Verdict)
+		t.Fatalf("verdict %v, want ok: %s", res.Verdict, res.FirstBad)
 	}
-	t.Logf("took %v", time.Since(start))
+	if res.FiredByKind[KindKill] != 1 || res.FiredByKind[KindPause] != 1 || res.FiredByKind[KindJoin] != 1 {
+		t.Errorf("fired %v, want the kill, the pause and the join", res.FiredByKind)
+	}
+}
+
+// TestBrokenExampleCaught kills examples/franzgo-eos-broken at its EndTxn,
+// before the broker applies it: the offsets it committed outside the
+// transaction have moved past records whose transaction is then aborted.
+func TestBrokenExampleCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := example(t, "franzgo-eos-broken")
+	s := &Schedule{Faults: []Fault{{At: ms(400), Kind: KindKillAt, Instance: 0, API: "EndTxn", Point: "before", After: ms(200)}}}
+	res, err := Run(context.Background(), small(t, bin, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		t.Log(r)
+	}
+	if res.Verdict != checkers.Violation {
+		t.Fatalf("verdict %v, want violation", res.Verdict)
+	}
+	if !res.Faults[0].Fired {
+		t.Errorf("the kill at EndTxn did not fire: %s", res.Faults[0].Note)
+	}
+	var eo checkers.Result
+	for _, r := range res.Results {
+		if r.Checker == "exactly-once" {
+			eo = r
+		}
+	}
+	if eo.Anomaly != "lost-write" {
+		t.Errorf("exactly-once: %v %q, want lost-write", eo.Verdict, eo.Anomaly)
+	}
+	if res.Anchor < 0 {
+		t.Errorf("no request-log anchor for %s", res.FirstBad)
+	}
 }
 
 type testWriter struct{ t *testing.T }

@@ -28,6 +28,7 @@ type targetFlags struct {
 	faults                         int
 	kinds                          []string
 	window, deadline, grace        time.Duration
+	inputSpan                      time.Duration
 	settle                         time.Duration
 	instances, brokers             int
 	partitions, outPartitions      int
@@ -130,6 +131,7 @@ Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 	fl.IntVar(&f.faults, "faults", -1, "faults to draw per schedule (-1: 4 to 8; 0: none)")
 	fl.StringSliceVar(&f.kinds, "kinds", nil, "fault kinds to draw from (default all: "+strings.Join(target.Kinds, ",")+")")
 	fl.DurationVar(&f.window, "window", 5*time.Second, "the span the faults are drawn in")
+	fl.DurationVar(&f.inputSpan, "input-span", 3*time.Second, "write the input in pieces over this span, while the faults run")
 	fl.DurationVar(&f.deadline, "deadline", 90*time.Second, "give up on a run this long after its start")
 	fl.DurationVar(&f.grace, "grace", 3*time.Second, "time between SIGTERM and SIGKILL when stopping an instance")
 	fl.DurationVar(&f.settle, "settle", time.Second, "how long the output must stay complete before the run ends")
@@ -178,8 +180,8 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 			return usageError("--kinds: unknown kind %q (want some of %s)", k, strings.Join(target.Kinds, ","))
 		}
 	}
-	if f.window <= 0 || f.deadline <= 0 {
-		return usageError("--window and --deadline must be positive")
+	if f.window <= 0 || f.deadline <= 0 || f.inputSpan <= 0 {
+		return usageError("--window, --input-span and --deadline must be positive")
 	}
 	var input []target.InputRecord
 	if f.input != "" {
@@ -235,7 +237,7 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 			Command: program, Contract: contract, Seed: seed, Schedule: s,
 			Instances: f.instances, Brokers: f.brokers, InputPartitions: f.partitions, OutputPartitions: f.outPartitions,
 			Records: f.records, Keys: f.keys, Input: input,
-			Deadline: target.Duration(f.deadline), Settle: target.Duration(f.settle), Grace: target.Duration(f.grace),
+			InputSpan: target.Duration(f.inputSpan), Deadline: target.Duration(f.deadline), Settle: target.Duration(f.settle), Grace: target.Duration(f.grace),
 		}
 	}
 	reproduce := func(c target.Config, schedPath string) string {

@@ -61,7 +61,7 @@ func run() error {
 	producer, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.TransactionalID(env("ONCEPROOF_TXN_PREFIX")+"copier"),
-		kgo.TransactionTimeout(10*time.Second),
+		kgo.TransactionTimeout(6*time.Second),
 		kgo.DisableClientMetrics(),
 	)
 	if err != nil {

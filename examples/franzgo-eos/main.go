@@ -59,7 +59,7 @@ func run() error {
 		kgo.SessionTimeout(1500*time.Millisecond),
 		kgo.HeartbeatInterval(200*time.Millisecond),
 		kgo.RebalanceTimeout(5*time.Second),
-		kgo.TransactionTimeout(10*time.Second),
+		kgo.TransactionTimeout(6*time.Second),
 		kgo.FetchMaxWait(200*time.Millisecond),
 	)
 	if err != nil {
