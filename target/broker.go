@@ -15,6 +15,17 @@ package target
 //     REQUEST_TIMED_OUT on requests a real broker can time out after applying.
 //   - A control function sees the request, never the answer: the request log
 //     records what was asked, not what the broker said.
+//   - kfake answers OffsetForLeaderEpoch for an epoch that is not the current
+//     one with UNDEFINED_EPOCH_OFFSET (-1) when no batch was written in a
+//     later epoch, as after a leader move that no produce followed; a real
+//     leader records where its epoch starts when it is elected and answers
+//     with that offset. kgo, like the Java client, treats -1 as a log
+//     truncation it cannot locate and resets the consumer to its reset
+//     offset, so a group consumer reprocesses the partition from the start:
+//     duplicates that are kfake's doing (docs/findings.md). The harness
+//     moves leaders inside a control function, where no produce can run,
+//     records each partition's epoch start offsets, and answers
+//     OffsetForLeaderEpoch for its topics from them, as Kafka would.
 //   - Transaction timeouts and group session timeouts run on the wall clock,
 //     as in Kafka; the group's minimum session timeout is lowered so that a
 //     program with short timeouts (and a fast run) is accepted.
@@ -102,6 +113,15 @@ type cluster struct {
 	hooks   []*hook
 	members map[string]int // group member ID -> slot, learnt from TxnOffsetCommit
 	topics  map[[16]byte]string
+	// epochs holds, per topic and partition, each leader epoch and the
+	// offset it started at, in epoch order (see moveLeaders).
+	epochs map[string]map[int32][]epochStart
+}
+
+// epochStart is a leader epoch and the log end offset when it began.
+type epochStart struct {
+	epoch int32
+	start int64
 }
 
 // createTopic creates a topic and remembers its ID, so that the request
@@ -114,10 +134,107 @@ func (cl *cluster) createTopic(name string, partitions int) error {
 	if info == nil {
 		return fmt.Errorf("create topic %s: no topic info after creating it", name)
 	}
+	starts := map[int32][]epochStart{}
+	for p := range int32(partitions) {
+		pi := cl.c.PartitionInfo(name, p)
+		if pi == nil {
+			return fmt.Errorf("create topic %s: no partition %d after creating it", name, p)
+		}
+		starts[p] = []epochStart{{pi.Epoch, pi.HighWatermark}}
+	}
 	cl.mu.Lock()
 	cl.topics[info.TopicID] = name
+	cl.epochs[name] = starts
 	cl.mu.Unlock()
 	return nil
+}
+
+// moveLeaders moves every partition leader, recording where each new epoch
+// starts. It must run inside a control function: the cluster handles no
+// produce request until the function returns, so the high watermark read
+// before the move is where the new epoch begins.
+func (cl *cluster) moveLeaders() {
+	before := map[string]map[int32]*kfake.PartitionInfo{}
+	cl.mu.Lock()
+	topics := sortedKeys(cl.epochs)
+	cl.mu.Unlock()
+	for _, t := range topics {
+		before[t] = map[int32]*kfake.PartitionInfo{}
+		for _, pi := range cl.c.PartitionInfos(t) {
+			before[t][pi.Partition] = pi
+		}
+	}
+	cl.c.ShufflePartitionLeaders()
+	for _, t := range topics {
+		for _, pi := range cl.c.PartitionInfos(t) {
+			b := before[t][pi.Partition]
+			if b == nil || pi.Epoch == b.Epoch {
+				continue
+			}
+			cl.mu.Lock()
+			cl.epochs[t][pi.Partition] = append(cl.epochs[t][pi.Partition], epochStart{pi.Epoch, b.HighWatermark})
+			cl.mu.Unlock()
+		}
+	}
+}
+
+// offsetForLeaderEpoch answers req as a Kafka leader would, from the epoch
+// starts moveLeaders recorded; ok is false for a request that names a topic
+// the harness did not create, which kfake answers itself.
+func (cl *cluster) offsetForLeaderEpoch(req *kmsg.OffsetForLeaderEpochRequest) (resp *kmsg.OffsetForLeaderEpochResponse, ok bool) {
+	if req.ReplicaID >= 0 {
+		return nil, false
+	}
+	cl.mu.Lock()
+	for _, rt := range req.Topics {
+		if _, known := cl.epochs[rt.Topic]; !known {
+			cl.mu.Unlock()
+			return nil, false
+		}
+	}
+	cl.mu.Unlock()
+	node := cl.c.CurrentNode()
+	resp = req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition = rp.Partition
+			pi := cl.c.PartitionInfo(rt.Topic, rp.Partition)
+			cl.mu.Lock()
+			hist := append([]epochStart(nil), cl.epochs[rt.Topic][rp.Partition]...)
+			cl.mu.Unlock()
+			switch {
+			case pi == nil || len(hist) == 0:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case pi.Leader != node:
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case rp.CurrentLeaderEpoch != -1 && rp.CurrentLeaderEpoch < pi.Epoch:
+				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			case rp.CurrentLeaderEpoch != -1 && rp.CurrentLeaderEpoch > pi.Epoch:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			case rp.LeaderEpoch >= pi.Epoch:
+				sp.LeaderEpoch, sp.EndOffset = pi.Epoch, pi.HighWatermark
+			default:
+				// The end of epoch E is the start of the first
+				// later epoch; the epoch answered is the latest
+				// one at or before E.
+				sp.LeaderEpoch, sp.EndOffset = -1, -1
+				for i, h := range hist {
+					if h.epoch > rp.LeaderEpoch {
+						if i > 0 {
+							sp.LeaderEpoch, sp.EndOffset = hist[i-1].epoch, h.start
+						}
+						break
+					}
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, true
 }
 
 // startCluster starts n brokers on loopback ports chosen by the system.
@@ -132,7 +249,7 @@ func startCluster(n int, txnPrefix string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
-	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}}
+	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}, epochs: map[string]map[int32][]epochStart{}}
 	c.Control(cl.control)
 	return cl, nil
 }
@@ -182,6 +299,24 @@ func (cl *cluster) disarmAll() {
 // and must not block except through SleepControl.
 func (cl *cluster) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	cl.c.KeepControl()
+	if r, ok := req.(*kmsg.OffsetForLeaderEpochRequest); ok {
+		if resp, ok := cl.offsetForLeaderEpoch(r); ok {
+			return resp, nil, true
+		}
+	}
+	cl.mu.Lock()
+	var any *hook
+	for _, x := range cl.hooks {
+		if !x.fired && !x.disarmed && x.api == anyRequest {
+			any = x
+			any.fired = true
+			break
+		}
+	}
+	cl.mu.Unlock()
+	if any != nil {
+		any.act(cl.c.CurrentNode(), req, -1)
+	}
 	cl.mu.Lock()
 	e, txnID, member := describe(req, cl.topics)
 	cl.mu.Unlock()
@@ -354,6 +489,9 @@ func describe(req kmsg.Request, topics map[[16]byte]string) (e RequestEntry, txn
 	e.Detail = b.String()
 	return e, txnID, member
 }
+
+// anyRequest is a hook's api for the next request of any kind.
+const anyRequest = -1
 
 // apiKeys are the requests a protocol-point fault can name.
 var apiKeys = map[string]int16{

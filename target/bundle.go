@@ -21,6 +21,7 @@ import (
 //	config.json            the run's configuration
 //	requests.log           every transactional and group request the broker saw
 //	requests-excerpt.txt   the request log around the first bad record
+//	output-log.txt         every output record with its fate from the log's markers
 //	instance-N.stdout/.stderr  each instance's output, every incarnation
 //	report.html            all of the above, readable
 //	REPRODUCE              the command that reruns the schedule
@@ -96,6 +97,18 @@ func (b *Bundle) Write() error {
 		fmt.Fprintf(&log, "... %d more requests not kept\n", b.Result.RequestsDropped)
 	}
 	files["requests.log"] = log.Bytes()
+	if b.Result.outLog != nil {
+		var out bytes.Buffer
+		labeled, err := checkers.Label(b.Result.outLog)
+		if err != nil {
+			fmt.Fprintf(&out, "the output log could not be labelled: %v\n", err)
+		}
+		for _, l := range labeled {
+			fmt.Fprintf(&out, "%s/%d@%d\t%s\tkey %q value %q\tproducer %d epoch %d\tread_committed %v\n",
+				OutputTopic, l.Partition, l.Offset, l.Status, l.Key, l.Value, l.ProducerID, l.ProducerEpoch, l.ReadCommitted)
+		}
+		files["output-log.txt"] = out.Bytes()
+	}
 	files["requests-excerpt.txt"] = []byte(strings.Join(b.Result.Excerpt(), "\n") + "\n")
 	files["REPRODUCE"] = []byte(b.Reproduce + "\n")
 	html, err := b.Report()

@@ -609,8 +609,12 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 				return fmt.Sprintf("answer withheld %v (fault %d)", time.Duration(f.After), i), false, nil
 			}})
 		case KindMoveLeaders:
-			cl.c.ShufflePartitionLeaders()
-			fire(i, f.String())
+			i, f := i, f
+			cl.arm(&hook{api: anyRequest, instance: -1, act: func(int32, kmsg.Request, int) (string, bool, error) {
+				cl.moveLeaders()
+				fire(i, f.String())
+				return "", false, nil
+			}})
 		case KindMoveCoordinators:
 			cl.c.RehashCoordinators()
 			fire(i, f.String())
