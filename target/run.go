@@ -124,6 +124,9 @@ type Vars struct {
 	Instance                                           int
 }
 
+// substitutions names what an argument may use, for error messages.
+const substitutions = "{{.Brokers}}, {{.InputTopic}}, {{.OutputTopic}}, {{.Group}}, {{.TxnPrefix}}, {{.Instance}}"
+
 // Substitute expands {{.Brokers}}-style references in args.
 func Substitute(args []string, v Vars) ([]string, error) {
 	out := make([]string, len(args))
@@ -134,11 +137,11 @@ func Substitute(args []string, v Vars) ([]string, error) {
 		}
 		t, err := template.New("arg").Option("missingkey=error").Parse(a)
 		if err != nil {
-			return nil, fmt.Errorf("argument %q: %w (known: {{.Brokers}}, {{.InputTopic}}, {{.OutputTopic}}, {{.Group}}, {{.TxnPrefix}}, {{.Instance}})", a, err)
+			return nil, fmt.Errorf("argument %q is not a valid substitution (known: %s)", a, substitutions)
 		}
 		var b strings.Builder
 		if err := t.Execute(&b, v); err != nil {
-			return nil, fmt.Errorf("argument %q: %w (known: {{.Brokers}}, {{.InputTopic}}, {{.OutputTopic}}, {{.Group}}, {{.TxnPrefix}}, {{.Instance}})", a, err)
+			return nil, fmt.Errorf("argument %q uses an unknown substitution (known: %s)", a, substitutions)
 		}
 		out[i] = b.String()
 	}
