@@ -116,7 +116,12 @@ type cluster struct {
 	// epochs holds, per topic and partition, each leader epoch and the
 	// offset it started at, in epoch order (see moveLeaders).
 	epochs map[string]map[int32][]epochStart
+	// txns tracks, per transactional ID, what its open transaction has
+	// done, to find the implicit AddPartitionsToTxn and AddOffsetsToTxn.
+	txns map[string]txnState
 }
+
+type txnState struct{ produced, offsets bool }
 
 // epochStart is a leader epoch and the log end offset when it began.
 type epochStart struct {
@@ -249,7 +254,7 @@ func startCluster(n int, txnPrefix string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
-	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}, epochs: map[string]map[int32][]epochStart{}}
+	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}, epochs: map[string]map[int32][]epochStart{}, txns: map[string]txnState{}}
 	c.Control(cl.control)
 	return cl, nil
 }
@@ -335,9 +340,35 @@ func (cl *cluster) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	} else if s, ok := cl.members[member]; ok && member != "" {
 		e.Instance = s
 	}
+	// KIP-890 clients add partitions and the group to a transaction
+	// implicitly: the transaction's first Produce stands for its
+	// AddPartitionsToTxn, its first TxnOffsetCommit for AddOffsetsToTxn.
+	key, implicit := req.Key(), int16(-2)
+	if txnID != "" {
+		st := cl.txns[txnID]
+		switch key {
+		case kmsg.Produce.Int16():
+			if !st.produced {
+				implicit = kmsg.AddPartitionsToTxn.Int16()
+			}
+			st.produced = true
+		case kmsg.TxnOffsetCommit.Int16():
+			if !st.offsets {
+				implicit = kmsg.AddOffsetsToTxn.Int16()
+			}
+			st.offsets = true
+		case kmsg.AddPartitionsToTxn.Int16():
+			st.produced = true
+		case kmsg.AddOffsetsToTxn.Int16():
+			st.offsets = true
+		case kmsg.EndTxn.Int16(), kmsg.InitProducerID.Int16():
+			st = txnState{}
+		}
+		cl.txns[txnID] = st
+	}
 	var h *hook
 	for _, x := range cl.hooks {
-		if !x.fired && !x.disarmed && x.api == req.Key() && (x.instance < 0 || x.instance == e.Instance) {
+		if !x.fired && !x.disarmed && (x.api == key || x.api == implicit) && (x.instance < 0 || x.instance == e.Instance) {
 			h = x
 			h.fired = true
 			break
@@ -350,6 +381,9 @@ func (cl *cluster) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	}
 	action, handled, err := h.act(e.Node, req, e.Instance)
 	e.Action = action
+	if h.api == implicit {
+		e.Action += " (the implicit " + kmsg.NameForKey(implicit) + " of KIP-890)"
+	}
 	cl.record(e)
 	if handled {
 		// An error closes the connection: the request is never applied

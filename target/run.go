@@ -57,7 +57,7 @@ type Config struct {
 	// value and partition (-1: by key hash); offsets are ignored.
 	Input []InputRecord `json:"input,omitempty"`
 	// InputSpan is the time over which the input is written, in pieces,
-	// while the instances run (default 3s).
+	// while the instances run (default 4s).
 	InputSpan Duration `json:"input_span"`
 	// Deadline bounds the run from the first start to complete output
 	// (default 90s). Past it, the run is judged as it stands.
@@ -94,7 +94,7 @@ func (c *Config) defaults() {
 		c.Keys = 16
 	}
 	if c.InputSpan <= 0 {
-		c.InputSpan = Duration(3 * time.Second)
+		c.InputSpan = Duration(4 * time.Second)
 	}
 	if c.Deadline <= 0 {
 		c.Deadline = Duration(90 * time.Second)

@@ -272,7 +272,15 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 		case KindError:
 			names := sortedKeys(brokerErrors)
 			f.Error = names[rng.IntN(len(names))]
-			apis := brokerErrors[f.Error].apis
+			// A KIP-890 client never sends AddPartitionsToTxn or
+			// AddOffsetsToTxn, so drawn errors answer what every
+			// client sends; a written schedule may name them.
+			var apis []string
+			for _, a := range brokerErrors[f.Error].apis {
+				if a != "AddPartitionsToTxn" && a != "AddOffsetsToTxn" {
+					apis = append(apis, a)
+				}
+			}
 			f.API = apis[rng.IntN(len(apis))]
 			f.Count = 1 + rng.IntN(3)
 		case KindWithhold:
