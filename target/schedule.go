@@ -257,9 +257,18 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 	}
 	window := max(o.Window, time.Second)
 	dur := func(lo, hi time.Duration) Duration { return Duration(lo + time.Duration(rng.Int64N(int64(hi-lo)))) }
+	// Kills at protocol points find the windows a random kill rarely
+	// hits (between an offset commit and the commit of its transaction),
+	// so they are drawn more often.
+	var bag []string
+	for _, k := range kinds {
+		for range drawWeight[k] + 1 {
+			bag = append(bag, k)
+		}
+	}
 	s := &Schedule{Seed: seed}
 	for range n {
-		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: kinds[rng.IntN(len(kinds))], Instance: rng.IntN(max(o.Instances, 1))}
+		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: bag[rng.IntN(len(bag))], Instance: rng.IntN(max(o.Instances, 1))}
 		switch f.Kind {
 		case KindKill, KindRestart:
 			f.After = dur(100*time.Millisecond, 1500*time.Millisecond)
@@ -297,6 +306,9 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 	sort.SliceStable(s.Faults, func(i, j int) bool { return s.Faults[i].At < s.Faults[j].At })
 	return s
 }
+
+// drawWeight is how many extra lots a kind gets when drawn.
+var drawWeight = map[string]int{KindKillAt: 2, KindKill: 1, KindPause: 1}
 
 // Subset returns the schedule with only the faults at idx, in order.
 func (s *Schedule) Subset(idx []int) *Schedule {
