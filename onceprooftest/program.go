@@ -157,7 +157,7 @@ func CheckProgram(t testing.TB, cmd []string, contract target.Contract, opts Pro
 		}
 		repro := fmt.Sprintf("chaosrun target %s --seed %d --schedule %s --instances %d -- %s",
 			contractFlags(contract), seed, filepath.Join(final, schedFile), instances, strings.Join(cmd, " "))
-		b := &target.Bundle{Dir: dir, Config: cfg, Result: res, Shrink: sr, Build: "onceprooftest", Reproduce: repro}
+		b := &target.Bundle{Dir: dir, Command: cmd, Config: cfg, Result: res, Shrink: sr, Build: "onceprooftest", Reproduce: repro}
 		where := final
 		if err := b.Write(); err != nil {
 			where = "not written: " + err.Error()

@@ -33,9 +33,11 @@ type failRecorder struct {
 	errs []string
 }
 
-func (r *failRecorder) Helper()                   {}
-func (r *failRecorder) Logf(string, ...any)       {}
-func (r *failRecorder) Errorf(f string, a ...any) { r.errs = append(r.errs, strings.TrimSpace(sprintf(f, a...))) }
+func (r *failRecorder) Helper()             {}
+func (r *failRecorder) Logf(string, ...any) {}
+func (r *failRecorder) Errorf(f string, a ...any) {
+	r.errs = append(r.errs, strings.TrimSpace(sprintf(f, a...)))
+}
 
 // TestBrokenProgramFails checks that CheckProgram fails the broken twin,
 // which commits offsets outside its transactions, killed at its EndTxn.

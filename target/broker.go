@@ -513,6 +513,22 @@ func describe(req kmsg.Request, topics map[[16]byte]string) (e RequestEntry, txn
 			member = m.MemberID
 			fmt.Fprintf(&b, " %s", m.MemberID)
 		}
+	case *kmsg.OffsetFetchRequest:
+		e.API = "OffsetFetch"
+		groups := r.Groups
+		if len(groups) == 0 {
+			fmt.Fprintf(&b, "group %s require_stable %v", r.Group, r.RequireStable)
+			for _, t := range r.Topics {
+				fmt.Fprintf(&b, " %s%v", t.Topic, t.Partitions)
+			}
+		}
+		for _, g := range groups {
+			member = derefStr(g.MemberID)
+			fmt.Fprintf(&b, "group %s require_stable %v", g.Group, r.RequireStable)
+			for _, t := range g.Topics {
+				fmt.Fprintf(&b, " %s%v", topicName(t.Topic, t.TopicID), t.Partitions)
+			}
+		}
 	case *kmsg.HeartbeatRequest:
 		member = r.MemberID
 		e.API = "Heartbeat"
@@ -522,6 +538,13 @@ func describe(req kmsg.Request, topics map[[16]byte]string) (e RequestEntry, txn
 	}
 	e.Detail = b.String()
 	return e, txnID, member
+}
+
+func derefStr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // anyRequest is a hook's api for the next request of any kind.

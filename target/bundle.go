@@ -26,7 +26,10 @@ import (
 //	report.html            all of the above, readable
 //	REPRODUCE              the command that reruns the schedule
 type Bundle struct {
-	Dir       string
+	Dir string
+	// Command is the program as the user gave it, for the report (the
+	// configuration holds what ran, which may be a prebuilt binary).
+	Command   []string
 	Config    Config
 	Result    *Result
 	Shrink    *ShrinkResult
@@ -223,9 +226,16 @@ func (b *Bundle) Report() ([]byte, error) {
 		*Bundle
 		Command string
 		Logs    []string
-	}{b, strings.Join(b.Config.Command, " "), logs})
+	}{b, strings.Join(cmdOr(b.Command, b.Config.Command), " "), logs})
 	if err != nil {
 		return nil, fmt.Errorf("report.html: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func cmdOr(a, b []string) []string {
+	if len(a) > 0 {
+		return a
+	}
+	return b
 }

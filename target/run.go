@@ -549,22 +549,26 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 				fire(i, f.String())
 			}
 			later(f.After, func() { restart(f.Instance) })
-		case KindKillAt:
+		case KindKillAt, KindPauseAt:
 			i, f := i, f
+			sig, name := syscall.SIGKILL, "SIGKILL"
+			if f.Kind == KindPauseAt {
+				sig, name = syscall.SIGSTOP, "SIGSTOP"
+			}
 			hold(f.Instance, 1)
 			h := &hook{api: apiKeys[f.API], instance: f.Instance}
 			firedCh := make(chan struct{})
 			h.act = func(node int32, req kmsg.Request, slot int) (string, bool, error) {
 				p := sup.Current(slot)
 				if p != nil && !p.Exited() {
-					killGroup(p.Pid)
+					signalGroup(p.Pid, sig)
 				}
 				fire(i, f.String()+fmt.Sprintf(" (pid %d, at broker %d)", pidOf(p), node))
 				close(firedCh)
 				if f.Point == "before" {
-					return "SIGKILL instance before applying (fault " + fmt.Sprint(i) + ")", true, errors.New("killed before the request was applied")
+					return fmt.Sprintf("%s instance before applying (fault %d)", name, i), true, errors.New("the request was not applied")
 				}
-				return "SIGKILL instance, request applied, answer never read (fault " + fmt.Sprint(i) + ")", false, nil
+				return fmt.Sprintf("%s instance, request applied, answer not read (fault %d)", name, i), false, nil
 			}
 			cl.arm(h)
 			wg.Add(1)
@@ -591,6 +595,11 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 					}
 				case <-ctx.Done():
 				}
+				if f.Kind == KindPauseAt {
+					sup.Signal(f.Instance, syscall.SIGCONT)
+					hold(f.Instance, -1)
+					return
+				}
 				restart(f.Instance)
 			}()
 		case KindError:
@@ -601,7 +610,7 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 			mu.Lock()
 			handles = append(handles, func() int { n := h.Hits(); h.Remove(); return n })
 			errIdx = append(errIdx, i)
-			res.Faults[i].Note = f.String()
+			res.Faults[i].Note, res.Faults[i].At = f.String(), since()
 			mu.Unlock()
 			progress("%s: armed: %s", time.Duration(since()).Round(time.Millisecond), f.String())
 		case KindWithhold:

@@ -130,3 +130,32 @@ func TestBrokenExampleCaught(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", p); return len(p), nil }
+
+// TestOracleContract runs the correct example against an oracle program (a
+// sed script that prints each input record's key and value) over the
+// protocol, and against one that expects upper-cased values, which the
+// copier does not write.
+func TestOracleContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := example(t, "franzgo-eos")
+	identity := `sed -E 's/.*"key":("[^"]*"),"value":("[^"]*").*/{"key":\1,"value":\2}/'`
+	for _, tc := range []struct {
+		name, script string
+		want         checkers.Verdict
+	}{
+		{"identity", identity, checkers.Ok},
+		{"upper", identity + ` | sed -E 's/"value":"v/"value":"V/'`, checkers.Violation},
+	} {
+		cfg := small(t, bin, nil)
+		cfg.Contract = Contract{Kind: Oracle, Oracle: []string{"sh", "-c", tc.script}}
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.Verdict != tc.want {
+			t.Errorf("%s oracle: verdict %v (%s), want %v", tc.name, res.Verdict, res.FirstBad, tc.want)
+		}
+	}
+}

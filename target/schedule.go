@@ -28,6 +28,10 @@ const (
 	// broker: Point "before" (never applied) or "after" (applied, the
 	// answer never read). The instance is restarted After later.
 	KindKillAt = "kill-at"
+	// KindPauseAt sends SIGSTOP to an instance at its next request of API
+	// (Point as for kill-at) and SIGCONT After later: a zombie caught in
+	// the middle of a transaction.
+	KindPauseAt = "pause-at"
 	// KindError answers the next Count requests of API (from any instance)
 	// with the broker error Error.
 	KindError = "error"
@@ -45,7 +49,7 @@ const (
 )
 
 // Kinds lists the fault kinds in the order summaries print them.
-var Kinds = []string{KindKill, KindPause, KindRestart, KindKillAt, KindError, KindWithhold, KindMoveLeaders, KindMoveCoordinators, KindJoin}
+var Kinds = []string{KindKill, KindPause, KindRestart, KindKillAt, KindPauseAt, KindError, KindWithhold, KindMoveLeaders, KindMoveCoordinators, KindJoin}
 
 // Duration is a time.Duration written in JSON as a string such as "1.5s".
 type Duration time.Duration
@@ -66,6 +70,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// String formats d as time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
 
 // WantJSON says what JSON a Duration accepts, for jsonfile's messages.
 func (Duration) WantJSON() string { return `a duration such as "1.5s" or "150ms"` }
@@ -109,6 +116,12 @@ func (f Fault) String() string {
 			how = "after the broker applied it, before the answer"
 		}
 		return fmt.Sprintf("at %s: SIGKILL instance %d at its next %s, %s; restart %s later", at, f.Instance, f.API, how, after)
+	case KindPauseAt:
+		how := "before the broker applies it"
+		if f.Point == "after" {
+			how = "after the broker applied it, before the answer"
+		}
+		return fmt.Sprintf("at %s: SIGSTOP instance %d at its next %s, %s; SIGCONT %s later", at, f.Instance, f.API, how, after)
 	case KindError:
 		return fmt.Sprintf("at %s: answer the next %d %s with %s", at, max(f.Count, 1), f.API, f.Error)
 	case KindWithhold:
@@ -164,7 +177,7 @@ func (f Fault) validate(instances int) error {
 	switch f.Kind {
 	case KindKill, KindPause, KindRestart:
 		return inst()
-	case KindKillAt:
+	case KindKillAt, KindPauseAt:
 		if err := inst(); err != nil {
 			return err
 		}
@@ -278,6 +291,10 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 			f.API = killAPIs[rng.IntN(len(killAPIs))]
 			f.Point = []string{"before", "after"}[rng.IntN(2)]
 			f.After = dur(100*time.Millisecond, 1000*time.Millisecond)
+		case KindPauseAt:
+			f.API = killAPIs[rng.IntN(len(killAPIs))]
+			f.Point = []string{"before", "after"}[rng.IntN(2)]
+			f.After = dur(500*time.Millisecond, 3*time.Second)
 		case KindError:
 			names := sortedKeys(brokerErrors)
 			f.Error = names[rng.IntN(len(names))]
@@ -298,7 +315,7 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 		case KindJoin:
 			f.After = dur(500*time.Millisecond, 3*time.Second)
 		}
-		if f.Kind != KindKill && f.Kind != KindPause && f.Kind != KindRestart && f.Kind != KindKillAt {
+		if f.Kind != KindKill && f.Kind != KindPause && f.Kind != KindRestart && f.Kind != KindKillAt && f.Kind != KindPauseAt {
 			f.Instance = 0
 		}
 		s.Faults = append(s.Faults, f)

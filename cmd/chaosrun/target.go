@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
@@ -305,7 +307,7 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 		if sr != nil {
 			sched = filepath.Join(absOf(final), "shrunk-schedule.json")
 		}
-		b := &target.Bundle{Dir: dir, Config: c, Result: res, Shrink: sr, Build: scenarios.Build(), Reproduce: reproduce(c, sched)}
+		b := &target.Bundle{Dir: dir, Command: argv, Config: c, Result: res, Shrink: sr, Build: scenarios.Build(), Reproduce: reproduce(c, sched)}
 		if err := b.Write(); err != nil {
 			return "", sr, err
 		}
@@ -318,7 +320,10 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 		return final, sr, nil
 	}
 
-	ctx := cmd.Context()
+	// SIGTERM, like Ctrl-C, ends the run with its instances stopped: they
+	// are in process groups of their own, which no terminal signal reaches.
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	fmt.Fprintf(w, "chaosrun target: %s, contract %s, %d instances, %d brokers, %d input records\n", strings.Join(argv, " "), contract, f.instances, f.brokers, recordsOf(input, f.records))
 	fmt.Fprintln(w, "not deterministic: the seed decides the input and the fault schedule, not the interleaving")
 	if !sweep {
