@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -279,9 +280,28 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 			bag = append(bag, k)
 		}
 	}
+	// The first faults cover the classes a run is for, as far as kinds
+	// allow: a kill, a zombie, a broker error or withheld answer, and a
+	// rebalance; the rest are drawn from the bag.
+	var cover [][]string
+	for _, class := range coverage {
+		var in []string
+		for _, k := range class {
+			if slices.Contains(kinds, k) {
+				in = append(in, k)
+			}
+		}
+		if len(in) > 0 {
+			cover = append(cover, in)
+		}
+	}
 	s := &Schedule{Seed: seed}
-	for range n {
-		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: bag[rng.IntN(len(bag))], Instance: rng.IntN(max(o.Instances, 1))}
+	for i := range n {
+		kind := bag[rng.IntN(len(bag))]
+		if i < len(cover) {
+			kind = cover[i][rng.IntN(len(cover[i]))]
+		}
+		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: kind, Instance: rng.IntN(max(o.Instances, 1))}
 		switch f.Kind {
 		case KindKill, KindRestart:
 			f.After = dur(100*time.Millisecond, 1500*time.Millisecond)
@@ -323,6 +343,10 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 	sort.SliceStable(s.Faults, func(i, j int) bool { return s.Faults[i].At < s.Faults[j].At })
 	return s
 }
+
+// coverage are the classes of fault every drawn schedule starts with one
+// of.
+var coverage = [][]string{{KindKill, KindKillAt}, {KindPause, KindPauseAt}, {KindError, KindWithhold}, {KindJoin, KindRestart}}
 
 // drawWeight is how many extra lots a kind gets when drawn.
 var drawWeight = map[string]int{KindKillAt: 2, KindKill: 1, KindPause: 1}

@@ -110,3 +110,30 @@ func TestGenerateAndParseSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateCovers checks that every drawn schedule has a kill, a zombie,
+// a broker error or withheld answer, and a rebalance.
+func TestGenerateCovers(t *testing.T) {
+	for seed := uint64(1); seed <= 200; seed++ {
+		s := Generate(seed, GenerateOptions{Instances: 2, Window: 4 * time.Second})
+		have := map[string]bool{}
+		for _, f := range s.Faults {
+			have[f.Kind] = true
+		}
+		for _, class := range coverage {
+			ok := false
+			for _, k := range class {
+				ok = ok || have[k]
+			}
+			if !ok {
+				t.Errorf("seed %d: no fault of %v in %v", seed, class, s.Lines())
+			}
+		}
+	}
+	only := Generate(1, GenerateOptions{Instances: 2, Window: time.Second, Kinds: []string{KindMoveLeaders}})
+	for _, f := range only.Faults {
+		if f.Kind != KindMoveLeaders {
+			t.Errorf("--kinds move-leaders drew %s", f.Kind)
+		}
+	}
+}
