@@ -281,8 +281,9 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 		}
 	}
 	// The first faults cover the classes a run is for, as far as kinds
-	// allow: a kill, a zombie, a broker error or withheld answer, and a
-	// rebalance; the rest are drawn from the bag.
+	// allow: a kill at a protocol point, a kill or a zombie, a broker
+	// error or withheld answer, and a rebalance; the rest are drawn from
+	// the bag.
 	var cover [][]string
 	for _, class := range coverage {
 		var in []string
@@ -302,6 +303,10 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 			kind = cover[i][rng.IntN(len(cover[i]))]
 		}
 		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: kind, Instance: rng.IntN(max(o.Instances, 1))}
+		// The first kill, when it is a protocol-point one, is at the
+		// commit point itself: EndTxn, where a program that committed
+		// anything outside its transaction loses or repeats it.
+		atCommit := i == 0 && kind == KindKillAt
 		switch f.Kind {
 		case KindKill, KindRestart:
 			f.After = dur(100*time.Millisecond, 1500*time.Millisecond)
@@ -311,6 +316,9 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 			f.API = killAPIs[rng.IntN(len(killAPIs))]
 			f.Point = []string{"before", "after"}[rng.IntN(2)]
 			f.After = dur(100*time.Millisecond, 1000*time.Millisecond)
+			if atCommit {
+				f.API = "EndTxn"
+			}
 		case KindPauseAt:
 			f.API = killAPIs[rng.IntN(len(killAPIs))]
 			f.Point = []string{"before", "after"}[rng.IntN(2)]
@@ -344,9 +352,9 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 	return s
 }
 
-// coverage are the classes of fault every drawn schedule starts with one
-// of.
-var coverage = [][]string{{KindKill, KindKillAt}, {KindPause, KindPauseAt}, {KindError, KindWithhold}, {KindJoin, KindRestart}}
+// coverage are the classes of fault a drawn schedule starts with, one of
+// each.
+var coverage = [][]string{{KindKillAt}, {KindKill, KindPause, KindPauseAt}, {KindError, KindWithhold}, {KindJoin, KindRestart}}
 
 // drawWeight is how many extra lots a kind gets when drawn.
 var drawWeight = map[string]int{KindKillAt: 2, KindKill: 1, KindPause: 1}

@@ -111,14 +111,18 @@ func TestGenerateAndParseSchedule(t *testing.T) {
 	}
 }
 
-// TestGenerateCovers checks that every drawn schedule has a kill, a zombie,
-// a broker error or withheld answer, and a rebalance.
+// TestGenerateCovers checks that every drawn schedule has a kill at EndTxn,
+// a kill or a zombie, a broker error or withheld answer, and a rebalance.
 func TestGenerateCovers(t *testing.T) {
 	for seed := uint64(1); seed <= 200; seed++ {
 		s := Generate(seed, GenerateOptions{Instances: 2, Window: 4 * time.Second})
 		have := map[string]bool{}
 		for _, f := range s.Faults {
 			have[f.Kind] = true
+			have["at "+f.API] = have["at "+f.API] || f.Kind == KindKillAt
+		}
+		if !have["at EndTxn"] {
+			t.Errorf("seed %d: no kill at EndTxn in %v", seed, s.Lines())
 		}
 		for _, class := range coverage {
 			ok := false
