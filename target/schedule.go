@@ -304,8 +304,9 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 		}
 		f := Fault{At: Duration(rng.Int64N(int64(window))), Kind: kind, Instance: rng.IntN(max(o.Instances, 1))}
 		// The first kill, when it is a protocol-point one, is at the
-		// commit point itself: EndTxn, where a program that committed
-		// anything outside its transaction loses or repeats it.
+		// commit point itself, before the broker applies it: EndTxn,
+		// where a program that committed anything outside its
+		// transaction loses or repeats it.
 		atCommit := i == 0 && kind == KindKillAt
 		switch f.Kind {
 		case KindKill, KindRestart:
@@ -317,7 +318,7 @@ func Generate(seed uint64, o GenerateOptions) *Schedule {
 			f.Point = []string{"before", "after"}[rng.IntN(2)]
 			f.After = dur(100*time.Millisecond, 1000*time.Millisecond)
 			if atCommit {
-				f.API = "EndTxn"
+				f.API, f.Point = "EndTxn", "before"
 			}
 		case KindPauseAt:
 			f.API = killAPIs[rng.IntN(len(killAPIs))]
