@@ -197,6 +197,8 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:12px}.muted{color:
 <table><tr><th>#</th><th>fault</th><th>fired</th><th>note</th></tr>
 {{range $i, $f := .Result.Faults}}<tr><td>{{$i}}</td><td>{{$f.Fault}}</td><td>{{if $f.Fired}}at {{$f.At}}{{else}}no{{end}}</td><td>{{$f.Note}}</td></tr>
 {{end}}</table>
+{{if .Result.Group}}<h2>The consumer group at the end</h2><pre>{{range .Result.Group}}{{.}}
+{{end}}</pre>{{end}}
 <p>Faults over at {{.Result.Healed}}; output complete at {{if .Result.Complete}}{{.Result.Complete}}{{else}}never{{end}}; run took {{.Result.Elapsed}}.</p>
 <h2>Broker requests around the first bad record</h2>
 <pre>{{range .Result.Excerpt}}{{.}}

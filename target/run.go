@@ -197,6 +197,9 @@ type Result struct {
 	Elapsed  Duration `json:"elapsed"`
 	Healed   Duration `json:"healed"`
 	Complete Duration `json:"complete,omitempty"`
+	// Group describes the consumer group when the run ended: its state,
+	// generation and each member's assigned partitions.
+	Group []string `json:"group,omitempty"`
 	// FirstBad names the first bad record, when a check failed.
 	FirstBad string `json:"first_bad,omitempty"`
 	// Requests is the broker's request log (not in result.json: the
@@ -708,10 +711,46 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		res.Complete = 0
 		progress("deadline %v passed before the output was complete", time.Duration(cfg.Deadline))
 	}
+	// What the group looked like at the end, for a run that stalled:
+	// which member held which partitions.
+	gctx, gcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	res.Group = describeGroup(gctx, adm)
+	gcancel()
 	mu.Lock()
 	stopping = true
 	mu.Unlock()
 	return nil
+}
+
+// describeGroup lists the group's state and each member's assignment.
+func describeGroup(ctx context.Context, adm *kgo.Client) []string {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{Group}
+	resp, err := req.RequestWith(ctx, adm)
+	if err != nil {
+		return []string{"describe group: " + err.Error()}
+	}
+	var out []string
+	for _, g := range resp.Groups {
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			out = append(out, "describe group: "+err.Error())
+			continue
+		}
+		out = append(out, fmt.Sprintf("group %s state %s protocol %s, %d members", g.Group, g.State, g.Protocol, len(g.Members)))
+		for _, m := range g.Members {
+			var a kmsg.ConsumerMemberAssignment
+			desc := "assignment not decodable"
+			if err := a.ReadFrom(m.MemberAssignment); err == nil {
+				var parts []string
+				for _, t := range a.Topics {
+					parts = append(parts, fmt.Sprintf("%s%v", t.Topic, t.Partitions))
+				}
+				desc = "assigned " + strings.Join(parts, " ")
+			}
+			out = append(out, fmt.Sprintf("  member %s (client %s, host %s): %s", m.MemberID, m.ClientID, m.ClientHost, desc))
+		}
+	}
+	return out
 }
 
 // killAtTTL is how long a kill-at fault waits for its request.
