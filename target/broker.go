@@ -26,11 +26,20 @@ package target
 //     moves leaders inside a control function, where no produce can run,
 //     records each partition's epoch start offsets, and answers
 //     OffsetForLeaderEpoch for its topics from them, as Kafka would.
+//   - kfake can keep a consumer-group member whose process died while its
+//     JoinGroup waited for a rebalance: it never heartbeats, yet it stays in a
+//     stable group with the partitions the leader gave it, which then never
+//     move (docs/findings.md). Kafka removes a member that has not been heard
+//     from within its session timeout. The harness applies that rule from
+//     outside: a member the request log has not heard from for its session
+//     timeout plus a second is sent a LeaveGroup on its behalf, and the run
+//     counts these evictions.
 //   - Transaction timeouts and group session timeouts run on the wall clock,
 //     as in Kafka; the group's minimum session timeout is lowered so that a
 //     program with short timeouts (and a fast run) is accepted.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,6 +49,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -119,6 +129,14 @@ type cluster struct {
 	// txns tracks, per transactional ID, what its open transaction has
 	// done, to find the implicit AddPartitionsToTxn and AddOffsetsToTxn.
 	txns map[string]txnState
+	// seen is when each group member ID last appeared in a request, and
+	// its session timeout, for evicting members kfake keeps (evictDead).
+	seen map[string]memberSeen
+}
+
+type memberSeen struct {
+	last    time.Time
+	session time.Duration
 }
 
 type txnState struct{ produced, offsets bool }
@@ -254,7 +272,7 @@ func startCluster(n int, txnPrefix string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
-	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}, epochs: map[string]map[int32][]epochStart{}, txns: map[string]txnState{}}
+	cl := &cluster{c: c, addrs: c.ListenAddrs(), started: time.Now(), prefix: txnPrefix, members: map[string]int{}, topics: map[[16]byte]string{}, epochs: map[string]map[int32][]epochStart{}, txns: map[string]txnState{}, seen: map[string]memberSeen{}}
 	c.Control(cl.control)
 	return cl, nil
 }
@@ -324,6 +342,14 @@ func (cl *cluster) control(req kmsg.Request) (kmsg.Response, error, bool) {
 	}
 	cl.mu.Lock()
 	e, txnID, member := describe(req, cl.topics)
+	if member != "" {
+		ms := cl.seen[member]
+		ms.last = time.Now()
+		if j, ok := req.(*kmsg.JoinGroupRequest); ok {
+			ms.session = time.Duration(j.SessionTimeoutMillis) * time.Millisecond
+		}
+		cl.seen[member] = ms
+	}
 	cl.mu.Unlock()
 	if e.API == "" {
 		return nil, nil, false // not worth logging: fetches, metadata, ...
@@ -545,6 +571,50 @@ func derefStr(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// evictDead sends a LeaveGroup for every member of the group that no request
+// has named for its session timeout plus a second, as Kafka's session expiry
+// would have removed it, and returns the members it evicted.
+func (cl *cluster) evictDead(ctx context.Context, adm *kgo.Client) []string {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{Group}
+	resp, err := req.RequestWith(ctx, adm)
+	if err != nil || len(resp.Groups) == 0 {
+		return nil
+	}
+	var dead []string
+	cl.mu.Lock()
+	for _, m := range resp.Groups[0].Members {
+		ms, ok := cl.seen[m.MemberID]
+		if !ok {
+			cl.seen[m.MemberID] = memberSeen{last: time.Now()}
+			continue
+		}
+		session := ms.session
+		if session <= 0 {
+			session = 45 * time.Second // kgo's default, for a member whose JoinGroup the log missed
+		}
+		if time.Since(ms.last) > session+time.Second {
+			dead = append(dead, m.MemberID)
+		}
+	}
+	cl.mu.Unlock()
+	for _, id := range dead {
+		lg := kmsg.NewPtrLeaveGroupRequest()
+		lg.Group = Group
+		lm := kmsg.NewLeaveGroupRequestMember()
+		lm.MemberID = id
+		lg.Members = append(lg.Members, lm)
+		lg.MemberID = id // before v3
+		lg.RequestWith(ctx, adm)
+		cl.mu.Lock()
+		delete(cl.seen, id)
+		cl.mu.Unlock()
+		cl.record(RequestEntry{At: time.Since(cl.started), Node: -1, API: "LeaveGroup", Instance: -1, ProducerID: -1,
+			Detail: "group " + Group + " member " + id, Action: "sent by the harness: kfake kept a member not heard from for its session timeout"})
+	}
+	return dead
 }
 
 // anyRequest is a hook's api for the next request of any kind.

@@ -187,6 +187,9 @@ type Result struct {
 	Faults   []Fired           `json:"faults"`
 	// FiredByKind counts the faults that acted, per kind.
 	FiredByKind map[string]int `json:"fired_by_kind"`
+	// Evicted counts group members the harness removed because kfake kept
+	// them past their session timeout (see broker.go).
+	Evicted int `json:"evicted,omitempty"`
 	// SelfExits counts instances that exited without being told to and
 	// were started again.
 	SelfExits    int           `json:"self_exits"`
@@ -476,6 +479,36 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		}
 	}
 	progress("started %d instances of %s", cfg.Instances, strings.Join(cfg.Command, " "))
+
+	// The evictor removes group members kfake keeps although they are
+	// dead (see broker.go); it runs until drive returns.
+	evictAdm, err := kgo.NewClient(copts...)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer evictAdm.Close()
+	evictDone := make(chan struct{})
+	evictStopped := make(chan struct{})
+	defer func() { close(evictDone); <-evictStopped }()
+	go func() {
+		defer close(evictStopped)
+		for {
+			select {
+			case <-evictDone:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			dead := cl.evictDead(ectx, evictAdm)
+			cancel()
+			if len(dead) > 0 {
+				mu.Lock()
+				res.Evicted += len(dead)
+				mu.Unlock()
+				progress("evicted %d group members kfake kept though nothing was heard from them for their session timeout: %v", len(dead), dead)
+			}
+		}
+	}()
 
 	res.Faults = make([]Fired, len(cfg.Schedule.Faults))
 	var wg sync.WaitGroup // follow-ups: restarts, resumes, leaves

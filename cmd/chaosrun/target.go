@@ -432,6 +432,9 @@ func printTargetResult(w io.Writer, res *target.Result) {
 		}
 		fmt.Fprintln(w)
 	}
+	if res.Evicted > 0 {
+		fmt.Fprintf(w, "the harness evicted %d group members kfake kept past their session timeout (see docs/findings.md)\n", res.Evicted)
+	}
 	if res.SelfExits > 0 {
 		fmt.Fprintf(w, "instances exited by themselves %d times (restarted)\n", res.SelfExits)
 	}
