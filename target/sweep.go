@@ -20,8 +20,10 @@ type SeedOutcome struct {
 	Faults      int            `json:"faults"`
 	FiredByKind map[string]int `json:"fired_by_kind"`
 	Elapsed     Duration       `json:"elapsed"`
-	FirstBad    string         `json:"first_bad,omitempty"`
-	Error       string         `json:"error,omitempty"`
+	// Evicted counts the group members the harness evicted for kfake.
+	Evicted  int    `json:"evicted,omitempty"`
+	FirstBad string `json:"first_bad,omitempty"`
+	Error    string `json:"error,omitempty"`
 	// Bundle is the failure bundle's directory, if one was written.
 	Bundle string `json:"bundle,omitempty"`
 }
@@ -37,7 +39,9 @@ type SweepSummary struct {
 	// Scheduled and Fired count faults per kind over every seed.
 	Scheduled map[string]int `json:"scheduled"`
 	Fired     map[string]int `json:"fired"`
-	Wall      Duration       `json:"wall"`
+	// Evicted totals the members evicted for kfake over every seed.
+	Evicted int      `json:"evicted"`
+	Wall    Duration `json:"wall"`
 }
 
 // Sweep runs each seed's configuration (made by mk) with up to parallel
@@ -65,7 +69,7 @@ func Sweep(ctx context.Context, seeds []uint64, parallel int, mk func(seed uint6
 			if err != nil {
 				o.Verdict, o.Error = checkers.Unknown, err.Error()
 			} else {
-				o.Verdict, o.FiredByKind, o.Elapsed, o.FirstBad = res.Verdict, res.FiredByKind, res.Elapsed, res.FirstBad
+				o.Verdict, o.FiredByKind, o.Elapsed, o.FirstBad, o.Evicted = res.Verdict, res.FiredByKind, res.Elapsed, res.FirstBad, res.Evicted
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -81,6 +85,7 @@ func Sweep(ctx context.Context, seeds []uint64, parallel int, mk func(seed uint6
 	for _, o := range outs {
 		sum.Verdicts[o.Verdict.String()]++
 		vs = append(vs, checkers.Result{Verdict: o.Verdict})
+		sum.Evicted += o.Evicted
 		for k, n := range o.FiredByKind { // lint:sorted sums
 			sum.Fired[k] += n
 		}

@@ -375,6 +375,9 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 	}, func(o target.SeedOutcome, _ target.Config, _ *target.Result) {
 		done++
 		line := fmt.Sprintf("[%d/%d %.0fs] seed %d: %s in %.1fs, %d faults (%s)", done, len(seeds), time.Since(start).Seconds(), o.Seed, o.Verdict, time.Duration(o.Elapsed).Seconds(), o.Faults, firedLine(o.FiredByKind))
+		if o.Evicted > 0 {
+			line += fmt.Sprintf(", %d dead members evicted for kfake", o.Evicted)
+		}
 		if o.Error != "" {
 			line += ": " + o.Error
 		} else if o.FirstBad != "" {
@@ -385,6 +388,9 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 	sum.Wall = target.Duration(time.Since(start))
 	fmt.Fprintf(w, "\nsweep of %d seeds in %.1fs: %s\n", len(seeds), time.Since(start).Seconds(), verdictCounts(sum.Verdicts))
 	fmt.Fprintf(w, "faults per kind over all seeds:\n%s", sum.FaultTable())
+	if sum.Evicted > 0 {
+		fmt.Fprintf(w, "group members evicted because kfake kept them past their session timeout: %d (docs/findings.md)\n", sum.Evicted)
+	}
 	fmt.Fprintln(w, "not deterministic: a seed that passed here can fail on a rerun; the seed fixes the schedule, not the interleaving")
 	if f.summary != "" {
 		data, err := json.MarshalIndent(sum, "", "  ")
