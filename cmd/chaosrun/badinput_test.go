@@ -35,6 +35,10 @@ var badInputFiles = map[string]string{
 	"unknown/run.json":  `{"format": 1, "scenario": "nope", "seed": 1, "digest": "00112233445566778899aabbccddeeff", "plan": {"faults": []}, "plan_source": "scenario"}`,
 	"nodigest/run.json": `{"format": 1, "scenario": "count-crash-before-commit", "seed": 1, "plan": {"faults": []}, "plan_source": "scenario"}`,
 	"plandir/.keep":     "",
+	"sched-kind.json":   `{"seed": 1, "faults": [{"at": "1s", "kind": "explode"}]}`,
+	"sched-inst.json":   `{"seed": 1, "faults": [{"at": "1s", "kind": "kill", "instance": 7}]}`,
+	"sched-cut.json":    `{"seed": 1, "faults": [`,
+	"input-bad.jsonl":   "{\"key\": \"k\", \"value\": \"v\"}\n{\"key\": \"k\"}\n",
 }
 
 // badInputs is every bad input chaosrun is tested with, in the order of
@@ -92,6 +96,21 @@ var badInputs = []badinputtest.Case{
 	{What: "explore of no schedules", Args: []string{"explore", "count-crash-before-commit", "--checks", "0"}, Want: "--checks: must be at least 1, got 0"},
 	{What: "mutants from a bad base seed", Args: []string{"mutants", "--bases", "1,x"}, Want: `--bases: "x" is not a positive seed`},
 	{What: "mutants with no seeds", Args: []string{"mutants", "--seeds-max", "0"}, Want: "--seeds-max: must be at least 1, got 0"},
+	{What: "target: unknown contract", Args: []string{"target", "--expect", "sum", "--", "prog"}, Want: `--expect: unknown contract "sum" (want copy or count, or --oracle CMD)`},
+	{What: "target: no contract", Args: []string{"target", "--", "prog"}, Want: "no contract: give --expect copy, --expect count or --oracle CMD"},
+	{What: "target: malformed map rule", Args: []string{"target", "--expect", "copy", "--map", "prefix:", "--", "prog"}, Want: `--map "prefix:": prefix needs a string`},
+	{What: "target: unknown map rule", Args: []string{"target", "--expect", "copy", "--map", "shout", "--", "prog"}, Want: `--map "shout": unknown rule "shout"`},
+	{What: "target: map with count", Args: []string{"target", "--expect", "count", "--map", "upper", "--", "prog"}, Want: "--map applies to --expect copy only, not count"},
+	{What: "target: no command after --", Args: []string{"target", "--expect", "copy", "--"}, Want: "missing the program to test after --"},
+	{What: "target: command without --", Args: []string{"target", "--expect", "copy", "prog"}, Want: "the program to test goes after --: chaosrun target --expect copy -- prog"},
+	{What: "target: unknown substitution", Args: []string{"target", "--expect", "copy", "--", "prog", "{{.Broker}}"}, Want: `argument "{{.Broker}}" uses an unknown substitution (known: {{.Brokers}},`},
+	{What: "target: unknown fault kind to draw", Args: []string{"target", "--expect", "copy", "--kinds", "explode", "--", "prog"}, Want: `--kinds: unknown kind "explode"`},
+	{What: "target: missing schedule", Args: []string{"target", "--expect", "copy", "--schedule", "absent.json", "--", "prog"}, Want: "--schedule absent.json: no such file"},
+	{What: "target: schedule cut short", Args: []string{"target", "--expect", "copy", "--schedule", "sched-cut.json", "--", "prog"}, Want: "--schedule sched-cut.json: line 1, column 24: the JSON ends early"},
+	{What: "target: unknown fault kind in a schedule", Args: []string{"target", "--expect", "copy", "--schedule", "sched-kind.json", "--", "prog"}, Want: `fault 0 (explode): unknown kind "explode"`},
+	{What: "target: schedule hits a missing instance", Args: []string{"target", "--expect", "copy", "--schedule", "sched-inst.json", "--", "prog"}, Want: "fault 0 (kill): instance 7 does not exist (instances: 0..1)"},
+	{What: "target: input line without a value", Args: []string{"target", "--expect", "copy", "--input", "input-bad.jsonl", "--", "prog"}, Want: `--input input-bad.jsonl line 2: needs both "key" and "value"`},
+	{What: "target: no instances", Args: []string{"target", "--expect", "copy", "--instances", "0", "--", "prog"}, Want: "--instances: 0, want at least 1"},
 	{What: "list with an argument", Args: []string{"list", "extra"}, Want: `unknown command "extra" for "chaosrun list"`},
 }
 
