@@ -580,6 +580,9 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 		return nil, err
 	}
 	prog.set(func() string { return "checking the output" })
+	// The job's peak, taken before the judging: drawing the input again
+	// for the checks, and reading everything back, would dominate it.
+	peakRSS := PeakRSSBytes()
 
 	generated := in.Records
 	if generated == nil { // freed after a preloaded write: draw it again; all of it was written
@@ -610,9 +613,7 @@ func runOn(ctx context.Context, c *Cluster, o RunOptions) (res *RunResult, err e
 		res.Recovery = res.Kills[0].Checkpoint
 	}
 
-	// The peak so far: the verification below reads everything back and
-	// would dominate it.
-	res.PeakRSSBytes, res.PeakRSSFromStart = PeakRSSBytes(), peakFromStart
+	res.PeakRSSBytes, res.PeakRSSFromStart = peakRSS, peakFromStart
 	// The run is measured; what follows judges it. A judge that cannot
 	// read the input or the output back leaves an exactly-once verdict of
 	// Unknown, never no verdict: the figures stand, and the run did not
