@@ -18,6 +18,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/live/livetest"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"github.com/onceproof/onceproof/internal/jsonfile"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -147,7 +148,7 @@ func (m *Manifest) write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, ManifestName), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestName), append(data, '\n'))
 }
 
 // Mismatch names the first option of o that contradicts the run m records,

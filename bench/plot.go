@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func Plot(rs []*Result, dir string) ([]string, error) {
 			continue
 		}
 		path := filepath.Join(dir, c.name)
-		if err := writeFileAtomic(path, []byte(c.chart.render())); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(c.chart.render())); err != nil {
 			return files, err
 		}
 		files = append(files, path)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"github.com/onceproof/onceproof/internal/jsonfile"
 )
 
@@ -88,11 +89,11 @@ func (r *Result) Write(dir string) (string, error) {
 		return "", fmt.Errorf("results: encode: %w", err)
 	}
 	path := filepath.Join(dir, r.Name()+".json")
-	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
 		return "", err
 	}
 	lines := strings.Join(r.BenchLines(), "\n") + "\n"
-	if err := writeFileAtomic(filepath.Join(dir, r.Name()+".bench.txt"), []byte(r.benchHeader()+lines)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, r.Name()+".bench.txt"), []byte(r.benchHeader()+lines)); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -118,35 +119,6 @@ func ReadResult(path string) (*Result, error) {
 		return nil, fmt.Errorf("%s: not a bench result (no run, compare or sim section)", path)
 	}
 	return &r, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name()) // best effort; the error below is what matters
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync() // the rename is durable on the next sync at worst
-		d.Close()
-	}
-	return nil
 }
 
 // benchHeader is the configuration block benchstat shows above its tables.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"github.com/onceproof/onceproof/internal/invoke"
 )
 
@@ -268,7 +269,7 @@ func WriteBundle(dir string, o *Outcome, ro RunOptions, build string) error {
 	b.FileSHA256 = map[string]string{}
 	for _, name := range b.Files {
 		b.FileSHA256[name] = sha256Hex(files[name])
-		if err := writeFileAtomic(filepath.Join(dir, name), files[name]); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), files[name]); err != nil {
 			return fmt.Errorf("write bundle: %w", err)
 		}
 	}
@@ -286,7 +287,7 @@ func WriteBundle(dir string, o *Outcome, ro RunOptions, build string) error {
 	}
 	copy(run[at[0][2]:at[0][3]], sum)
 	// run.json last: its presence means every other file is in place.
-	if err := writeFileAtomic(filepath.Join(dir, BundleRunFile), run); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, BundleRunFile), run); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	return nil
@@ -356,51 +357,6 @@ func attachmentName(name string) error {
 	reserved := []string{BundleRunFile, BundleTraceFile, BundleReportFile, BundlePlanFile, BundleReproduceFile}
 	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) || slices.Contains(reserved, name) {
 		return fmt.Errorf("attachment %q: want a plain file name other than the bundle's own files", name)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path so that a reader sees the old file or
-// the whole new one, never a part, even across a crash: a temporary file in
-// the same directory, fsync, rename over path, fsync the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644) // CreateTemp makes 0600
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// The rename is durable once the directory is synced.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: sync directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync directory: %w", path, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"github.com/onceproof/onceproof/internal/invoke"
 )
 
@@ -206,7 +207,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f.txt")
 	for _, data := range []string{"first", "second, longer"} {
-		if err := writeFileAtomic(path, []byte(data)); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(path)
@@ -221,7 +222,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v, want 0644", st.Mode().Perm())
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "absent", "f"), nil); err == nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "absent", "f"), nil); err == nil {
 		t.Error("writing into a missing directory: got no error")
 	}
 }

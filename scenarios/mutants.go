@@ -14,6 +14,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 )
 
 // CatchingScenario names, for every mutant, the scenario that catches it:
@@ -278,8 +279,8 @@ func WriteMutantResults(dir string, rows []MutantRow, command string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write mutant table: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "mutants.md"), []byte(md.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "mutants.md"), []byte(md.String())); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "mutants.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "mutants.json"), append(data, '\n'))
 }

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 )
 
 // Bundle is what a failing target run leaves behind, in one directory:
@@ -120,50 +120,9 @@ func (b *Bundle) Write() error {
 	}
 	files["report.html"] = html
 	for _, name := range sortedKeys(files) {
-		if err := WriteFileAtomic(filepath.Join(b.Dir, name), files[name]); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(b.Dir, name), files[name]); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to path so that a reader sees the old file or
-// the whole new one: a temporary file beside it, fsync, rename, fsync of
-// the directory.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: sync directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync directory: %w", path, err)
 	}
 	return nil
 }

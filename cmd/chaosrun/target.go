@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/atomicfile"
 	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
 	"github.com/onceproof/onceproof/target"
@@ -395,7 +396,7 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 	if f.summary != "" {
 		data, err := json.MarshalIndent(sum, "", "  ")
 		if err == nil {
-			err = target.WriteFileAtomic(f.summary, append(data, '\n'))
+			err = atomicfile.WriteFile(f.summary, append(data, '\n'))
 		}
 		if err != nil {
 			return &exitError{code: exitInconclusive, msg: "chaosrun: --summary: " + err.Error()}
