@@ -64,7 +64,7 @@ func BenchmarkRecordThroughOperator(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				t.Enqueue(0, engine.StreamMsg{Kind: engine.MsgRecord, Record: recs[i%len(recs)]})
+				t.Enqueue(0, engine.StreamMsg{Kind: engine.KindRecord, Record: recs[i%len(recs)]})
 			}
 			b.StopTimer()
 			if env.sent != b.N {

@@ -66,7 +66,7 @@ func newOpHarness(t *testing.T, cfg TaskConfig) *taskHarness {
 	job := twoInputJob(t)
 	env := newFakeTaskEnv()
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "op")}, StoragePrefix: "chk", FenceUpTo: 1}
-	return &taskHarness{task: NewTask(job, dep, env, cfg, nil), env: env}
+	return &taskHarness{task: NewTask(job, dep, env.forJob(job), cfg, nil), env: env}
 }
 
 // The actions scripts are made of.
@@ -76,20 +76,20 @@ func start() func(*taskHarness) { return func(h *taskHarness) { h.task.Start() }
 // rec delivers a record with key k and value v on vertex input input.
 func rec(input int, k, v string) func(*taskHarness) {
 	return func(h *taskHarness) {
-		h.task.Enqueue(h.task.InputIndex(input, 0), StreamMsg{Kind: MsgRecord, Record: Record{Key: k, Value: v}})
+		deliverStream(h.task, input, 0, StreamMsg{Kind: KindRecord, Record: Record{Key: k, Value: v}})
 	}
 }
 
 // barrier delivers barrier n on vertex input input.
 func barrier(input int, n int64) func(*taskHarness) {
 	return func(h *taskHarness) {
-		h.task.Enqueue(h.task.InputIndex(input, 0), StreamMsg{Kind: MsgBarrier, Checkpoint: n})
+		deliverStream(h.task, input, 0, StreamMsg{Kind: KindBarrier, Checkpoint: n})
 	}
 }
 
 // credit returns n credits on output channel ch of gate g.
 func credit(g, ch, n int) func(*taskHarness) {
-	return func(h *taskHarness) { h.task.Credit(g, ch, n) }
+	return func(h *taskHarness) { deliverCredit(h.task, g, ch, n) }
 }
 
 // persistDone completes the i-th outstanding Persist with err.

@@ -89,18 +89,15 @@ func (r RestartStrategy) Validate() error {
 	return nil
 }
 
-// CoordinatorEnv is what the coordinator asks of its world.
+// CoordinatorEnv is what the coordinator asks of its world. Its duties are
+// TaskEnv's: callbacks run later, one at a time, on the coordinator's
+// thread of control; Send routes a message as message.go says.
 type CoordinatorEnv interface {
 	Now() int64
 	After(d time.Duration, fn func())
-	// Deploy starts attempt's tasks (placing them is the environment's
-	// business). Cancel stops every task of attempt.
-	Deploy(attempt int, deps []Deployment)
-	Cancel(attempt int)
-	// Trigger tells a source task to start checkpoint n.
-	Trigger(attempt int, task TaskID, n, triggeredAt int64)
-	// NotifyComplete tells a task that checkpoint n is complete.
-	NotifyComplete(attempt int, task TaskID, n int64)
+	// Send sends m to the executor or a task: deploys, cancels, triggers
+	// and notifications.
+	Send(m Message)
 	// PutMetadata writes checkpoint metadata durably; DeleteCheckpoint
 	// removes a checkpoint's files.
 	PutMetadata(n int64, data []byte, cb func(error))
@@ -205,7 +202,7 @@ func (c *Coordinator) Recover(st State, completed []Metadata) {
 	if n := len(c.completed); n > 0 {
 		latest = c.completed[n-1].Checkpoint
 	}
-	c.env.Event(Event{Phase: "recovered", Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
+	c.env.Event(Event{Phase: EventRecovered, Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
 }
 
 // persistState writes the counter and attempt, then runs next.
@@ -296,7 +293,7 @@ func (c *Coordinator) deploy() {
 		if err != nil {
 			// Deploying an attempt number that is not durable could
 			// reuse it after a coordinator failure: wait and retry.
-			c.env.Event(Event{Phase: "deploy-delayed", Detail: "persist coordinator state: " + err.Error()})
+			c.env.Event(Event{Phase: EventDeployDelayed, Detail: "persist coordinator state: " + err.Error()})
 			c.env.After(c.restart.Delay+time.Millisecond, func() {
 				if attempt == c.attempt {
 					c.attempt--
@@ -306,29 +303,69 @@ func (c *Coordinator) deploy() {
 			return
 		}
 		c.deploying = false
-		c.env.Event(Event{Phase: "deploy", Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
-		c.env.Deploy(attempt, deps)
+		c.env.Event(Event{Phase: EventDeploy, Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
+		c.send(Message{Type: MsgDeploy, Attempt: attempt, To: ExecutorEndpoint, Deploy: &DeploySpec{Job: c.job, Deployments: deps}})
 	})
 }
 
-// TaskRunning records that a task of attempt finished restoring. When all
+// send stamps m as the coordinator's and sends it.
+func (c *Coordinator) send(m Message) {
+	m.From = CoordinatorEndpoint
+	c.env.Send(m)
+}
+
+// sendAll sends a message of type typ about checkpoint n to every task of
+// the current attempt.
+func (c *Coordinator) sendAll(typ MsgType, n int64) {
+	for _, id := range c.job.Tasks() {
+		c.send(Message{Type: typ, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n})
+	}
+}
+
+// Step takes one message from a task: running, ack, decline, failed.
+// Messages of another attempt are stale and dropped.
+func (c *Coordinator) Step(m Message) {
+	if m.To != CoordinatorEndpoint || m.From.Role != RoleTask {
+		panic(fmt.Sprintf("coordinator: misrouted message %s", m))
+	}
+	switch m.Type {
+	case MsgRunning:
+		c.taskRunning(m.Attempt, m.From.Task)
+	case MsgAck:
+		if m.Ack.Task != m.From.Task || m.Ack.Checkpoint != m.Checkpoint {
+			panic(fmt.Sprintf("coordinator: ack of %s for checkpoint %d in %s", c.job.TaskName(m.Ack.Task), m.Ack.Checkpoint, m))
+		}
+		if m.Checkpoint > c.counter {
+			panic(fmt.Sprintf("coordinator: %s acks checkpoint %d, above the highest ever triggered (%d)", c.job.TaskName(m.From.Task), m.Checkpoint, c.counter))
+		}
+		c.ack(m.Attempt, *m.Ack)
+	case MsgDecline:
+		c.decline(m.Attempt, m.Checkpoint, m.Reason)
+	case MsgFailed:
+		f := *m.Failure
+		f.Task = m.From.Task
+		c.taskFailed(m.Attempt, f)
+	default:
+		panic(fmt.Sprintf("coordinator: does not take %s", m))
+	}
+}
+
+// taskRunning records that a task of attempt finished restoring. When all
 // have, checkpointing starts.
-func (c *Coordinator) TaskRunning(attempt int, id TaskID) {
+func (c *Coordinator) taskRunning(attempt int, id TaskID) {
 	if attempt != c.attempt || c.running[id] {
 		return
 	}
 	c.running[id] = true
 	if len(c.running) == len(c.job.Tasks()) {
-		c.env.Event(Event{Phase: "running", Detail: fmt.Sprintf("attempt %d", c.attempt)})
+		c.env.Event(Event{Phase: EventRunning, Detail: fmt.Sprintf("attempt %d", c.attempt)})
 		if r := c.restoredFrom; r > 0 {
 			// Every task restored from checkpoint r: sinks may now commit
 			// what r pre-committed (step 8). Not before: a task that
 			// fails to restore from r makes the job fall back to an
 			// older checkpoint, and r's transactions must then stay
 			// uncommitted.
-			for _, t := range c.job.Tasks() {
-				c.env.NotifyComplete(c.attempt, t, r)
-			}
+			c.sendAll(MsgNotifyComplete, r)
 		}
 		c.scheduleTrigger(c.cfg.Interval)
 	}
@@ -404,14 +441,15 @@ func (c *Coordinator) startCheckpoint() {
 		c.env.Event(Event{Phase: PhaseTriggered, Checkpoint: n})
 		for _, id := range c.job.Tasks() {
 			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
-				c.env.Trigger(c.attempt, id, n, now)
+				c.send(Message{Type: MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
 			}
 		}
 	})
 }
 
-// Ack records a task's ack; when every task acked, the metadata is written.
-func (c *Coordinator) Ack(attempt int, a Ack) {
+// ack records a task's ack; when every task acked, the metadata is
+// written. A repeated ack (a duplicated message) counts once.
+func (c *Coordinator) ack(attempt int, a Ack) {
 	p := c.pending
 	if attempt != c.attempt || p == nil || a.Checkpoint != p.n {
 		return
@@ -453,7 +491,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 	attempt := c.attempt
 	notify := func() {
 		for _, id := range ids {
-			c.env.NotifyComplete(attempt, id, p.n)
+			c.send(Message{Type: MsgNotifyComplete, Attempt: attempt, To: TaskEndpoint(id), Checkpoint: p.n})
 		}
 	}
 	if c.mutants.Has(MutantStaleMetadataCommit) {
@@ -493,7 +531,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 			c.releaseShared(evicted)
 		}
 		if !current {
-			c.env.Event(Event{Phase: "late-metadata", Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})
+			c.env.Event(Event{Phase: EventLateMetadata, Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})
 			c.deployIfWaiting()
 			return
 		}
@@ -530,26 +568,29 @@ func formatOffsets(m map[string]int64) string {
 	return b.String()
 }
 
-// Decline aborts checkpoint n on a task's behalf.
-func (c *Coordinator) Decline(attempt int, n int64, reason string) {
+// decline aborts checkpoint n on a task's behalf.
+func (c *Coordinator) decline(attempt int, n int64, reason string) {
 	if attempt == c.attempt && c.pending != nil && c.pending.n == n {
 		c.failCheckpoint(n, "declined: "+reason)
 	}
 }
 
+// failCheckpoint aborts checkpoint n, tells the tasks, and fails the job
+// over once too many failed in a row.
 func (c *Coordinator) failCheckpoint(n int64, reason string) {
 	c.pending = nil
 	c.failures++
-	c.env.Event(Event{Phase: "checkpoint-failed", Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
+	c.env.Event(Event{Phase: EventCheckpointFailed, Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
+	c.sendAll(MsgNotifyAbort, n)
 	if c.failures > c.cfg.TolerableFailures {
 		c.failures = 0
 		c.failover(fmt.Sprintf("checkpoint %d failed: %s", n, reason))
 	}
 }
 
-// TaskFailed restarts the job. A failure to restore from a checkpoint marks
+// taskFailed restarts the job. A failure to restore from a checkpoint marks
 // that checkpoint bad, so the restart uses the one before it.
-func (c *Coordinator) TaskFailed(attempt int, f Failure) {
+func (c *Coordinator) taskFailed(attempt int, f Failure) {
 	if attempt != c.attempt {
 		return
 	}
@@ -592,8 +633,8 @@ func (c *Coordinator) failover(reason string) {
 	c.timerGen++
 	c.pending = nil
 	delay := c.restart.next(c.restarts)
-	c.env.Event(Event{Phase: "failover", Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
-	c.env.Cancel(c.attempt)
+	c.env.Event(Event{Phase: EventFailover, Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
+	c.send(Message{Type: MsgCancel, Attempt: c.attempt, To: ExecutorEndpoint})
 	c.env.After(delay, c.deploy)
 }
 

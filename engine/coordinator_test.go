@@ -82,7 +82,7 @@ func fireTo(at time.Duration) func(*coordHarness) {
 func running(attempt int) func(*coordHarness) {
 	return func(h *coordHarness) {
 		for _, id := range h.job.Tasks() {
-			h.c.TaskRunning(attempt, id)
+			fromTask(h.c, Message{Type: MsgRunning}, attempt, id)
 		}
 	}
 }
@@ -96,7 +96,7 @@ func ack(attempt int, n int64, names ...string) func(*coordHarness) {
 			if v := h.job.Vertices[a.Task.Vertex]; v.Kind == SourceVertex {
 				a.Offsets = map[string]int64{v.Source.Topic + "/0": 10 * n}
 			}
-			h.c.Ack(attempt, a)
+			ackFrom(h.c, attempt, a)
 		}
 	}
 }
@@ -105,7 +105,7 @@ var allTasks = []string{"a/0", "b/0", "op/0", "sink/0"}
 
 func taskFailed(attempt int, name, reason string, restore int64) func(*coordHarness) {
 	return func(h *coordHarness) {
-		h.c.TaskFailed(attempt, Failure{Task: h.task(name), Reason: reason, RestoreCheckpoint: restore})
+		fromTask(h.c, Message{Type: MsgFailed, Failure: &Failure{Reason: reason, RestoreCheckpoint: restore}}, attempt, h.task(name))
 	}
 }
 
@@ -172,9 +172,8 @@ func TestCoordinatorCompletesAfterAcksAndMetadata(t *testing.T) {
 			"event triggered cp=1",
 			"trigger a1 a/0 cp=1 at=50ms",
 			"trigger a1 b/0 cp=1 at=50ms")},
-		{what: "the sources ack; an ack of another checkpoint and a repeated ack do not count", do: func(h *coordHarness) {
+		{what: "the sources ack; a repeated ack does not count", do: func(h *coordHarness) {
 			ack(1, 1, "a/0", "b/0")(h)
-			ack(1, 2, "op/0", "sink/0")(h)
 			ack(1, 1, "a/0")(h)
 		}, want: nil},
 		{what: "the interval passes with checkpoint 1 in flight: no second checkpoint", do: fireTo(100 * time.Millisecond), want: lines(
@@ -225,7 +224,11 @@ func TestCoordinatorFailedMetadataWrite(t *testing.T) {
 		{what: "every task acks", do: ack(1, 1, allTasks...), want: lines(
 			"put-metadata cp=1 (metadata cp=1, 4 handles)")},
 		{what: "the metadata write fails: checkpoint 1 failed (tolerated), no notification", do: metaDone(errors.New("disk full")), want: lines(
-			"event checkpoint-failed cp=1 write metadata: disk full (1 in a row, 1 tolerated)")},
+			"event checkpoint-failed cp=1 write metadata: disk full (1 in a row, 1 tolerated)",
+			"abort a1 a/0 cp=1",
+			"abort a1 b/0 cp=1",
+			"abort a1 op/0 cp=1",
+			"abort a1 sink/0 cp=1")},
 		{what: "the next tick triggers checkpoint 2", do: fireTo(100 * time.Millisecond), want: lines(
 			"after 1s",
 			"after 50ms",
@@ -292,6 +295,10 @@ func TestCoordinatorTimeoutFailover(t *testing.T) {
 		{what: "just before the timeout: ticks only", do: fireTo(1099 * time.Millisecond), want: slices.Repeat([]string{"after 50ms"}, 19)},
 		{what: "the timeout: checkpoint 2 fails, the job fails over (the tick due at the same time is stale)", do: fireTo(1100 * time.Millisecond), want: lines(
 			"event checkpoint-failed cp=2 timed out (1 in a row, 0 tolerated)",
+			"abort a1 a/0 cp=2",
+			"abort a1 b/0 cp=2",
+			"abort a1 op/0 cp=2",
+			"abort a1 sink/0 cp=2",
 			"event failover attempt 1: checkpoint 2 failed: timed out; restart in 100ms",
 			"cancel attempt 1",
 			"after 100ms")},
@@ -441,7 +448,7 @@ func TestCoordinatorIgnoresOldAttempt(t *testing.T) {
 				running(1)(h)
 				ack(1, 2, "sink/0")(h)
 				ack(1, 1, allTasks...)(h)
-				h.c.Decline(1, 2, "late")
+				fromTask(h.c, Message{Type: MsgDecline, Checkpoint: 2, Reason: "late"}, 1, h.task("op/0"))
 				taskFailed(1, "op/0", "late", 1)(h)
 			}, want: nil},
 			{what: "attempt 2's tasks run: the restored checkpoint counts as complete again, checkpointing starts again", do: running(2), want: lines(
@@ -525,5 +532,33 @@ func TestCoordinatorLateMetadataAgreesWithStorage(t *testing.T) {
 		t.Errorf("checkpoint 1's metadata write succeeded after the failover, yet attempt 2 restores checkpoint %d "+
 			"(fencing checkpoint 1's transactions up to %d) and checkpoint 1 is not deleted, so storage still says it completed:\n\t%s",
 			deps[0].Restore, deps[0].FenceUpTo, strings.Join(got, "\n\t"))
+	}
+}
+
+// TestCoordinatorAssertsImpossibleAcks: an ack of a checkpoint id never
+// triggered, or one whose body names another task than its sender, is a
+// broken invariant (a routing or encoding bug), not a message to drop.
+func TestCoordinatorAssertsImpossibleAcks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    func(h *coordHarness) Ack
+		from string
+	}{
+		{"above the counter", func(h *coordHarness) Ack { return Ack{Task: h.task("op/0"), Checkpoint: 2} }, "op/0"},
+		{"for another task", func(h *coordHarness) Ack { return Ack{Task: h.task("op/0"), Checkpoint: 1} }, "a/0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newCoordHarness(t, testCheckpointConfig(), fixedRestart(), nil)
+			runCoordScript(t, h, concat([]step[*coordHarness]{{what: "start", do: cStart(), want: lines("persist-state counter=0 attempt=1")}}, deploySteps(1, 0, 1, 0)))
+			h.env.fireTimers(50 * time.Millisecond)
+			h.env.completeState(0, nil)
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the coordinator took the ack")
+				}
+			}()
+			a := tc.a(h)
+			fromTask(h.c, Message{Type: MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, 1, h.task(tc.from))
+		})
 	}
 }

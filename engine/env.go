@@ -13,18 +13,17 @@ import (
 //   - Callbacks (Kafka, Persist, Load, After) run later, one at a time, on
 //     the task's own thread of control, never inside the call that asked
 //     for them; and never after the task was cancelled.
-//   - Send on a channel is FIFO: messages arrive in the order they were sent,
-//     or the connection breaks and the task fails.
+//   - Send between two tasks is FIFO: messages arrive in the order they
+//     were sent, or the connection breaks and the task fails.
 //   - Persist calls its callback with nil only once the data is durable: a
 //     task acks a checkpoint only after that, so an acknowledged snapshot
 //     survives any crash.
 type TaskEnv interface {
 	// Now is the current time in nanoseconds.
 	Now() int64
-	// Send sends m on output channel ch of gate g (a downstream edge).
-	Send(g, ch int, m StreamMsg)
-	// SendCredit returns n credits to the upstream end of input channel in.
-	SendCredit(in int, n int)
+	// Send sends m (to another task, or to the coordinator) as message.go
+	// says: later, FIFO on a channel between two tasks.
+	Send(m Message)
 	// Kafka issues req; cb gets the response, or an error (a timeout when
 	// the request or its response was lost).
 	Kafka(req kmsg.Request, cb func(kmsg.Response, error))
@@ -34,33 +33,25 @@ type TaskEnv interface {
 	Load(name string, cb func([]byte, error))
 	// After runs fn after d.
 	After(d time.Duration, fn func())
-	// Running reports that the task finished restoring and is processing.
-	Running()
-	// Ack acknowledges a checkpoint to the coordinator.
-	Ack(a Ack)
-	// Decline tells the coordinator the task cannot take checkpoint n.
-	Decline(n int64, reason string)
-	// Fail reports that the task cannot go on; the job restarts.
-	Fail(f Failure)
 	// Event reports a step of the checkpoint protocol (for the trace, for
 	// metrics and for fault triggers).
 	Event(e Event)
 }
 
-// MsgKind is the kind of a stream message.
-type MsgKind uint8
+// StreamKind is the kind of a stream message.
+type StreamKind uint8
 
 // The kinds of stream message.
 const (
-	MsgRecord MsgKind = iota
-	MsgBarrier
-	// MsgWatermark carries event time (eventtime.go): "no record with a
+	KindRecord StreamKind = iota
+	KindBarrier
+	// KindWatermark carries event time (eventtime.go): "no record with a
 	// timestamp at or below Watermark follows on this channel", or, with
 	// Idle set, "this channel is idle: do not wait for its watermark until
 	// it sends a record or a watermark again". Like a barrier it carries no
 	// data and needs no credit; unlike a barrier it never blocks a channel,
 	// and it travels in order with the records around it.
-	MsgWatermark
+	KindWatermark
 )
 
 // StreamMsg travels on a channel between two tasks.
@@ -74,9 +65,9 @@ type StreamMsg struct {
 	Checkpoint  int64 `json:"checkpoint,omitempty"`
 	TriggeredAt int64 `json:"triggered_at,omitempty"`
 	// Watermark fields: the event time in milliseconds, or Idle.
-	Watermark int64   `json:"watermark,omitempty"`
-	Kind      MsgKind `json:"kind"`
-	Idle      bool    `json:"idle,omitempty"`
+	Watermark int64      `json:"watermark,omitempty"`
+	Kind      StreamKind `json:"kind"`
+	Idle      bool       `json:"idle,omitempty"`
 }
 
 // Phase names a step of the checkpoint protocol; fault plans trigger on them.
@@ -95,6 +86,21 @@ const (
 	PhaseCompleteDelivered Phase = "complete-delivered"
 	PhaseEndTxnSent        Phase = "endtxn-sent"
 	PhaseEndTxnApplied     Phase = "endtxn-applied"
+)
+
+// The events that are not steps of one checkpoint's protocol: the
+// coordinator's and the tasks' other news, for the trace, for metrics and
+// for the live runner's reports. Fault plans do not trigger on them.
+const (
+	EventRecovered        Phase = "recovered"
+	EventDeploy           Phase = "deploy"
+	EventDeployDelayed    Phase = "deploy-delayed"
+	EventRunning          Phase = "running"
+	EventLateMetadata     Phase = "late-metadata"
+	EventCheckpointFailed Phase = "checkpoint-failed"
+	EventFailover         Phase = "failover"
+	EventDeleteFailed     Phase = "delete-failed"
+	EventAlignmentAborted Phase = "alignment-aborted"
 )
 
 // Event is one step of the protocol, reported by a task or the coordinator.

@@ -17,7 +17,7 @@ import (
 // when every partition of a subtask is idle (or it has none), the subtask
 // tells downstream it is idle.
 //
-// Watermarks travel as MsgWatermark after the records they follow, only
+// Watermarks travel as KindWatermark after the records they follow, only
 // when they advance, and need no credit. A task's watermark is the minimum
 // over its active input channels (valve, Flink's StatusWatermarkValve); a
 // blocked channel's watermark waits in the channel's queue with its
@@ -367,7 +367,7 @@ func (t *Task) onWatermark(in int, m StreamMsg) {
 			t.watermarkAdvanced()
 		}
 		if allIdle && !t.outIdle {
-			t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Idle: true})
+			t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Idle: true})
 			t.outIdle = true
 		}
 		return
@@ -382,7 +382,7 @@ func (t *Task) onWatermark(in int, m StreamMsg) {
 func (t *Task) watermarkAdvanced() {
 	w := t.valve.out
 	t.fireEventTimers(w)
-	t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Watermark: w})
+	t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Watermark: w})
 }
 
 // broadcastWatermark sends m on every connected output channel, side
@@ -394,7 +394,7 @@ func (t *Task) broadcastWatermark(m StreamMsg) {
 	for gi, g := range t.gates {
 		for ch := range g.credits {
 			if g.connected(ch) {
-				t.env.Send(gi, ch, m)
+				t.sendStream(gi, ch, m)
 			}
 		}
 	}

@@ -53,27 +53,27 @@ func eventTimeOpHarness(t *testing.T, cfg TaskConfig) *taskHarness {
 	}
 	env := newFakeTaskEnv()
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "op")}, StoragePrefix: "chk", FenceUpTo: 1}
-	return &taskHarness{task: NewTask(job, dep, env, cfg, nil), env: env}
+	return &taskHarness{task: NewTask(job, dep, env.forJob(job), cfg, nil), env: env}
 }
 
 // recAt delivers a record with key k, value v and event time ts on input.
 func recAt(input int, k, v string, ts int64) func(*taskHarness) {
 	return func(h *taskHarness) {
-		h.task.Enqueue(h.task.InputIndex(input, 0), StreamMsg{Kind: MsgRecord, Record: Record{Key: k, Value: v, Time: ts}})
+		deliverStream(h.task, input, 0, StreamMsg{Kind: KindRecord, Record: Record{Key: k, Value: v, Time: ts}})
 	}
 }
 
 // wmark delivers watermark w on input.
 func wmark(input int, w int64) func(*taskHarness) {
 	return func(h *taskHarness) {
-		h.task.Enqueue(h.task.InputIndex(input, 0), StreamMsg{Kind: MsgWatermark, Watermark: w})
+		deliverStream(h.task, input, 0, StreamMsg{Kind: KindWatermark, Watermark: w})
 	}
 }
 
 // idleOn tells the task that input is idle.
 func idleOn(input int) func(*taskHarness) {
 	return func(h *taskHarness) {
-		h.task.Enqueue(h.task.InputIndex(input, 0), StreamMsg{Kind: MsgWatermark, Idle: true})
+		deliverStream(h.task, input, 0, StreamMsg{Kind: KindWatermark, Idle: true})
 	}
 }
 
@@ -198,7 +198,7 @@ func windowHarnessOf(t *testing.T, cfg TaskConfig, restore bool, a WindowAssigne
 	if restore {
 		dep.Restore, dep.Handle = 1, "chk/chk-1/win-0"
 	}
-	return &taskHarness{task: NewTask(job, dep, env, cfg, nil), env: env}
+	return &taskHarness{task: NewTask(job, dep, env.forJob(job), cfg, nil), env: env}
 }
 
 // windowCheckpoint is the script that fills windows, fires one, re-fires it
@@ -357,7 +357,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 	}
 	env := newFakeTaskEnv()
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "in")}, StoragePrefix: "chk", FenceUpTo: 1}
-	h := &taskHarness{task: NewTask(job, dep, env, DefaultTaskConfig(), nil), env: env}
+	h := &taskHarness{task: NewTask(job, dep, env.forJob(job), DefaultTaskConfig(), nil), env: env}
 	at := func(d time.Duration, f func(*taskHarness)) func(*taskHarness) {
 		return func(h *taskHarness) { h.env.now = int64(d); f(h) }
 	}
@@ -404,7 +404,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 				"send g0/ch0 watermark 189",
 				"kafka Fetch isolation=1 in/1@2,in/0@4")},
 		{what: "trigger 1: the snapshot holds the positions, each partition's highest time and the watermark",
-			do: seq(func(h *taskHarness) { h.task.Trigger(1, 0) }, showSnapshot(0)), want: lines(
+			do: seq(func(h *taskHarness) { deliverControl(h.task, MsgTrigger, 1, 0) }, showSnapshot(0)), want: lines(
 				"event barrier-injected cp=1",
 				"send g0/ch0 barrier 1",
 				"event snapshot-taken cp=1 bytes=309",
@@ -456,7 +456,7 @@ func TestKeyBySetsKey(t *testing.T) {
 	}
 	env := newFakeTaskEnv()
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "in")}, StoragePrefix: "chk", FenceUpTo: 1}
-	h := &taskHarness{task: NewTask(job, dep, env, DefaultTaskConfig(), nil), env: env}
+	h := &taskHarness{task: NewTask(job, dep, env.forJob(job), DefaultTaskConfig(), nil), env: env}
 	runTaskScript(t, h, []step[*taskHarness]{
 		{what: "start", do: start(), want: lines("running", "kafka Fetch isolation=1 in/0@0")},
 		{what: "the record goes out keyed by the selector", do: kafkaDone(fetchResponse("in", 0, kproto.Record{Key: []byte("raw"), Value: []byte("v1")}), nil), want: lines(

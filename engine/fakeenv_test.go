@@ -89,6 +89,7 @@ func (c *fakeClock) fireTimers(upTo time.Duration) {
 type fakeTaskEnv struct {
 	fakeLog
 	fakeClock
+	job *Job
 
 	persists []fakePersist
 	loads    []fakeLoad
@@ -123,8 +124,89 @@ func newFakeTaskEnv() *fakeTaskEnv {
 
 var _ TaskEnv = (*fakeTaskEnv)(nil)
 
-func (e *fakeTaskEnv) Send(g, ch int, m StreamMsg) { e.logf("send g%d/ch%d %s", g, ch, renderMsg(m)) }
-func (e *fakeTaskEnv) SendCredit(in int, n int)    { e.logf("credit in%d +%d", in, n) }
+// forJob tells the fake the graph of the task it serves, so that it can
+// name a message's channel as the task sees it (gate and channel, input
+// channel index).
+func (e *fakeTaskEnv) forJob(job *Job) *fakeTaskEnv {
+	e.job = job
+	return e
+}
+
+// Send logs one line per message: stream messages by output gate and
+// channel, credits by input channel index, the rest by type.
+func (e *fakeTaskEnv) Send(m Message) {
+	switch m.Type {
+	case MsgRecord, MsgBarrier, MsgWatermark:
+		g := slices.IndexFunc(e.job.Downstream(m.From.Task.Vertex), func(d EdgeRef) bool {
+			return d.Vertex == m.To.Task.Vertex && d.Input == m.Input
+		})
+		e.logf("send g%d/ch%d %s", g, m.To.Task.Subtask, renderMsg(m.Stream))
+	case MsgCredit:
+		in := 0
+		for i, edge := range e.job.Vertices[m.From.Task.Vertex].Inputs {
+			switch {
+			case i < m.Input && edge.Partitioning == Hash:
+				in += e.job.Vertices[edge.From].Parallelism
+			case i < m.Input:
+				in++
+			case i == m.Input && edge.Partitioning == Hash:
+				in += m.To.Task.Subtask
+			}
+		}
+		e.logf("credit in%d +%d", in, m.Credit)
+	case MsgRunning:
+		e.logf("running")
+	case MsgAck:
+		e.logf("ack %d", m.Checkpoint)
+		e.acks = append(e.acks, *m.Ack)
+	case MsgDecline:
+		e.logf("decline %d: %s", m.Checkpoint, m.Reason)
+	case MsgFailed:
+		e.logf("fail restore=%d: %s", m.Failure.RestoreCheckpoint, m.Failure.Reason)
+	default:
+		e.logf("send %s", m)
+	}
+}
+
+// The test's side of the router: messages to a task or to the coordinator
+// as they would be delivered.
+
+// deliverStream delivers sm to t on vertex input input from upstream
+// subtask upstream.
+func deliverStream(t *Task, input, upstream int, sm StreamMsg) {
+	typ := MsgRecord
+	switch sm.Kind {
+	case KindBarrier:
+		typ = MsgBarrier
+	case KindWatermark:
+		typ = MsgWatermark
+	}
+	from := TaskID{Vertex: t.v.Inputs[input].From, Subtask: upstream}
+	t.Step(Message{Type: typ, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: input, Checkpoint: sm.Checkpoint, Stream: sm})
+}
+
+// deliverCredit returns n credits to t on output channel ch of gate g.
+func deliverCredit(t *Task, g, ch, n int) {
+	gate := t.gates[g]
+	from := TaskID{Vertex: gate.to, Subtask: ch}
+	t.Step(Message{Type: MsgCredit, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: gate.input, Credit: n})
+}
+
+// deliverControl delivers a coordinator's message of type typ about
+// checkpoint n to t.
+func deliverControl(t *Task, typ MsgType, n, triggeredAt int64) {
+	t.Step(Message{Type: typ, Attempt: t.dep.Attempt, From: CoordinatorEndpoint, To: t.ep, Checkpoint: n, TriggeredAt: triggeredAt})
+}
+
+// fromTask delivers a task's message to the coordinator.
+func fromTask(c *Coordinator, m Message, attempt int, id TaskID) {
+	m.Attempt, m.From, m.To = attempt, TaskEndpoint(id), CoordinatorEndpoint
+	c.Step(m)
+}
+
+func ackFrom(c *Coordinator, attempt int, a Ack) {
+	fromTask(c, Message{Type: MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, attempt, a.Task)
+}
 
 func (e *fakeTaskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
 	e.logf("kafka %s", renderKafka(req))
@@ -141,19 +223,6 @@ func (e *fakeTaskEnv) Persist(name string, data []byte, cb func(error)) {
 func (e *fakeTaskEnv) Load(name string, cb func([]byte, error)) {
 	e.logf("load %s", name)
 	e.loads = append(e.loads, fakeLoad{name: name, cb: cb})
-}
-
-func (e *fakeTaskEnv) Running() { e.logf("running") }
-
-func (e *fakeTaskEnv) Ack(a Ack) {
-	e.logf("ack %d", a.Checkpoint)
-	e.acks = append(e.acks, a)
-}
-
-func (e *fakeTaskEnv) Decline(n int64, reason string) { e.logf("decline %d: %s", n, reason) }
-
-func (e *fakeTaskEnv) Fail(f Failure) {
-	e.logf("fail restore=%d: %s", f.RestoreCheckpoint, f.Reason)
 }
 
 func (e *fakeTaskEnv) Event(ev Event) { e.logf("event %s", renderEvent(ev)) }
@@ -226,11 +295,11 @@ func renderWatermark(w int64) string {
 
 func renderMsg(m StreamMsg) string {
 	switch {
-	case m.Kind == MsgBarrier:
+	case m.Kind == KindBarrier:
 		return fmt.Sprintf("barrier %d", m.Checkpoint)
-	case m.Kind == MsgWatermark && m.Idle:
+	case m.Kind == KindWatermark && m.Idle:
 		return "watermark idle"
-	case m.Kind == MsgWatermark:
+	case m.Kind == KindWatermark:
 		return fmt.Sprintf("watermark %d", m.Watermark)
 	}
 	return fmt.Sprintf("record k=%s v=%s", m.Record.Key, m.Record.Value)
@@ -313,28 +382,32 @@ func newFakeCoordEnv(job *Job) *fakeCoordEnv {
 
 var _ CoordinatorEnv = (*fakeCoordEnv)(nil)
 
-// Deploy logs one line per attempt: every deployment of an attempt restores
-// the same checkpoint with the same fence, which the line states (and
-// checks: a disagreement is logged as such).
-func (e *fakeCoordEnv) Deploy(attempt int, deps []Deployment) {
-	e.deploys[attempt] = deps
-	restore, fence := deps[0].Restore, deps[0].FenceUpTo
-	for _, d := range deps {
-		if d.Restore != restore || d.FenceUpTo != fence {
-			e.logf("deploy attempt %d: DISAGREEING deployment %+v", attempt, d)
+// Send logs one line per message. A deploy's line states the checkpoint
+// every deployment of the attempt restores and the fence (and checks that
+// they agree: a disagreement is logged as such).
+func (e *fakeCoordEnv) Send(m Message) {
+	switch m.Type {
+	case MsgDeploy:
+		deps := m.Deploy.Deployments
+		e.deploys[m.Attempt] = deps
+		restore, fence := deps[0].Restore, deps[0].FenceUpTo
+		for _, d := range deps {
+			if d.Restore != restore || d.FenceUpTo != fence || d.Attempt != m.Attempt {
+				e.logf("deploy attempt %d: DISAGREEING deployment %+v", m.Attempt, d)
+			}
 		}
+		e.logf("deploy attempt %d: %d tasks restore=%d fence=%d", m.Attempt, len(deps), restore, fence)
+	case MsgCancel:
+		e.logf("cancel attempt %d", m.Attempt)
+	case MsgTrigger:
+		e.logf("trigger a%d %s cp=%d at=%v", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint, time.Duration(m.TriggeredAt))
+	case MsgNotifyComplete:
+		e.logf("notify a%d %s cp=%d", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint)
+	case MsgNotifyAbort:
+		e.logf("abort a%d %s cp=%d", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint)
+	default:
+		e.logf("send %s", m)
 	}
-	e.logf("deploy attempt %d: %d tasks restore=%d fence=%d", attempt, len(deps), restore, fence)
-}
-
-func (e *fakeCoordEnv) Cancel(attempt int) { e.logf("cancel attempt %d", attempt) }
-
-func (e *fakeCoordEnv) Trigger(attempt int, task TaskID, n, triggeredAt int64) {
-	e.logf("trigger a%d %s cp=%d at=%v", attempt, e.job.TaskName(task), n, time.Duration(triggeredAt))
-}
-
-func (e *fakeCoordEnv) NotifyComplete(attempt int, task TaskID, n int64) {
-	e.logf("notify a%d %s cp=%d", attempt, e.job.TaskName(task), n)
 }
 
 func (e *fakeCoordEnv) PutMetadata(n int64, data []byte, cb func(error)) {

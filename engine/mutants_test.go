@@ -126,6 +126,10 @@ func TestMutantStaleMetadataCommit(t *testing.T) {
 				"put-metadata cp=1 (metadata cp=1, 4 handles)")},
 		{what: "MUTANT: the metadata write fails after the sinks were told to commit", do: metaDone(errTestDiskFull), want: lines(
 			"event checkpoint-failed cp=1 write metadata: disk full (1 in a row, 0 tolerated)",
+			"abort a1 a/0 cp=1",
+			"abort a1 b/0 cp=1",
+			"abort a1 op/0 cp=1",
+			"abort a1 sink/0 cp=1",
 			"event failover attempt 1: checkpoint 1 failed: write metadata: disk full; restart in 100ms",
 			"cancel attempt 1",
 			"after 100ms")},

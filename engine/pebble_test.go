@@ -326,15 +326,19 @@ type memEnv struct {
 
 func newMemEnv() *memEnv { return &memEnv{store: map[string][]byte{}} }
 
-func (e *memEnv) Now() int64                                     { return 0 }
-func (e *memEnv) Send(int, int, StreamMsg)                       {}
-func (e *memEnv) SendCredit(int, int)                            {}
+func (e *memEnv) Now() int64 { return 0 }
+func (e *memEnv) Send(m Message) {
+	switch m.Type {
+	case MsgAck:
+		e.acks = append(e.acks, *m.Ack)
+	case MsgDecline:
+		e.declines = append(e.declines, m.Reason)
+	case MsgFailed:
+		e.fails = append(e.fails, *m.Failure)
+	}
+}
 func (e *memEnv) Kafka(kmsg.Request, func(kmsg.Response, error)) {}
 func (e *memEnv) After(time.Duration, func())                    {}
-func (e *memEnv) Running()                                       {}
-func (e *memEnv) Ack(a Ack)                                      { e.acks = append(e.acks, a) }
-func (e *memEnv) Decline(n int64, reason string)                 { e.declines = append(e.declines, reason) }
-func (e *memEnv) Fail(f Failure)                                 { e.fails = append(e.fails, f) }
 func (e *memEnv) Event(ev Event)                                 { e.events = append(e.events, ev) }
 func (e *memEnv) Persist(name string, data []byte, cb func(error)) {
 	e.later(func() { e.put(name, data); cb(nil) })
@@ -379,14 +383,14 @@ func storeTask(t *testing.T, env *memEnv, state StateBackend, restore int64) *Ta
 }
 
 func feed(task *Task, key, value string) {
-	task.Enqueue(task.InputIndex(0, 0), StreamMsg{Kind: MsgRecord, Record: Record{Key: key, Value: value}})
+	deliverStream(task, 0, 0, StreamMsg{Kind: KindRecord, Record: Record{Key: key, Value: value}})
 }
 
 // checkpointBytes takes checkpoint n and returns the bytes it persisted.
 func checkpointBytes(t *testing.T, task *Task, env *memEnv, n int64) int64 {
 	t.Helper()
 	before, acks := env.persisted, len(env.acks)
-	task.Enqueue(task.InputIndex(0, 0), StreamMsg{Kind: MsgBarrier, Checkpoint: n})
+	deliverStream(task, 0, 0, StreamMsg{Kind: KindBarrier, Checkpoint: n})
 	env.drain()
 	if len(env.acks) != acks+1 || len(env.fails) > 0 || len(env.declines) > 0 {
 		t.Fatalf("checkpoint %d: acks %d, failures %v, declines %v", n, len(env.acks)-acks, env.fails, env.declines)
@@ -526,7 +530,7 @@ func TestCoordinatorDeletesSharedAtRefcountZero(t *testing.T) {
 	c.Start()
 	fake.completeState(0, nil)
 	for _, id := range job.Tasks() {
-		c.TaskRunning(1, id)
+		fromTask(c, Message{Type: MsgRunning}, 1, id)
 	}
 	// op/0's shared files per checkpoint: x is kept throughout, y is
 	// replaced by z at checkpoint 2 (a compaction), z by w at 4.
@@ -540,7 +544,7 @@ func TestCoordinatorDeletesSharedAtRefcountZero(t *testing.T) {
 			if job.TaskName(id) == "op/0" {
 				a.Shared = shared[n]
 			}
-			c.Ack(1, a)
+			ackFrom(c, 1, a)
 		}
 		fake.take()
 		fake.completeMetadata(0, nil)

@@ -14,7 +14,7 @@ func TestMsgQueueModel(t *testing.T) {
 		var q msgQueue
 		var model []StreamMsg
 		next := int64(0)
-		msg := func() StreamMsg { next++; return StreamMsg{Kind: MsgRecord, Checkpoint: next} }
+		msg := func() StreamMsg { next++; return StreamMsg{Kind: KindRecord, Checkpoint: next} }
 		for range rapid.IntRange(0, 300).Draw(rt, "ops") {
 			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); {
 			case op < 5:

@@ -102,7 +102,7 @@ func (s *source) start(snap *TaskSnapshot) {
 	}
 	if s.ws != nil && len(s.pos) == 0 {
 		// A subtask with no partition has no event time to wait for.
-		s.t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Idle: true})
+		s.t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Idle: true})
 		s.t.outIdle = true
 	}
 	s.maybeFetch()
@@ -137,10 +137,10 @@ func (s *source) emitWatermark() {
 	wm, ok, allIdle := sourceWatermark(s.clocks, s.ws.OutOfOrderness)
 	if ok && wm > s.emitted {
 		s.emitted = wm
-		t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Watermark: wm})
+		t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Watermark: wm})
 	}
 	if allIdle && !t.outIdle {
-		t.broadcastWatermark(StreamMsg{Kind: MsgWatermark, Idle: true})
+		t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Idle: true})
 		t.outIdle = true
 	}
 }

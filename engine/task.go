@@ -88,6 +88,9 @@ type inChannel struct {
 type outGate struct {
 	part    Partitioning
 	credits []int
+	// to and input name the downstream vertex and its input (edge) this
+	// gate feeds.
+	to, input int
 	// tag is the side output the edge reads ("": the main output); keyOf,
 	// on an edge into a keyed vertex, keys each record before routing it.
 	tag   string
@@ -108,9 +111,10 @@ type alignment struct {
 	count       int
 }
 
-// Task is one subtask: a synchronous state machine. Its inputs are the
-// methods Start, Enqueue, Credit, Trigger, NotifyComplete and the callbacks
-// of its TaskEnv; its outputs are calls on the TaskEnv.
+// Task is one subtask: a synchronous state machine. Its inputs are Start,
+// Step (every Message for it: stream messages, credit, triggers,
+// notifications), Cancel and the callbacks of its TaskEnv; its outputs are
+// the Messages it sends through TaskEnv.Send and its requests to the env.
 //
 // The checkpoint protocol, in the order it happens at a task:
 //
@@ -144,6 +148,7 @@ type alignment struct {
 // every pending window fires as it would have without the failure.
 type Task struct {
 	id    TaskID
+	ep    Endpoint
 	name  string
 	job   *Job
 	v     *Vertex
@@ -153,8 +158,11 @@ type Task struct {
 	state StateBackend
 
 	inputs []*inChannel
-	gates  []*outGate
-	rr     int
+	// chans maps (vertex input, upstream subtask) to the index in inputs
+	// (-1: no such channel).
+	chans [][]int
+	gates []*outGate
+	rr    int
 
 	op  Operator
 	src *source
@@ -194,13 +202,17 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	if state == nil {
 		state = NewHeapBackend()
 	}
-	t := &Task{id: dep.Task, name: job.TaskName(dep.Task), job: job, v: v, env: env, cfg: cfg, dep: dep, state: state}
+	t := &Task{id: dep.Task, ep: TaskEndpoint(dep.Task), name: job.TaskName(dep.Task), job: job, v: v, env: env, cfg: cfg, dep: dep, state: state}
 	t.ctx.t = t
 	// A forward edge connects subtask i to subtask i only; a hash edge
 	// connects every upstream subtask to every downstream one.
+	t.chans = make([][]int, len(v.Inputs))
 	for in, e := range v.Inputs {
-		for u := 0; u < job.Vertices[e.From].Parallelism; u++ {
+		t.chans[in] = make([]int, job.Vertices[e.From].Parallelism)
+		for u := range t.chans[in] {
+			t.chans[in][u] = -1
 			if e.Partitioning == Hash || u == dep.Task.Subtask {
+				t.chans[in][u] = len(t.inputs)
 				t.inputs = append(t.inputs, &inChannel{input: in, upstream: u})
 			}
 		}
@@ -208,7 +220,7 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	for _, d := range job.Downstream(dep.Task.Vertex) {
 		dv := job.Vertices[d.Vertex]
 		e := dv.Inputs[d.Input]
-		g := &outGate{part: e.Partitioning, credits: make([]int, dv.Parallelism), tag: e.Tag, keyOf: e.KeyOf}
+		g := &outGate{part: e.Partitioning, credits: make([]int, dv.Parallelism), to: d.Vertex, input: d.Input, tag: e.Tag, keyOf: e.KeyOf}
 		for i := range g.credits {
 			if g.part == Hash || i == dep.Task.Subtask {
 				g.credits[i] = cfg.ChannelCredits
@@ -234,22 +246,6 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 // ID is the task's id; Name is "vertex/subtask".
 func (t *Task) ID() TaskID   { return t.id }
 func (t *Task) Name() string { return t.name }
-
-// InputIndex maps (vertex input, upstream subtask) to the task's channel
-// index, which Enqueue and SendCredit use.
-func (t *Task) InputIndex(input, upstream int) int {
-	for i, c := range t.inputs {
-		if c.input == input && c.upstream == upstream {
-			return i
-		}
-	}
-	panic(fmt.Sprintf("task %s has no input %d from upstream %d", t.name, input, upstream))
-}
-
-// InputChannel maps a channel index back to (vertex input, upstream subtask).
-func (t *Task) InputChannel(in int) (input, upstream int) {
-	return t.inputs[in].input, t.inputs[in].upstream
-}
 
 // Start restores the task (if it has a checkpoint) and starts processing.
 func (t *Task) Start() {
@@ -290,7 +286,7 @@ func (t *Task) begin(s *TaskSnapshot) {
 		t.lastBarrier = s.Checkpoint
 	}
 	t.running = true
-	t.env.Running()
+	t.send(Message{Type: MsgRunning, To: CoordinatorEndpoint})
 	switch {
 	case t.src != nil:
 		t.src.start(s)
@@ -300,8 +296,73 @@ func (t *Task) begin(s *TaskSnapshot) {
 	t.pump()
 }
 
-// Enqueue delivers a message that arrived on input channel in.
-func (t *Task) Enqueue(in int, m StreamMsg) {
+// Step takes one message for the task. Messages of another attempt are
+// dropped; a message for another task, or of a type no task receives, is a
+// routing bug.
+func (t *Task) Step(m Message) {
+	if m.To != t.ep {
+		panic(fmt.Sprintf("task %s: message for %s: %s", t.name, m.To, m))
+	}
+	if m.Attempt != t.dep.Attempt {
+		return
+	}
+	switch m.Type {
+	case MsgRecord, MsgBarrier, MsgWatermark:
+		if m.From.Role != RoleTask || m.Input < 0 || m.Input >= len(t.chans) || m.From.Task.Subtask >= len(t.chans[m.Input]) || t.chans[m.Input][m.From.Task.Subtask] < 0 {
+			panic(fmt.Sprintf("task %s: no input channel for %s", t.name, m))
+		}
+		t.enqueue(t.chans[m.Input][m.From.Task.Subtask], m.Stream)
+	case MsgCredit:
+		t.credit(t.gateTo(m.From.Task.Vertex, m.Input), m.From.Task.Subtask, m.Credit)
+	case MsgTrigger:
+		t.trigger(m.Checkpoint, m.TriggeredAt)
+	case MsgNotifyComplete:
+		t.notifyComplete(m.Checkpoint)
+	case MsgNotifyAbort:
+		t.notifyAbort(m.Checkpoint)
+	default:
+		panic(fmt.Sprintf("task %s: a task does not take %s", t.name, m))
+	}
+}
+
+// gateTo is the gate that feeds input of vertex to.
+func (t *Task) gateTo(to, input int) int {
+	for gi, g := range t.gates {
+		if g.to == to && g.input == input {
+			return gi
+		}
+	}
+	panic(fmt.Sprintf("task %s has no output to input %d of vertex %d", t.name, input, to))
+}
+
+// send stamps m with the task's attempt and endpoint and sends it.
+func (t *Task) send(m Message) {
+	m.Attempt, m.From = t.dep.Attempt, t.ep
+	t.env.Send(m)
+}
+
+// sendStream sends a stream message on output channel ch of gate g.
+func (t *Task) sendStream(g, ch int, sm StreamMsg) {
+	gate := t.gates[g]
+	typ := MsgRecord
+	switch sm.Kind {
+	case KindBarrier:
+		typ = MsgBarrier
+	case KindWatermark:
+		typ = MsgWatermark
+	}
+	t.send(Message{Type: typ, To: TaskEndpoint(TaskID{Vertex: gate.to, Subtask: ch}), Input: gate.input, Checkpoint: sm.Checkpoint, Stream: sm})
+}
+
+// sendCredit returns n credits to the upstream end of input channel in.
+func (t *Task) sendCredit(in, n int) {
+	c := t.inputs[in]
+	from := t.v.Inputs[c.input].From
+	t.send(Message{Type: MsgCredit, To: TaskEndpoint(TaskID{Vertex: from, Subtask: c.upstream}), Input: c.input, Credit: n})
+}
+
+// enqueue queues a stream message that arrived on input channel in.
+func (t *Task) enqueue(in int, m StreamMsg) {
 	if t.failed {
 		return
 	}
@@ -312,8 +373,8 @@ func (t *Task) Enqueue(in int, m StreamMsg) {
 	t.pump()
 }
 
-// Credit returns n credits on output channel ch of gate g.
-func (t *Task) Credit(g, ch, n int) {
+// credit returns n credits on output channel ch of gate g.
+func (t *Task) credit(g, ch, n int) {
 	if t.failed {
 		return
 	}
@@ -355,7 +416,7 @@ func (t *Task) pump() {
 				continue
 			}
 			// Barriers and watermarks need no credit: they carry no data.
-			if credit || c.queue.front().Kind != MsgRecord {
+			if credit || c.queue.front().Kind != KindRecord {
 				picked = (t.rr + i) % len(t.inputs)
 				break
 			}
@@ -367,10 +428,10 @@ func (t *Task) pump() {
 		c := t.inputs[picked]
 		m := c.queue.pop()
 		switch m.Kind {
-		case MsgBarrier:
+		case KindBarrier:
 			t.onBarrier(picked, m)
 			continue
-		case MsgWatermark:
+		case KindWatermark:
 			t.onWatermark(picked, m)
 			continue
 		}
@@ -380,7 +441,7 @@ func (t *Task) pump() {
 		if c.replay > 0 {
 			c.replay-- // replayed channel state: upstream gave no credit for it
 		} else if c.unacked++; c.unacked*2 >= t.cfg.ChannelCredits {
-			t.env.SendCredit(picked, c.unacked)
+			t.sendCredit(picked, c.unacked)
 			c.unacked = 0
 		}
 		t.process(c.input, m.Record)
@@ -422,7 +483,7 @@ func (t *Task) emitTagged(tag string, r Record) {
 			ch = SubtaskForKeyGroup(KeyGroup(rec.Key, t.job.MaxParallelism), t.job.MaxParallelism, len(g.credits))
 		}
 		g.credits[ch]--
-		t.env.Send(gi, ch, StreamMsg{Kind: MsgRecord, Record: rec})
+		t.sendStream(gi, ch, StreamMsg{Kind: KindRecord, Record: rec})
 	}
 }
 
@@ -431,7 +492,7 @@ func (t *Task) broadcastBarrier(n, triggeredAt int64) {
 	for gi, g := range t.gates {
 		for ch := range g.credits {
 			if g.connected(ch) {
-				t.env.Send(gi, ch, StreamMsg{Kind: MsgBarrier, Checkpoint: n, TriggeredAt: triggeredAt})
+				t.sendStream(gi, ch, StreamMsg{Kind: KindBarrier, Checkpoint: n, TriggeredAt: triggeredAt})
 			}
 		}
 	}
@@ -525,7 +586,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 	snap.Task, snap.Checkpoint = t.name, n
 	data, err := EncodeSnapshot(snap)
 	if err != nil {
-		t.env.Decline(n, err.Error())
+		t.decline(n, err.Error())
 		return
 	}
 	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
@@ -538,7 +599,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		m.AsyncDuration = t.env.Now() - asyncStart
 		m.CheckpointedSize = size
 		m.EndToEndDuration = t.env.Now() - triggeredAt
-		t.env.Ack(Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()})
+		t.send(Message{Type: MsgAck, To: CoordinatorEndpoint, Checkpoint: n, Ack: &Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()}})
 		t.event(PhaseAckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
@@ -549,12 +610,12 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 	// State files first, then the handle that names them, then the ack.
 	t.uploadStateFiles(snap, func(err error) {
 		if err != nil {
-			t.env.Decline(n, err.Error())
+			t.decline(n, err.Error())
 			return
 		}
 		t.env.Persist(handle, data, func(err error) {
 			if err != nil {
-				t.env.Decline(n, fmt.Sprintf("upload snapshot: %v", err))
+				t.decline(n, fmt.Sprintf("upload snapshot: %v", err))
 				return
 			}
 			t.event(PhaseSnapshotDurable, n, "")
@@ -563,22 +624,45 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 	})
 }
 
-// Trigger starts checkpoint n at a source (step 1).
-func (t *Task) Trigger(n, triggeredAt int64) {
+// decline tells the coordinator the task cannot take checkpoint n.
+func (t *Task) decline(n int64, reason string) {
+	t.send(Message{Type: MsgDecline, To: CoordinatorEndpoint, Checkpoint: n, Reason: reason})
+}
+
+// trigger starts checkpoint n at a source (step 1).
+func (t *Task) trigger(n, triggeredAt int64) {
 	if t.failed || !t.running || t.src == nil {
 		return
 	}
 	t.src.trigger(n, triggeredAt)
 }
 
-// NotifyComplete tells the task checkpoint n is complete (step 7).
-func (t *Task) NotifyComplete(n int64) {
+// notifyComplete tells the task checkpoint n is complete (step 7).
+func (t *Task) notifyComplete(n int64) {
 	if t.failed {
 		return
 	}
 	t.event(PhaseCompleteDelivered, n, "")
 	if t.snk != nil {
 		t.snk.complete(n)
+	}
+}
+
+// notifyAbort tells the task checkpoint n was aborted: if it is still
+// aligning n, it stops, unblocks its inputs and drops n's barriers yet to
+// come, as Flink's barrier handler does on an abort notification. A
+// checkpoint it already snapshotted needs nothing: its pre-committed
+// transactions are committed by the next completed checkpoint.
+func (t *Task) notifyAbort(n int64) {
+	if t.failed {
+		return
+	}
+	if a := t.align; a != nil && a.checkpoint == n && t.capture == nil {
+		t.align = nil
+		t.unblockAll()
+		t.lastBarrier = max(t.lastBarrier, n)
+		t.event(EventAlignmentAborted, n, "")
+		t.pump()
 	}
 }
 
@@ -595,7 +679,7 @@ func (t *Task) fail(f Failure) {
 	}
 	t.failed = true
 	f.Task = t.id
-	t.env.Fail(f)
+	t.send(Message{Type: MsgFailed, To: CoordinatorEndpoint, Failure: &f})
 }
 
 func (t *Task) registerTimer(kg int, key string, at int64) {

@@ -68,12 +68,12 @@ func (t *Task) enqueueUnaligned(in int, m StreamMsg) bool {
 		return false
 	}
 	switch m.Kind {
-	case MsgRecord:
+	case KindRecord:
 		if cs := t.capture; cs != nil && cs.collecting[in] {
 			cs.state[in] = append(cs.state[in], m.Record)
 		}
 		return false
-	case MsgBarrier:
+	case KindBarrier:
 		if !t.unaligned(m.Checkpoint) {
 			return false
 		}
@@ -136,10 +136,10 @@ func (t *Task) captureDone(in int) {
 func queuedRecords(q []StreamMsg, from int64) []Record {
 	var out []Record
 	for _, m := range q {
-		if m.Kind == MsgBarrier && m.Checkpoint >= from {
+		if m.Kind == KindBarrier && m.Checkpoint >= from {
 			break
 		}
-		if m.Kind == MsgRecord {
+		if m.Kind == KindRecord {
 			out = append(out, m.Record)
 		}
 	}
@@ -161,8 +161,8 @@ func (t *Task) holdUpload(n int64, snap *TaskSnapshot, upload func()) bool {
 	if !t.cfg.Mutants.Has(MutantUnalignedDropInflight) {
 		for i, recs := range cs.state {
 			if len(recs) > 0 {
-				input, upstream := t.InputChannel(i)
-				snap.ChannelState = append(snap.ChannelState, ChannelState{Input: input, Upstream: upstream, Records: recs})
+				c := t.inputs[i]
+				snap.ChannelState = append(snap.ChannelState, ChannelState{Input: c.input, Upstream: c.upstream, Records: recs})
 			}
 		}
 	}
@@ -189,7 +189,7 @@ func (t *Task) restoreChannelState(s *TaskSnapshot) {
 			}
 			replay := make([]StreamMsg, 0, len(c.Records))
 			for _, r := range c.Records {
-				replay = append(replay, StreamMsg{Kind: MsgRecord, Record: r})
+				replay = append(replay, StreamMsg{Kind: KindRecord, Record: r})
 			}
 			t.inputs[i].queue.prepend(replay)
 			t.inputs[i].replay += len(c.Records)
@@ -229,7 +229,7 @@ func (t *Task) armAlignmentTimeout(n int64) {
 // behind records in aligned mode).
 func queuedBarrier(q []StreamMsg, n int64) bool {
 	for _, m := range q {
-		if m.Kind == MsgBarrier && m.Checkpoint == n {
+		if m.Kind == KindBarrier && m.Checkpoint == n {
 			return true
 		}
 	}

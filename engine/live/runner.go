@@ -873,7 +873,7 @@ func (c *coordEnv) DeleteCheckpoint(n int64) {
 	go func() {
 		defer r.wg.Done()
 		if err := r.store.removeCheckpoint(r.prefix, n); err != nil {
-			r.event(0, engine.Event{Phase: "delete-failed", Checkpoint: n, Detail: err.Error()})
+			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
 		}
 	}()
 }
@@ -896,12 +896,12 @@ func (c *coordEnv) DeleteShared(objects []string) {
 func (c *coordEnv) Event(e engine.Event) {
 	r := c.r
 	switch e.Phase {
-	case "checkpoint-failed":
+	case engine.EventCheckpointFailed:
 		r.mu.Lock()
 		r.failed = append(r.failed, FailedCheckpoint{Checkpoint: e.Checkpoint, At: time.Now(), Reason: e.Detail})
 		r.mu.Unlock()
 		r.discard(e.Checkpoint)
-	case "failover":
+	case engine.EventFailover:
 		// The attempt that failed is still the coordinator's: it
 		// deploys the next one after the restart delay. A checkpoint
 		// in flight is dropped with it.
@@ -921,7 +921,7 @@ func (c *coordEnv) Event(e engine.Event) {
 		r.lastCompleted = max(r.lastCompleted, e.Checkpoint)
 	}
 	switch e.Phase {
-	case "checkpoint-failed", "failover", "deploy", "recovered":
+	case engine.EventCheckpointFailed, engine.EventFailover, engine.EventDeploy, engine.EventRecovered:
 		// Whatever was in flight has ended. (The engine names these
 		// phases only in its events; they run on this goroutine.)
 		r.ended = max(r.ended, r.coord.Counter())
@@ -945,7 +945,7 @@ func (r *Runner) discard(n int64) {
 			r.noteDiscarded([]int64{n})
 		}
 		if err != nil {
-			r.event(0, engine.Event{Phase: "delete-failed", Checkpoint: n, Detail: err.Error()})
+			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
 		}
 	}()
 }
@@ -965,7 +965,7 @@ func (r *Runner) sweepIncomplete(after, n int64) {
 		removed, err := r.store.removeIncomplete(r.prefix, after, n)
 		r.noteDiscarded(removed)
 		if err != nil {
-			r.event(0, engine.Event{Phase: "delete-failed", Detail: err.Error()})
+			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Detail: err.Error()})
 		}
 	}()
 }

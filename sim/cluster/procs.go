@@ -12,27 +12,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Messages between the job master and the workers, and between workers.
-// Every one carries the attempt it belongs to; a process drops messages of
-// an attempt other than its own, so a restarted job never sees leftovers.
+// The engine's messages (engine.Message) travel as they are: the job
+// master and the workers only route them. The cluster's own messages are
+// its control plane, which the engine knows nothing of: where the tasks of
+// an attempt run, and whether a worker is alive.
 type (
-	deployMsg struct {
-		// Job is the graph the attempt runs: a rescale changes it.
-		Job       *engine.Job
-		Attempt   int
-		Deps      []engine.Deployment
+	// placedDeploy is the engine's deploy for one worker (the deployments
+	// of the tasks placed on it), with the placement of the whole attempt
+	// so that its tasks can reach each other.
+	placedDeploy struct {
+		Msg       engine.Message
 		Placement []int // worker index per task, in job.Tasks() order
-	}
-	cancelMsg  struct{ Attempt int }
-	triggerMsg struct {
-		Attempt        int
-		Task           engine.TaskID
-		N, TriggeredAt int64
-	}
-	completeMsg struct {
-		Attempt int
-		Task    engine.TaskID
-		N       int64
 	}
 	heartbeatMsg struct{}
 	// pongMsg answers a heartbeat with what the worker runs, as a Flink
@@ -47,35 +37,6 @@ type (
 		Attempt int
 		Running []engine.TaskID
 		Failure *engine.Failure
-	}
-	dataMsg struct {
-		Attempt         int
-		To              engine.TaskID
-		Input, Upstream int
-		Msg             engine.StreamMsg
-	}
-	creditMsg struct {
-		Attempt  int
-		To       engine.TaskID
-		Gate, Ch int
-		N        int
-	}
-	runningMsg struct {
-		Attempt int
-		Task    engine.TaskID
-	}
-	ackMsg struct {
-		Attempt int
-		Ack     engine.Ack
-	}
-	declineMsg struct {
-		Attempt int
-		N       int64
-		Reason  string
-	}
-	failedMsg struct {
-		Attempt int
-		Failure engine.Failure
 	}
 )
 
@@ -215,35 +176,31 @@ func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
 	switch m := msg.(type) {
 	case pongMsg:
 		jm.lastPong[m.Worker] = jm.p.World().Now()
-		// Both calls are no-ops for what the coordinator already knows.
+		// Both are no-ops for what the coordinator already knows.
 		if m.Attempt == co.Attempt() && m.Attempt == jm.attempt {
 			for _, id := range m.Running {
 				if !jm.told[id] {
 					jm.p.Tracef("heartbeat of w%d: %s runs (its notice was lost)", m.Worker, jm.c.job.TaskName(id))
 					jm.told[id] = true
 				}
-				co.TaskRunning(m.Attempt, id)
+				co.Step(engine.Message{Type: engine.MsgRunning, Attempt: m.Attempt, From: engine.TaskEndpoint(id), To: engine.CoordinatorEndpoint})
 			}
-			if m.Failure != nil && !jm.toldFailed {
-				jm.p.Tracef("heartbeat of w%d: %s failed: %s (its notice was lost)", m.Worker, jm.c.job.TaskName(m.Failure.Task), m.Failure.Reason)
+			if f := m.Failure; f != nil && !jm.toldFailed {
+				jm.p.Tracef("heartbeat of w%d: %s failed: %s (its notice was lost)", m.Worker, jm.c.job.TaskName(f.Task), f.Reason)
 				jm.toldFailed = true
-				co.TaskFailed(m.Attempt, *m.Failure)
+				co.Step(engine.Message{Type: engine.MsgFailed, Attempt: m.Attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: f})
 			}
 		}
-	case runningMsg:
+	case engine.Message:
 		if m.Attempt == jm.attempt {
-			jm.told[m.Task] = true
+			switch m.Type {
+			case engine.MsgRunning:
+				jm.told[m.From.Task] = true
+			case engine.MsgFailed:
+				jm.toldFailed = true
+			}
 		}
-		co.TaskRunning(m.Attempt, m.Task)
-	case ackMsg:
-		co.Ack(m.Attempt, m.Ack)
-	case declineMsg:
-		co.Decline(m.Attempt, m.N, m.Reason)
-	case failedMsg:
-		if m.Attempt == jm.attempt {
-			jm.toldFailed = true
-		}
-		co.TaskFailed(m.Attempt, m.Failure)
+		co.Step(m)
 	}
 }
 
@@ -264,9 +221,27 @@ func (jm *jobMaster) Now() int64 { return int64(jm.p.World().Now()) }
 
 func (jm *jobMaster) After(d time.Duration, fn func()) { jm.p.After(d, fn) }
 
-// Deploy places the tasks round-robin on the workers the job master can
+// Send routes the coordinator's messages: a deploy is placed on the
+// workers, a cancel goes to every worker, the rest to the worker that hosts
+// their task.
+func (jm *jobMaster) Send(m engine.Message) {
+	switch m.Type {
+	case engine.MsgDeploy:
+		jm.deploy(m)
+	case engine.MsgCancel:
+		for _, w := range jm.c.workers {
+			_ = jm.p.Send(w.ID(), m) // best effort: an unreachable worker's tasks are fenced anyway
+		}
+	default:
+		wi := jm.placement[jm.c.taskIndex(m.To.Task)]
+		_ = jm.p.Send(jm.c.workers[wi].ID(), m) // a lost message surfaces as a checkpoint timeout or a lost worker
+	}
+}
+
+// deploy places the tasks round-robin on the workers the job master can
 // reach, in task order. With none reachable it waits and tries again.
-func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
+func (jm *jobMaster) deploy(m engine.Message) {
+	attempt, deps := m.Attempt, m.Deploy.Deployments
 	var usable []int
 	for i, w := range jm.c.workers {
 		if jm.c.w.Net().Connected(jm.p.ID(), w.ID()) && jm.alive(i) {
@@ -282,7 +257,7 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 		}
 		jm.p.After(jm.c.opts.Heartbeat, func() {
 			if attempt == jm.coord.Attempt() {
-				jm.Deploy(attempt, deps)
+				jm.deploy(m)
 			}
 		})
 		return
@@ -302,30 +277,13 @@ func (jm *jobMaster) Deploy(attempt int, deps []engine.Deployment) {
 				mine = append(mine, d)
 			}
 		}
-		if err := jm.p.Send(jm.c.workers[wi].ID(), deployMsg{Job: jm.c.job, Attempt: attempt, Deps: mine, Placement: jm.placement}); err != nil {
+		part := m
+		part.Deploy = &engine.DeploySpec{Job: m.Deploy.Job, Deployments: mine}
+		if err := jm.p.Send(jm.c.workers[wi].ID(), placedDeploy{Msg: part, Placement: jm.placement}); err != nil {
 			jm.coord.WorkerLost(jm.c.workers[wi].Name())
 			return
 		}
 	}
-}
-
-func (jm *jobMaster) Cancel(attempt int) {
-	for _, w := range jm.c.workers {
-		_ = jm.p.Send(w.ID(), cancelMsg{Attempt: attempt}) // best effort: an unreachable worker's tasks are fenced anyway
-	}
-}
-
-func (jm *jobMaster) sendTo(task engine.TaskID, msg any) {
-	wi := jm.placement[jm.c.taskIndex(task)]
-	_ = jm.p.Send(jm.c.workers[wi].ID(), msg) // a lost message surfaces as a checkpoint timeout or a lost worker
-}
-
-func (jm *jobMaster) Trigger(attempt int, task engine.TaskID, n, at int64) {
-	jm.sendTo(task, triggerMsg{Attempt: attempt, Task: task, N: n, TriggeredAt: at})
-}
-
-func (jm *jobMaster) NotifyComplete(attempt int, task engine.TaskID, n int64) {
-	jm.sendTo(task, completeMsg{Attempt: attempt, Task: task, N: n})
 }
 
 // PutMetadata writes the commit point to durable storage after a storage
@@ -364,7 +322,7 @@ type worker struct {
 	place []int
 	// early holds messages of an attempt this worker has not been deployed
 	// for yet: a fast upstream can send before the deploy arrives.
-	early []dataOrCredit
+	early []engine.Message
 	// outbox holds messages a full link refused, per peer, in order.
 	outbox [][]any
 	failed bool
@@ -374,8 +332,6 @@ type worker struct {
 	// lastJM is when the job master was last heard from.
 	lastJM sim.Time
 }
-
-type dataOrCredit struct{ msg any }
 
 func (c *Cluster) newWorker(i int) func(p *sim.Proc) sim.Program {
 	return func(p *sim.Proc) sim.Program {
@@ -394,24 +350,28 @@ func (w *worker) Receive(from sim.ProcID, msg any) {
 	switch m := msg.(type) {
 	case heartbeatMsg:
 		_ = w.p.Send(from, w.report()) // a lost pong is a missed heartbeat
-	case deployMsg:
+	case placedDeploy:
 		w.deploy(m)
-	case cancelMsg:
+	case engine.Message:
+		w.route(m)
+	}
+}
+
+// route hands an engine message to the task it is for: a cancel stops the
+// attempt, a message of an attempt not deployed here yet waits for its
+// deploy, one of an older attempt is dropped.
+func (w *worker) route(m engine.Message) {
+	switch {
+	case m.Type == engine.MsgCancel:
 		if m.Attempt == w.attempt {
 			w.cancel()
 		}
-	case triggerMsg:
-		if t := w.task(m.Attempt, m.Task); t != nil {
-			t.Trigger(m.N, m.TriggeredAt)
+	case m.Attempt > w.attempt:
+		w.early = append(w.early, m)
+	default:
+		if t := w.task(m.Attempt, m.To.Task); t != nil {
+			t.Step(m)
 		}
-	case completeMsg:
-		if t := w.task(m.Attempt, m.Task); t != nil {
-			t.NotifyComplete(m.N)
-		}
-	case dataMsg:
-		w.data(m)
-	case creditMsg:
-		w.credit(m)
 	}
 }
 
@@ -434,14 +394,15 @@ func (w *worker) task(attempt int, id engine.TaskID) *engine.Task {
 	return w.tasks[w.idx[id]]
 }
 
-func (w *worker) deploy(m deployMsg) {
+func (w *worker) deploy(pd placedDeploy) {
+	m := pd.Msg
 	if m.Attempt <= w.attempt {
 		return
 	}
 	w.cancel()
-	w.attempt, w.place, w.failed, w.failure = m.Attempt, m.Placement, false, nil
-	w.job, w.idx = m.Job, map[engine.TaskID]int{}
-	for i, id := range m.Job.Tasks() {
+	w.attempt, w.place, w.failed, w.failure = m.Attempt, pd.Placement, false, nil
+	w.job, w.idx = m.Deploy.Job, map[engine.TaskID]int{}
+	for i, id := range w.job.Tasks() {
 		w.idx[id] = i
 	}
 	for i := range w.outbox {
@@ -453,12 +414,12 @@ func (w *worker) deploy(m deployMsg) {
 	var started []*engine.Task
 	if w.c.pebble() {
 		var keep []string
-		for _, d := range m.Deps {
+		for _, d := range m.Deploy.Deployments {
 			keep = append(keep, fmt.Sprintf("%s-%d", w.job.Vertices[d.Task.Vertex].Name, d.Task.Subtask))
 		}
 		w.clearStateDirs(keep)
 	}
-	for _, d := range m.Deps {
+	for _, d := range m.Deploy.Deployments {
 		i := w.idx[d.Task]
 		env := &taskEnv{w: w, id: d.Task, attempt: m.Attempt}
 		t := engine.NewTask(w.job, d, env, w.c.opts.Task, w.stateFor(d))
@@ -472,7 +433,7 @@ func (w *worker) deploy(m deployMsg) {
 	early := w.early
 	w.early = nil
 	for _, e := range early {
-		w.Receive(w.p.ID(), e.msg)
+		w.route(e)
 	}
 }
 
@@ -484,26 +445,6 @@ func (w *worker) cancel() {
 		}
 	}
 	w.tasks, w.envs = nil, nil
-}
-
-func (w *worker) data(m dataMsg) {
-	if m.Attempt > w.attempt {
-		w.early = append(w.early, dataOrCredit{m})
-		return
-	}
-	if t := w.task(m.Attempt, m.To); t != nil {
-		t.Enqueue(t.InputIndex(m.Input, m.Upstream), m.Msg)
-	}
-}
-
-func (w *worker) credit(m creditMsg) {
-	if m.Attempt > w.attempt {
-		w.early = append(w.early, dataOrCredit{m})
-		return
-	}
-	if t := w.task(m.Attempt, m.To); t != nil {
-		t.Credit(m.Gate, m.Ch, m.N)
-	}
 }
 
 // LinkDown: losing the job master means losing the job; losing a peer that
@@ -535,7 +476,7 @@ func (w *worker) reportFailure(reason string) {
 			w.failed = true
 			f := engine.Failure{Task: w.job.Tasks()[i], Reason: reason}
 			w.noteFailure(f)
-			_ = w.p.Send(w.c.jmProc.ID(), failedMsg{Attempt: w.attempt, Failure: f})
+			_ = w.p.Send(w.c.jmProc.ID(), engine.Message{Type: engine.MsgFailed, Attempt: w.attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: &f})
 			return
 		}
 	}
@@ -629,23 +570,14 @@ func (e *taskEnv) guard(fn func()) func() {
 	}
 }
 
-func (e *taskEnv) Send(g, ch int, m engine.StreamMsg) {
-	d := e.w.job.Downstream(e.id.Vertex)[g]
-	to := engine.TaskID{Vertex: d.Vertex, Subtask: ch}
-	e.w.sendPeer(e.w.place[e.w.idx[to]], dataMsg{Attempt: e.attempt, To: to, Input: d.Input, Upstream: e.id.Subtask, Msg: m})
-}
-
-func (e *taskEnv) SendCredit(in int, n int) {
-	input, upstream := e.t.InputChannel(in)
-	from := e.w.job.Vertices[e.id.Vertex].Inputs[input].From
-	gate := -1
-	for gi, d := range e.w.job.Downstream(from) {
-		if d.Vertex == e.id.Vertex && d.Input == input {
-			gate = gi
-		}
+// Send routes a task's message: to the job master, or to the worker that
+// hosts the receiving task.
+func (e *taskEnv) Send(m engine.Message) {
+	if m.To.Role == engine.RoleCoordinator {
+		e.toCoordinator(m)
+		return
 	}
-	to := engine.TaskID{Vertex: from, Subtask: upstream}
-	e.w.sendPeer(e.w.place[e.w.idx[to]], creditMsg{Attempt: e.attempt, To: to, Gate: gate, Ch: e.id.Subtask, N: n})
+	e.w.sendPeer(e.w.place[e.w.idx[m.To.Task]], m)
 }
 
 func (e *taskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
@@ -676,28 +608,23 @@ func (e *taskEnv) Load(name string, cb func([]byte, error)) {
 
 func (e *taskEnv) After(d time.Duration, fn func()) { e.w.p.After(d, e.guard(fn)) }
 
-func (e *taskEnv) toJM(msg any) {
-	if !e.cancelled {
-		_ = e.w.p.Send(e.w.c.jmProc.ID(), msg) // unreachable job master: it fails over on its own
+// toCoordinator sends m to the job master, noting what the heartbeat's
+// report repeats: that the task runs, or failed.
+func (e *taskEnv) toCoordinator(m engine.Message) {
+	if e.cancelled {
+		return
 	}
+	switch m.Type {
+	case engine.MsgRunning:
+		e.running = true
+	case engine.MsgFailed:
+		if e.attempt == e.w.attempt {
+			e.w.noteFailure(*m.Failure)
+		}
+	}
+	_ = e.w.p.Send(e.w.c.jmProc.ID(), m) // unreachable job master: it fails over on its own
 }
 
-func (e *taskEnv) Running() {
-	if !e.cancelled {
-		e.running = true
-	}
-	e.toJM(runningMsg{Attempt: e.attempt, Task: e.id})
-}
-func (e *taskEnv) Ack(a engine.Ack) { e.toJM(ackMsg{Attempt: e.attempt, Ack: a}) }
-func (e *taskEnv) Decline(n int64, reason string) {
-	e.toJM(declineMsg{Attempt: e.attempt, N: n, Reason: reason})
-}
-func (e *taskEnv) Fail(f engine.Failure) {
-	if !e.cancelled && e.attempt == e.w.attempt {
-		e.w.noteFailure(f)
-	}
-	e.toJM(failedMsg{Attempt: e.attempt, Failure: f})
-}
 func (e *taskEnv) Event(ev engine.Event) { e.w.c.event(e.w.p, ev) }
 
 func sortInts(s []int) {
