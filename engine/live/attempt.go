@@ -63,19 +63,17 @@ func (r *Runner) deploy(n int, deps []engine.Deployment) {
 	for _, d := range deps {
 		i := r.taskIdx[d.Task]
 		box := newMailbox(r.names[i], r.cfg.MailboxSize)
-		env := &taskEnv{r: r, a: a, idx: i, id: d.Task, box: box, out: make([][]delivery, len(r.ids)), sizes: make([]int, len(r.ids)),
+		env := &taskEnv{r: r, a: a, idx: i, id: d.Task, box: box, out: make([][]engine.Message, len(r.ids)), sizes: make([]int, len(r.ids)),
 			source: r.job.Vertices[d.Task.Vertex].Kind == engine.SourceVertex}
 		box.after = env.afterClosure
 		a.boxes[i], a.envs[i] = box, env
 		a.tasks[i] = engine.NewTask(r.job, d, env, r.cfg.Task, a.stateFor(d))
 		env.t = a.tasks[i]
 	}
-	// Routing tables, before any goroutine runs: every task exists now.
 	for i, env := range a.envs {
 		if env == nil {
 			panic(fmt.Sprintf("live: attempt %d has no deployment for task %s", n, r.names[i]))
 		}
-		env.route()
 	}
 	r.mu.Lock()
 	r.cur = a
@@ -222,24 +220,6 @@ func batchesEnd(raw []byte) int64 {
 	return end
 }
 
-// delivery is one message from a task to another: a stream message on an
-// input channel, or (credit set) credits on an output channel.
-type delivery struct {
-	msg    engine.StreamMsg
-	in     int32
-	gate   int32
-	n      int32
-	credit bool
-}
-
-// route is where a task's sends go.
-type route struct {
-	to   int // task index
-	in   int // input channel index at the receiver (data)
-	gate int // gate index at the receiver (credit)
-	sink bool
-}
-
 // taskEnv is engine.TaskEnv for one task of one attempt. Every method runs
 // on the task's mailbox goroutine.
 type taskEnv struct {
@@ -250,92 +230,44 @@ type taskEnv struct {
 	id     engine.TaskID
 	box    *mailbox
 	source bool
-	// sends[g][ch] and credits[in] route output and input channels.
-	sends   [][]route
-	credits []route
 	// out holds what the current closure sent, per receiving task, and
 	// dirty lists the receivers in the order they were first sent to;
 	// sizes remembers each receiver's last batch size, to allocate the
 	// next one at once.
-	out   [][]delivery
+	out   [][]engine.Message
 	sizes []int
 	dirty []int
 	// Deliveries to the task are held until its Start has finished
 	// (started): see afterClosure. running is set by Running.
 	running bool
 	started bool
-	held    []delivery
-}
-
-func (e *taskEnv) route() {
-	r, job := e.r, e.r.job
-	for _, d := range job.Downstream(e.id.Vertex) {
-		dv := job.Vertices[d.Vertex]
-		chans := make([]route, dv.Parallelism)
-		for ch := range chans {
-			to := r.taskIdx[engine.TaskID{Vertex: d.Vertex, Subtask: ch}]
-			chans[ch] = route{to: to, in: -1, sink: dv.Kind == engine.SinkVertex}
-			if dv.Inputs[d.Input].Partitioning == engine.Hash || ch == e.id.Subtask {
-				chans[ch].in = e.a.tasks[to].InputIndex(d.Input, e.id.Subtask)
-			}
-		}
-		e.sends = append(e.sends, chans)
-	}
-	v := job.Vertices[e.id.Vertex]
-	for in := 0; ; in++ {
-		if !e.hasInput(in) {
-			break
-		}
-		input, upstream := e.t.InputChannel(in)
-		from := v.Inputs[input].From
-		gate := -1
-		for gi, d := range job.Downstream(from) {
-			if d.Vertex == e.id.Vertex && d.Input == input {
-				gate = gi
-			}
-		}
-		e.credits = append(e.credits, route{to: r.taskIdx[engine.TaskID{Vertex: from, Subtask: upstream}], gate: gate})
-	}
-}
-
-// hasInput reports whether the task has input channel in. The engine does
-// not export the count, so it is derived from the job graph.
-func (e *taskEnv) hasInput(in int) bool {
-	job := e.r.job
-	n := 0
-	for _, edge := range job.Vertices[e.id.Vertex].Inputs {
-		if edge.Partitioning == engine.Hash {
-			n += job.Vertices[edge.From].Parallelism
-		} else {
-			n++
-		}
-	}
-	return in < n
+	held    []engine.Message
 }
 
 func (e *taskEnv) Now() int64 { return e.r.now() }
 
-func (e *taskEnv) Send(g, ch int, m engine.StreamMsg) {
-	rt := e.sends[g][ch]
-	if rt.sink && !e.a.sinkFed.Load() && e.a.sinkFed.CompareAndSwap(false, true) {
+// Send routes a task's message: to the coordinator's mailbox, or into the
+// batch for the receiving task's mailbox.
+func (e *taskEnv) Send(m engine.Message) {
+	if m.To.Role == engine.RoleCoordinator {
+		e.toCoord(m)
+		return
+	}
+	to := e.r.taskIdx[m.To.Task]
+	if m.Type == engine.MsgRecord && !e.a.sinkFed.Load() && e.r.job.Vertices[m.To.Task.Vertex].Kind == engine.SinkVertex && e.a.sinkFed.CompareAndSwap(false, true) {
 		e.r.noteFirstRecord(e.a)
 	}
-	e.queue(rt.to, delivery{in: int32(rt.in), msg: m})
+	e.queue(to, m)
 }
 
-func (e *taskEnv) SendCredit(in int, n int) {
-	rt := e.credits[in]
-	e.queue(rt.to, delivery{credit: true, gate: int32(rt.gate), in: int32(e.id.Subtask), n: int32(n)})
-}
-
-func (e *taskEnv) queue(to int, d delivery) {
+func (e *taskEnv) queue(to int, m engine.Message) {
 	if len(e.out[to]) == 0 {
 		e.dirty = append(e.dirty, to)
 		if e.out[to] == nil {
 			e.out[to] = getBatch(e.sizes[to])
 		}
 	}
-	e.out[to] = append(e.out[to], d)
+	e.out[to] = append(e.out[to], m)
 }
 
 // batches recycles delivery batches: a source's batch holds a whole fetch
@@ -344,16 +276,16 @@ func (e *taskEnv) queue(to int, d delivery) {
 // process.
 var batches sync.Pool
 
-func getBatch(size int) []delivery {
-	if b, ok := batches.Get().(*[]delivery); ok && cap(*b) >= size {
+func getBatch(size int) []engine.Message {
+	if b, ok := batches.Get().(*[]engine.Message); ok && cap(*b) >= size {
 		return (*b)[:0]
 	}
-	return make([]delivery, 0, max(size, 8))
+	return make([]engine.Message, 0, max(size, 8))
 }
 
 // putBatch returns a delivered batch. Its messages are cleared first, so
 // that a pooled batch does not keep records alive.
-func putBatch(b []delivery) {
+func putBatch(b []engine.Message) {
 	clear(b)
 	b = b[:0]
 	batches.Put(&b)
@@ -378,13 +310,9 @@ func (e *taskEnv) afterClosure() {
 	e.flush()
 }
 
-func deliver(t *engine.Task, batch []delivery) {
-	for _, d := range batch {
-		if d.credit {
-			t.Credit(int(d.gate), int(d.in), int(d.n))
-		} else {
-			t.Enqueue(int(d.in), d.msg)
-		}
+func deliver(t *engine.Task, batch []engine.Message) {
+	for _, m := range batch {
+		t.Step(m)
 	}
 }
 
@@ -474,37 +402,20 @@ func (e *taskEnv) After(d time.Duration, fn func()) {
 	time.AfterFunc(d, func() { box.post(fn) })
 }
 
-func (e *taskEnv) toCoord(fn func(*engine.Coordinator)) {
+// toCoord posts m to the coordinator's mailbox, noting when the whole
+// attempt runs.
+func (e *taskEnv) toCoord(m engine.Message) {
 	r := e.r
+	if m.Type == engine.MsgRunning {
+		e.running = true
+		if a := e.a; int(a.running.Add(1)) == len(a.tasks) {
+			r.noteRunning(a)
+		}
+	}
 	if e.a.cancelled.Load() {
 		return
 	}
-	r.cbox.post(func() { fn(r.coord) })
-}
-
-func (e *taskEnv) Running() {
-	e.running = true
-	a := e.a
-	if int(a.running.Add(1)) == len(a.tasks) {
-		e.r.noteRunning(a)
-	}
-	id := e.id
-	e.toCoord(func(c *engine.Coordinator) { c.TaskRunning(a.n, id) })
-}
-
-func (e *taskEnv) Ack(ack engine.Ack) {
-	n := e.a.n
-	e.toCoord(func(c *engine.Coordinator) { c.Ack(n, ack) })
-}
-
-func (e *taskEnv) Decline(cp int64, reason string) {
-	n := e.a.n
-	e.toCoord(func(c *engine.Coordinator) { c.Decline(n, cp, reason) })
-}
-
-func (e *taskEnv) Fail(f engine.Failure) {
-	n := e.a.n
-	e.toCoord(func(c *engine.Coordinator) { c.TaskFailed(n, f) })
+	r.cbox.post(func() { r.coord.Step(m) })
 }
 
 func (e *taskEnv) Event(ev engine.Event) { e.r.event(e.a.n, ev) }

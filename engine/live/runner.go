@@ -559,7 +559,8 @@ func (r *Runner) Kill() bool {
 		r.kills = append(r.kills, &killRec{KillStat: KillStat{At: time.Now(), Attempt: a.n}, attempt: a.n})
 		r.mu.Unlock()
 		r.cancel(a)
-		r.coord.TaskFailed(a.n, engine.Failure{Task: r.ids[0], Reason: "killed (Runner.Kill)"})
+		r.coord.Step(engine.Message{Type: engine.MsgFailed, Attempt: a.n, From: engine.TaskEndpoint(r.ids[0]), To: engine.CoordinatorEndpoint,
+			Failure: &engine.Failure{Task: r.ids[0], Reason: "killed (Runner.Kill)"}})
 	})
 	return killed
 }
@@ -811,27 +812,27 @@ func (c *coordEnv) After(d time.Duration, fn func()) {
 	ct.t = time.AfterFunc(d, func() { r.cbox.post(func() { r.fireCoordTimer(ct) }) })
 }
 
-func (c *coordEnv) Deploy(attempt int, deps []engine.Deployment) { c.r.deploy(attempt, deps) }
-
-func (c *coordEnv) Cancel(attempt int) {
-	if a := c.r.current(); a != nil && a.n == attempt {
-		c.r.cancel(a)
-	}
-}
-
-func (c *coordEnv) Trigger(attempt int, task engine.TaskID, n, triggeredAt int64) {
+// Send routes the coordinator's messages: the Runner is the executor of
+// deploys and cancels; triggers and notifications go to the task's mailbox
+// if their attempt is still the current one.
+func (c *coordEnv) Send(m engine.Message) {
 	r := c.r
-	if f := r.finalDone.Load(); f > 0 && n > f {
-		return // Stop's final checkpoint was the last one
+	switch m.Type {
+	case engine.MsgDeploy:
+		r.deploy(m.Attempt, m.Deploy.Deployments)
+		return
+	case engine.MsgCancel:
+		if a := r.current(); a != nil && a.n == m.Attempt {
+			r.cancel(a)
+		}
+		return
+	case engine.MsgTrigger:
+		if f := r.finalDone.Load(); f > 0 && m.Checkpoint > f {
+			return // Stop's final checkpoint was the last one
+		}
 	}
-	if a := r.current(); a != nil && a.n == attempt {
-		a.post(r.taskIdx[task], func(t *engine.Task) { t.Trigger(n, triggeredAt) })
-	}
-}
-
-func (c *coordEnv) NotifyComplete(attempt int, task engine.TaskID, n int64) {
-	if a := c.r.current(); a != nil && a.n == attempt {
-		a.post(c.r.taskIdx[task], func(t *engine.Task) { t.NotifyComplete(n) })
+	if a := r.current(); a != nil && a.n == m.Attempt {
+		a.post(r.taskIdx[m.To.Task], func(t *engine.Task) { t.Step(m) })
 	}
 }
 
