@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	"github.com/onceproof/onceproof/checkers"
-	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/live"
 	"github.com/onceproof/onceproof/engine/live/livetest"
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // lostTxns counts the pre-committed transactions the broker refused to
@@ -28,7 +28,7 @@ type lostTxns struct {
 var lostDetail = regexp.MustCompile(`^LOST pre-committed transaction .* \((\d+) records\)`)
 
 func (l *lostTxns) note(ev live.Event) {
-	if ev.Phase != engine.PhaseEndTxnSent {
+	if ev.Phase != protocol.EndTxnSent {
 		return
 	}
 	m := lostDetail.FindStringSubmatch(ev.Detail)

@@ -8,6 +8,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/live"
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // TestBrokerLoss: missing output that the broker's refused commits account
@@ -33,9 +34,9 @@ func TestBrokerLoss(t *testing.T) {
 		{"duplicates too", []int{30}, lostWrite(7, 1), checkers.Violation, "lost-write"},
 	} {
 		var l lostTxns
-		l.note(live.Event{Event: engine.Event{Phase: engine.PhaseSnapshotTaken, Detail: "LOST pre-committed transaction x (9 records)"}})
+		l.note(live.Event{Event: engine.Event{Phase: protocol.SnapshotTaken, Detail: "LOST pre-committed transaction x (9 records)"}})
 		for _, n := range tc.lostTxn {
-			l.note(live.Event{Event: engine.Event{Phase: engine.PhaseEndTxnSent,
+			l.note(live.Event{Event: engine.Event{Phase: protocol.EndTxnSent,
 				Detail: "LOST pre-committed transaction sink-0-3 pid 1 epoch 2 (" + strconv.Itoa(n) + " records): INVALID_TXN_STATE"}})
 		}
 		got := l.judge([]checkers.Result{tc.in})[0]

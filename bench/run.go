@@ -15,13 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/onceproof/onceproof/faults"
-
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/live"
 	"github.com/onceproof/onceproof/engine/live/livetest"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -146,9 +145,9 @@ func (o RunOptions) Validate() error {
 		return fmt.Errorf("--duration: must not be negative, got %v", o.Duration)
 	case o.KillAt < 0:
 		return fmt.Errorf("--kill-at: must not be negative, got %v", o.KillAt)
-	case o.KillPhase != "" && !faults.PhaseName(o.KillPhase).Valid():
+	case o.KillPhase != "" && !protocol.Phase(o.KillPhase).Valid():
 		var names []string
-		for _, p := range faults.Phases() {
+		for _, p := range protocol.Phases() {
 			names = append(names, string(p))
 		}
 		return fmt.Errorf("--kill-phase: unknown phase %q (want one of %s)", o.KillPhase, strings.Join(names, ", "))

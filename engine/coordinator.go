@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -202,7 +203,7 @@ func (c *Coordinator) Recover(st State, completed []Metadata) {
 	if n := len(c.completed); n > 0 {
 		latest = c.completed[n-1].Checkpoint
 	}
-	c.env.Event(Event{Phase: EventRecovered, Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
+	c.env.Event(Event{Phase: protocol.EventRecovered, Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
 }
 
 // persistState writes the counter and attempt, then runs next.
@@ -293,7 +294,7 @@ func (c *Coordinator) deploy() {
 		if err != nil {
 			// Deploying an attempt number that is not durable could
 			// reuse it after a coordinator failure: wait and retry.
-			c.env.Event(Event{Phase: EventDeployDelayed, Detail: "persist coordinator state: " + err.Error()})
+			c.env.Event(Event{Phase: protocol.EventDeployDelayed, Detail: "persist coordinator state: " + err.Error()})
 			c.env.After(c.restart.Delay+time.Millisecond, func() {
 				if attempt == c.attempt {
 					c.attempt--
@@ -303,7 +304,7 @@ func (c *Coordinator) deploy() {
 			return
 		}
 		c.deploying = false
-		c.env.Event(Event{Phase: EventDeploy, Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
+		c.env.Event(Event{Phase: protocol.EventDeploy, Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
 		c.send(Message{Type: MsgDeploy, Attempt: attempt, To: ExecutorEndpoint, Deploy: &DeploySpec{Job: c.job, Deployments: deps}})
 	})
 }
@@ -358,7 +359,7 @@ func (c *Coordinator) taskRunning(attempt int, id TaskID) {
 	}
 	c.running[id] = true
 	if len(c.running) == len(c.job.Tasks()) {
-		c.env.Event(Event{Phase: EventRunning, Detail: fmt.Sprintf("attempt %d", c.attempt)})
+		c.env.Event(Event{Phase: protocol.EventRunning, Detail: fmt.Sprintf("attempt %d", c.attempt)})
 		if r := c.restoredFrom; r > 0 {
 			// Every task restored from checkpoint r: sinks may now commit
 			// what r pre-committed (step 8). Not before: a task that
@@ -438,7 +439,7 @@ func (c *Coordinator) startCheckpoint() {
 			c.failCheckpoint(n, "persist checkpoint counter: "+err.Error())
 			return
 		}
-		c.env.Event(Event{Phase: PhaseTriggered, Checkpoint: n})
+		c.env.Event(Event{Phase: protocol.Triggered, Checkpoint: n})
 		for _, id := range c.job.Tasks() {
 			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
 				c.send(Message{Type: MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
@@ -522,7 +523,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		md.Metrics.CompletedAt = c.env.Now()
 		md.Metrics.EndToEndDuration = md.Metrics.CompletedAt - p.triggeredAt
 		c.completed = append(c.completed, md)
-		c.env.Event(Event{Phase: PhaseMetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
+		c.env.Event(Event{Phase: protocol.MetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
 			md.Size, time.Duration(md.Metrics.EndToEndDuration), time.Duration(md.Metrics.AlignmentDuration), formatOffsets(md.Offsets))})
 		for len(c.completed) > c.cfg.Retained {
 			evicted := c.completed[0]
@@ -531,7 +532,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 			c.releaseShared(evicted)
 		}
 		if !current {
-			c.env.Event(Event{Phase: EventLateMetadata, Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})
+			c.env.Event(Event{Phase: protocol.EventLateMetadata, Checkpoint: p.n, Detail: "completed after its attempt ended; the next attempt restores from it"})
 			c.deployIfWaiting()
 			return
 		}
@@ -580,7 +581,7 @@ func (c *Coordinator) decline(attempt int, n int64, reason string) {
 func (c *Coordinator) failCheckpoint(n int64, reason string) {
 	c.pending = nil
 	c.failures++
-	c.env.Event(Event{Phase: EventCheckpointFailed, Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
+	c.env.Event(Event{Phase: protocol.EventCheckpointFailed, Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
 	c.sendAll(MsgNotifyAbort, n)
 	if c.failures > c.cfg.TolerableFailures {
 		c.failures = 0
@@ -633,7 +634,7 @@ func (c *Coordinator) failover(reason string) {
 	c.timerGen++
 	c.pending = nil
 	delay := c.restart.next(c.restarts)
-	c.env.Event(Event{Phase: EventFailover, Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
+	c.env.Event(Event{Phase: protocol.EventFailover, Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
 	c.send(Message{Type: MsgCancel, Attempt: c.attempt, To: ExecutorEndpoint})
 	c.env.After(delay, c.deploy)
 }

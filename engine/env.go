@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -70,42 +71,9 @@ type StreamMsg struct {
 	Idle      bool       `json:"idle,omitempty"`
 }
 
-// Phase names a step of the checkpoint protocol; fault plans trigger on them.
-type Phase string
-
-// The phases of a checkpoint, in the order they happen.
-const (
-	PhaseTriggered         Phase = "triggered"
-	PhaseBarrierInjected   Phase = "barrier-injected"
-	PhaseBarrierReceived   Phase = "barrier-received"
-	PhaseAligned           Phase = "aligned"
-	PhaseSnapshotTaken     Phase = "snapshot-taken"
-	PhaseSnapshotDurable   Phase = "snapshot-durable"
-	PhaseAckSent           Phase = "ack-sent"
-	PhaseMetadataWritten   Phase = "metadata-written"
-	PhaseCompleteDelivered Phase = "complete-delivered"
-	PhaseEndTxnSent        Phase = "endtxn-sent"
-	PhaseEndTxnApplied     Phase = "endtxn-applied"
-)
-
-// The events that are not steps of one checkpoint's protocol: the
-// coordinator's and the tasks' other news, for the trace, for metrics and
-// for the live runner's reports. Fault plans do not trigger on them.
-const (
-	EventRecovered        Phase = "recovered"
-	EventDeploy           Phase = "deploy"
-	EventDeployDelayed    Phase = "deploy-delayed"
-	EventRunning          Phase = "running"
-	EventLateMetadata     Phase = "late-metadata"
-	EventCheckpointFailed Phase = "checkpoint-failed"
-	EventFailover         Phase = "failover"
-	EventDeleteFailed     Phase = "delete-failed"
-	EventAlignmentAborted Phase = "alignment-aborted"
-)
-
 // Event is one step of the protocol, reported by a task or the coordinator.
 type Event struct {
-	Phase      Phase
+	Phase      protocol.Phase
 	Checkpoint int64
 	Task       string
 	Detail     string

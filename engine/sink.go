@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -111,7 +112,7 @@ func (s *sink) start(snap *TaskSnapshot) {
 		if snap.Sink != nil {
 			for _, p := range snap.Sink.Pending {
 				if s.t.cfg.Mutants.Has(MutantNoRecoverCommit) {
-					s.enqueueCommit(p, false, "recover") // Mutant: abort instead.
+					s.enqueueCommit(p, false, commitRecover) // Mutant: abort instead.
 					continue
 				}
 				// Committed when the coordinator says the whole job has
@@ -216,7 +217,7 @@ func (s *sink) preCommit(n int64, done func(*SinkState)) {
 			pt := PendingTxn{Checkpoint: n, Producer: s.cur.prod, Records: s.cur.records, recs: s.cur.recs}
 			s.pending = append(s.pending, pt)
 			if s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) {
-				s.enqueueCommit(pt, true, "early")
+				s.enqueueCommit(pt, true, commitEarly)
 			}
 		}
 		done(&SinkState{Pending: append([]PendingTxn(nil), s.pending...)})
@@ -229,16 +230,33 @@ func (s *sink) preCommit(n int64, done func(*SinkState)) {
 	}
 }
 
+// commitReason says why a sink ends a transaction; the trace names it.
+type commitReason uint8
+
+const (
+	// commitComplete: checkpoint n completed (step 7).
+	commitComplete commitReason = iota
+	// commitRecover: the job restored from n, so what n pre-committed
+	// commits (step 8).
+	commitRecover
+	// commitEarly: a mutant commits before the checkpoint completes.
+	commitEarly
+)
+
+func (r commitReason) String() string {
+	return [...]string{commitComplete: "complete", commitRecover: "recover", commitEarly: "early"}[r]
+}
+
 // complete is step 7: commit every pending transaction up to n.
 func (s *sink) complete(n int64) {
 	var keep []PendingTxn
-	why := "complete"
+	why := commitComplete
 	if n == s.restored {
-		why = "recover" // the job restored from n: commit what n pre-committed
+		why = commitRecover // the job restored from n: commit what n pre-committed
 	}
 	for _, p := range s.pending {
 		if p.Checkpoint <= n {
-			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) || why == "recover" {
+			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) || why == commitRecover {
 				s.enqueueCommit(p, true, why)
 			}
 		} else {
@@ -276,15 +294,15 @@ func (t *Task) LostTransactions() int {
 	return t.snk.lost
 }
 
-func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
+func (s *sink) enqueueCommit(p PendingTxn, commit bool, why commitReason) {
 	s.enqueue(kop{name: "end-txn", run: func(done func()) {
-		s.t.event(PhaseEndTxnSent, p.Checkpoint, fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit))
+		s.t.event(protocol.EndTxnSent, p.Checkpoint, fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit))
 		asNew := commit && s.t.cfg.Mutants.Has(MutantRetryEndTxnAsNew) && len(p.recs) > 0
 		s.doRaw(kproto.EndTxn(p.Producer, commit), "end txn", !asNew, func(resp kmsg.Response, err error) {
 			if err == nil {
 				_, err = kproto.EndTxnResult(p.Producer, resp)
 			}
-			if asNew && errors.Is(err, ErrTimeout) {
+			if asNew && errors.Is(err, protocol.ErrTimeout) {
 				// Mutant: the commit "failed", so its records go out
 				// again in the open transaction.
 				for _, r := range p.recs {
@@ -312,7 +330,7 @@ func (s *sink) enqueueCommit(p PendingTxn, commit bool, why string) {
 				// fenced) is data loss: say so loudly, as Flink does,
 				// rather than retrying forever.
 				s.lost++
-				s.t.event(PhaseEndTxnSent, p.Checkpoint, fmt.Sprintf("LOST pre-committed transaction %s (%d records): %v", p.Producer, p.Records, err))
+				s.t.event(protocol.EndTxnSent, p.Checkpoint, fmt.Sprintf("LOST pre-committed transaction %s (%d records): %v", p.Producer, p.Records, err))
 			}
 			done()
 		})
@@ -381,7 +399,7 @@ func (s *sink) doRaw(req kmsg.Request, what string, retryTimeouts bool, cb func(
 			if err == nil {
 				err = responseErr(resp)
 			}
-			if err != nil && retriable(err) && tries < s.t.cfg.KafkaRetries && (retryTimeouts || !errors.Is(err, ErrTimeout)) {
+			if err != nil && retriable(err) && tries < s.t.cfg.KafkaRetries && (retryTimeouts || !errors.Is(err, protocol.ErrTimeout)) {
 				tries++
 				s.t.env.After(s.t.cfg.PollInterval, attempt)
 				return

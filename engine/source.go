@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -149,7 +150,7 @@ func (s *source) emitWatermark() {
 func (s *source) offsets() map[string]int64 {
 	m := make(map[string]int64, len(s.pos))
 	for _, p := range s.pos {
-		m[fmt.Sprintf("%s/%d", s.topic, p.Partition)] = p.Offset
+		m[protocol.TP(s.topic, p.Partition)] = p.Offset
 	}
 	return m
 }
@@ -158,7 +159,7 @@ func (s *source) offsets() map[string]int64 {
 // barrier, in the same step, so no record falls between the two.
 func (s *source) trigger(n, triggeredAt int64) {
 	t := s.t
-	t.event(PhaseBarrierInjected, n, "")
+	t.event(protocol.BarrierInjected, n, "")
 	if t.cfg.Mutants.Has(MutantLateOffsetSnapshot) && s.fetching {
 		t.lastBarrier = n
 		t.broadcastBarrier(n, triggeredAt)
@@ -262,16 +263,12 @@ func (s *source) retry(err error) {
 	s.sleep()
 }
 
-// ErrTimeout is what a TaskEnv returns when a Kafka request or its response
-// was lost: the caller cannot know whether it was applied.
-var ErrTimeout = errors.New("kafka request timed out")
-
 // retriable reports whether a Kafka error is worth retrying with the same
 // request. kerr's flag misses CONCURRENT_TRANSACTIONS, which a transaction
 // coordinator answers while it finishes the previous EndTxn: the Java
 // producer retries it, and so does the engine.
 func retriable(err error) bool {
-	if errors.Is(err, ErrTimeout) || errors.Is(err, kerr.ConcurrentTransactions) {
+	if errors.Is(err, protocol.ErrTimeout) || errors.Is(err, kerr.ConcurrentTransactions) {
 		return true
 	}
 	var ke *kerr.Error

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -68,7 +69,7 @@ func TestSourceTriggerRecordsPositionWithBarrier(t *testing.T) {
 		{what: "the snapshot holds position 2", do: showSnapshot(0), want: lines(
 			"snapshot a/0 cp=1",
 			"  position in-a/0@2")},
-		{what: "the fetch in flight times out: retry after the poll interval", do: kafkaDone(nil, ErrTimeout), want: lines(
+		{what: "the fetch in flight times out: retry after the poll interval", do: kafkaDone(nil, protocol.ErrTimeout), want: lines(
 			"after 5ms")},
 		{what: "the poll interval passes: fetch again from 2", do: fireTasks(5 * time.Millisecond), want: lines(
 			"kafka Fetch isolation=1 in-a/0@2")},

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // TaskConfig tunes a task.
@@ -498,14 +500,14 @@ func (t *Task) broadcastBarrier(n, triggeredAt int64) {
 	}
 }
 
-func (t *Task) event(p Phase, n int64, detail string) {
+func (t *Task) event(p protocol.Phase, n int64, detail string) {
 	t.env.Event(Event{Phase: p, Checkpoint: n, Task: t.name, Detail: detail})
 }
 
 // onBarrier is steps 2 and 3 of the protocol.
 func (t *Task) onBarrier(in int, m StreamMsg) {
 	n := m.Checkpoint
-	t.event(PhaseBarrierReceived, n, fmt.Sprintf("input %d", in))
+	t.event(protocol.BarrierReceived, n, fmt.Sprintf("input %d", in))
 	if n <= t.lastBarrier {
 		return // a barrier of a checkpoint this task already passed or dropped
 	}
@@ -532,7 +534,7 @@ func (t *Task) onBarrier(in int, m StreamMsg) {
 	}
 	t.align = nil
 	t.unblockAll()
-	t.event(PhaseAligned, n, "")
+	t.event(protocol.Aligned, n, "")
 	t.checkpoint(n, a.triggeredAt, a.firstAt)
 }
 
@@ -589,7 +591,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		t.decline(n, err.Error())
 		return
 	}
-	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
+	t.event(protocol.SnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
 	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
 	// Bytes written for this checkpoint: the handle and, with a file
 	// backend, the state files storage did not hold yet (incremental).
@@ -600,7 +602,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		m.CheckpointedSize = size
 		m.EndToEndDuration = t.env.Now() - triggeredAt
 		t.send(Message{Type: MsgAck, To: CoordinatorEndpoint, Checkpoint: n, Ack: &Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()}})
-		t.event(PhaseAckSent, n, "")
+		t.event(protocol.AckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
 		ack()
@@ -618,7 +620,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 				t.decline(n, fmt.Sprintf("upload snapshot: %v", err))
 				return
 			}
-			t.event(PhaseSnapshotDurable, n, "")
+			t.event(protocol.SnapshotDurable, n, "")
 			ack()
 		})
 	})
@@ -642,7 +644,7 @@ func (t *Task) notifyComplete(n int64) {
 	if t.failed {
 		return
 	}
-	t.event(PhaseCompleteDelivered, n, "")
+	t.event(protocol.CompleteDelivered, n, "")
 	if t.snk != nil {
 		t.snk.complete(n)
 	}
@@ -661,7 +663,7 @@ func (t *Task) notifyAbort(n int64) {
 		t.align = nil
 		t.unblockAll()
 		t.lastBarrier = max(t.lastBarrier, n)
-		t.event(EventAlignmentAborted, n, "")
+		t.event(protocol.EventAlignmentAborted, n, "")
 		t.pump()
 	}
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // Unaligned checkpoints (FLIP-76), as this engine does them.
@@ -85,7 +87,7 @@ func (t *Task) enqueueUnaligned(in int, m StreamMsg) bool {
 
 func (t *Task) onUnalignedBarrier(in int, m StreamMsg) {
 	n := m.Checkpoint
-	t.event(PhaseBarrierReceived, n, fmt.Sprintf("input %d (unaligned)", in))
+	t.event(protocol.BarrierReceived, n, fmt.Sprintf("input %d (unaligned)", in))
 	if cs := t.capture; cs != nil && cs.checkpoint == n {
 		t.captureDone(in)
 		return
@@ -97,7 +99,7 @@ func (t *Task) onUnalignedBarrier(in int, m StreamMsg) {
 	// to a checkpoint that can no longer complete.
 	t.capture = nil
 	t.startCapture(n, t.env.Now(), func(i int) bool { return i != in }, func(i int) []Record { return queuedRecords(t.inputs[i].queue.items(), 0) })
-	t.event(PhaseAligned, n, "unaligned")
+	t.event(protocol.Aligned, n, "unaligned")
 	t.checkpoint(n, m.TriggeredAt, t.env.Now())
 }
 
@@ -219,7 +221,7 @@ func (t *Task) armAlignmentTimeout(n int64) {
 				return queuedRecords(t.inputs[i].queue.items(), n)
 			})
 		t.unblockAll()
-		t.event(PhaseAligned, n, fmt.Sprintf("alignment timed out after %v: unaligned", t.cfg.AlignmentTimeout))
+		t.event(protocol.Aligned, n, fmt.Sprintf("alignment timed out after %v: unaligned", t.cfg.AlignmentTimeout))
 		t.checkpoint(n, a.triggeredAt, a.firstAt)
 		t.pump()
 	})

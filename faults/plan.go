@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // Plan is a fault schedule: every fault a run injects, as data. A plan is
@@ -47,8 +49,8 @@ type Trigger struct {
 // that the checkpoint completed.
 type PhaseTrigger struct {
 	// Checkpoint is the checkpoint's number, from 1.
-	Checkpoint int64     `json:"checkpoint"`
-	Phase      PhaseName `json:"phase"`
+	Checkpoint int64          `json:"checkpoint"`
+	Phase      protocol.Phase `json:"phase"`
 	// Task narrows the phase to one task ("sink/0": operator/subtask) or to
 	// the tasks of one worker ("w1"). Empty matches any task. The
 	// coordinator's own phases (triggered, metadata-written) take no task.
@@ -71,7 +73,7 @@ func At(d time.Duration) Trigger { return Trigger{At: &d} }
 
 // AtPhase returns a trigger that fires when checkpoint n reaches phase on
 // task (empty: any task).
-func AtPhase(n int64, phase PhaseName, task string) Trigger {
+func AtPhase(n int64, phase protocol.Phase, task string) Trigger {
 	return Trigger{Phase: &PhaseTrigger{Checkpoint: n, Phase: phase, Task: task}}
 }
 
@@ -79,56 +81,6 @@ func AtPhase(n int64, phase PhaseName, task string) Trigger {
 func After(kind string, count int) Trigger {
 	return Trigger{AfterRequests: &RequestTrigger{Kind: kind, Count: count}}
 }
-
-// PhaseName names a moment of the checkpoint protocol (DESIGN.md, "The
-// checkpoint protocol"), in the order they happen.
-type PhaseName string
-
-// The phases of a checkpoint, in protocol order.
-const (
-	// Triggered: the coordinator has decided to take checkpoint n and is
-	// about to tell the sources. Coordinator phase: no task.
-	Triggered PhaseName = "triggered"
-	// BarrierInjected: a source recorded its Kafka position and emitted
-	// barrier n.
-	BarrierInjected PhaseName = "barrier-injected"
-	// BarrierReceived: barrier n arrived at a task on one input channel.
-	BarrierReceived PhaseName = "barrier-received"
-	// Aligned: barrier n arrived on every input channel of a task.
-	Aligned PhaseName = "aligned"
-	// SnapshotTaken: a task took the synchronous part of its snapshot (a
-	// sink has pre-committed its transaction) and forwarded the barrier.
-	SnapshotTaken PhaseName = "snapshot-taken"
-	// SnapshotDurable: a task's snapshot is in checkpoint storage.
-	SnapshotDurable PhaseName = "snapshot-durable"
-	// AckSent: a task acknowledged checkpoint n to the coordinator.
-	AckSent PhaseName = "ack-sent"
-	// MetadataWritten: the coordinator wrote the checkpoint's metadata: the
-	// commit point. Coordinator phase: no task.
-	MetadataWritten PhaseName = "metadata-written"
-	// CompleteDelivered: a task received "checkpoint n complete".
-	CompleteDelivered PhaseName = "complete-delivered"
-	// EndTxnSent: a sink sent EndTxn(commit) for checkpoint n.
-	EndTxnSent PhaseName = "endtxn-sent"
-	// EndTxnApplied: the broker applied that EndTxn (its answer may still
-	// be lost).
-	EndTxnApplied PhaseName = "endtxn-applied"
-)
-
-var phaseOrder = []PhaseName{
-	Triggered, BarrierInjected, BarrierReceived, Aligned, SnapshotTaken,
-	SnapshotDurable, AckSent, MetadataWritten, CompleteDelivered, EndTxnSent, EndTxnApplied,
-}
-
-// Phases returns every phase, in protocol order.
-func Phases() []PhaseName { return slices.Clone(phaseOrder) }
-
-// Valid reports whether p is one of the phases.
-func (p PhaseName) Valid() bool { return slices.Contains(phaseOrder, p) }
-
-// TakesTask reports whether a trigger on phase p may name a task: every
-// phase but the coordinator's own.
-func (p PhaseName) TakesTask() bool { return p != Triggered && p != MetadataWritten }
 
 // ActionKind names what a fault does.
 type ActionKind string
@@ -463,7 +415,7 @@ func (t Trigger) problems(workers int) []problem {
 
 func phaseList() string {
 	var names []string
-	for _, p := range phaseOrder {
+	for _, p := range protocol.Phases() {
 		names = append(names, string(p))
 	}
 	return strings.Join(names, ", ")
@@ -616,7 +568,7 @@ func (p *Plan) Sort() {
 			if c := cmp.Compare(pa.Checkpoint, pb.Checkpoint); c != 0 {
 				return c
 			}
-			return cmp.Compare(slices.Index(phaseOrder, pa.Phase), slices.Index(phaseOrder, pb.Phase))
+			return cmp.Compare(slices.Index(protocol.Phases(), pa.Phase), slices.Index(protocol.Phases(), pb.Phase))
 		}
 		return 0
 	})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -16,23 +18,23 @@ func examplePlan() Plan {
 	ms := time.Millisecond
 	return Plan{Faults: []Fault{
 		{Name: "kill a worker", Trigger: At(150 * ms), Action: Action{Kind: KillWorker, Worker: "w1", Duration: 200 * ms}},
-		{Trigger: AtPhase(3, MetadataWritten, ""), Action: Action{Kind: KillCoordinator, Duration: time.Second}},
-		{Name: "zombie sink", Trigger: AtPhase(2, SnapshotTaken, "sink/0"), Action: Action{Kind: PauseWorker, Worker: "w2", Duration: 5 * time.Second}},
-		{Trigger: AtPhase(1, Aligned, "w0"), Action: Action{Kind: Partition, Worker: "w0", Peer: "w1", Duration: 300 * ms}},
+		{Trigger: AtPhase(3, protocol.MetadataWritten, ""), Action: Action{Kind: KillCoordinator, Duration: time.Second}},
+		{Name: "zombie sink", Trigger: AtPhase(2, protocol.SnapshotTaken, "sink/0"), Action: Action{Kind: PauseWorker, Worker: "w2", Duration: 5 * time.Second}},
+		{Trigger: AtPhase(1, protocol.Aligned, "w0"), Action: Action{Kind: Partition, Worker: "w0", Peer: "w1", Duration: 300 * ms}},
 		{Trigger: At(0), Action: Action{Kind: PartitionOneWay, Worker: "w2", Peer: Coordinator, Duration: 250 * ms}},
 		{Trigger: At(time.Second), Action: Action{Kind: Isolate, Worker: "w0"}},
 		{Trigger: At(10 * ms), Action: Action{Kind: SlowLink, Worker: "w0", Peer: "w2", Extra: 40 * ms, Duration: 2 * time.Second}},
 		{Trigger: After("Produce", 5), Action: Action{Kind: KafkaError, Request: "Produce", Error: "NOT_LEADER_FOR_PARTITION", Count: 2}},
-		{Trigger: AtPhase(4, EndTxnSent, "sink/1"), Action: Action{Kind: DropRequest, Request: "EndTxn", Count: 1}},
+		{Trigger: AtPhase(4, protocol.EndTxnSent, "sink/1"), Action: Action{Kind: DropRequest, Request: "EndTxn", Count: 1}},
 		{Name: "ambiguous EndTxn", Trigger: After("EndTxn", 2), Action: Action{Kind: DropResponse, Request: "EndTxn", Count: 1}},
-		{Trigger: AtPhase(2, EndTxnApplied, ""), Action: Action{Kind: RestartBroker}},
+		{Trigger: AtPhase(2, protocol.EndTxnApplied, ""), Action: Action{Kind: RestartBroker}},
 		{Trigger: At(700 * ms), Action: Action{Kind: ExpireTxn, TxnID: "onceproof-sink-0"}},
-		{Trigger: AtPhase(2, SnapshotDurable, "w1"), Action: Action{Kind: DiskCrash, Worker: "w1", Duration: 100 * ms}},
+		{Trigger: AtPhase(2, protocol.SnapshotDurable, "w1"), Action: Action{Kind: DiskCrash, Worker: "w1", Duration: 100 * ms}},
 		{Trigger: At(500 * ms), Action: Action{Kind: DiskReadError, Worker: "w2", Count: 3, Percent: 50}},
-		{Trigger: AtPhase(3, SnapshotTaken, ""), Action: Action{Kind: StorageWriteFail, Count: 1}},
+		{Trigger: AtPhase(3, protocol.SnapshotTaken, ""), Action: Action{Kind: StorageWriteFail, Count: 1}},
 		{Trigger: At(1500 * ms), Action: Action{Kind: StorageSlow, Extra: 100 * ms, Duration: time.Second}},
-		{Trigger: AtPhase(3, CompleteDelivered, "sink/0"), Action: Action{Kind: CorruptCheckpoint, Object: LatestCheckpoint}},
-		{Name: "lose an SST", Trigger: AtPhase(4, MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}},
+		{Trigger: AtPhase(3, protocol.CompleteDelivered, "sink/0"), Action: Action{Kind: CorruptCheckpoint, Object: LatestCheckpoint}},
+		{Name: "lose an SST", Trigger: AtPhase(4, protocol.MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}},
 	}}
 }
 
@@ -79,10 +81,10 @@ func TestValidateRejects(t *testing.T) {
 		{"missing kind", bad("", now, Action{}), "action.kind", "missing"},
 		{"unknown phase", bad("", AtPhase(1, "aligning", ""), kill), "trigger.phase.phase", `unknown phase "aligning"`},
 		{"missing phase", bad("", AtPhase(1, "", ""), kill), "trigger.phase.phase", "missing"},
-		{"checkpoint 0", bad("", AtPhase(0, Aligned, ""), kill), "trigger.phase.checkpoint", "want >= 1"},
-		{"task on coordinator phase", bad("", AtPhase(1, MetadataWritten, "sink/0"), kill), "trigger.phase.task", "takes no task"},
-		{"task worker out of range", bad("", AtPhase(1, Aligned, "w3"), kill), "trigger.phase.task", `"w3" does not exist`},
-		{"task malformed", bad("", AtPhase(1, Aligned, "sink/x"), kill), "trigger.phase.task", "operator/subtask"},
+		{"checkpoint 0", bad("", AtPhase(0, protocol.Aligned, ""), kill), "trigger.phase.checkpoint", "want >= 1"},
+		{"task on coordinator phase", bad("", AtPhase(1, protocol.MetadataWritten, "sink/0"), kill), "trigger.phase.task", "takes no task"},
+		{"task worker out of range", bad("", AtPhase(1, protocol.Aligned, "w3"), kill), "trigger.phase.task", `"w3" does not exist`},
+		{"task malformed", bad("", AtPhase(1, protocol.Aligned, "sink/x"), kill), "trigger.phase.task", "operator/subtask"},
 		{"worker out of range", bad("kill sink", now, Action{Kind: KillWorker, Worker: "w7"}), "action.worker", `"w7" does not exist (workers: w0..w2)`},
 		{"worker misspelt", bad("", now, Action{Kind: KillWorker, Worker: "w01"}), "action.worker", "does not exist"},
 		{"peer out of range", bad("", now, Action{Kind: Partition, Worker: "w0", Peer: "w3"}), "action.peer", `"w3" does not exist (workers: w0..w2, coordinator)`},
@@ -93,7 +95,7 @@ func TestValidateRejects(t *testing.T) {
 		{"negative duration", bad("", now, Action{Kind: KillWorker, Worker: "w0", Duration: -time.Second}), "action.duration", "-1s is negative"},
 		{"negative extra", bad("", now, Action{Kind: StorageSlow, Extra: -time.Millisecond}), "action.extra", "negative"},
 		{"negative at", bad("", At(-time.Millisecond), kill), "trigger.at", "-1ms is negative"},
-		{"two triggers", bad("", Trigger{At: dur(0), Phase: &PhaseTrigger{Checkpoint: 1, Phase: Aligned}}, kill), "trigger", "at, phase set at once (want exactly one)"},
+		{"two triggers", bad("", Trigger{At: dur(0), Phase: &PhaseTrigger{Checkpoint: 1, Phase: protocol.Aligned}}, kill), "trigger", "at, phase set at once (want exactly one)"},
 		{"missing trigger", bad("", Trigger{}, kill), "trigger", "none set"},
 		{"unknown Kafka error", bad("", now, Action{Kind: KafkaError, Request: "Produce", Error: "NOT_LEADER", Count: 1}), "action.error", `unknown Kafka error "NOT_LEADER"`},
 		{"unknown Kafka request", bad("", now, Action{Kind: DropRequest, Request: "Commit", Count: 1}), "action.request", `unknown Kafka request "Commit"`},
@@ -184,15 +186,15 @@ func TestString(t *testing.T) {
 		want string
 	}{
 		{Fault{Trigger: At(150 * ms), Action: Action{Kind: KillWorker, Worker: "w1", Duration: 200 * ms}}, "at 150ms: kill w1 (restart after 200ms)"},
-		{Fault{Trigger: AtPhase(3, MetadataWritten, ""), Action: Action{Kind: KillCoordinator}}, "at checkpoint 3 metadata-written: kill coordinator (no restart until healed)"},
+		{Fault{Trigger: AtPhase(3, protocol.MetadataWritten, ""), Action: Action{Kind: KillCoordinator}}, "at checkpoint 3 metadata-written: kill coordinator (no restart until healed)"},
 		{Fault{Trigger: After("EndTxn", 2), Action: Action{Kind: DropResponse, Request: "EndTxn", Count: 1}}, "after 2nd EndTxn: drop response of EndTxn"},
-		{Fault{Name: "zombie", Trigger: AtPhase(2, SnapshotTaken, "sink/0"), Action: Action{Kind: PauseWorker, Worker: "w2", Duration: 5 * time.Second}}, "at checkpoint 2 snapshot-taken on sink/0: pause w2 for 5s [zombie]"},
+		{Fault{Name: "zombie", Trigger: AtPhase(2, protocol.SnapshotTaken, "sink/0"), Action: Action{Kind: PauseWorker, Worker: "w2", Duration: 5 * time.Second}}, "at checkpoint 2 snapshot-taken on sink/0: pause w2 for 5s [zombie]"},
 		{Fault{Trigger: At(0), Action: Action{Kind: Partition, Worker: "w0", Peer: "w1"}}, "at 0s: partition w0|w1 until healed"},
 		{Fault{Trigger: After("Produce", 11), Action: Action{Kind: KafkaError, Request: "Produce", Error: "REQUEST_TIMED_OUT", Count: 3}}, "after 11th Produce: fail Produce with REQUEST_TIMED_OUT (3 times)"},
 		{Fault{Trigger: After("Fetch", 21), Action: Action{Kind: SlowLink, Worker: "w0", Peer: Coordinator, Extra: 40 * ms, Duration: time.Second}}, "after 21st Fetch: slow w0|coordinator by +40ms for 1s"},
 		{Fault{Trigger: At(time.Second), Action: Action{Kind: ExpireTxn}}, "at 1s: expire the sink's current transaction"},
 		{Fault{Trigger: At(time.Second), Action: Action{Kind: DiskReadError, Worker: "w1", Count: 2, Percent: 30}}, "at 1s: fail disk reads on w1 (2 times) with probability 30%"},
-		{Fault{Trigger: AtPhase(4, MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}}, "at checkpoint 4 metadata-written: delete checkpoint object latest-shared"},
+		{Fault{Trigger: AtPhase(4, protocol.MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}}, "at checkpoint 4 metadata-written: delete checkpoint object latest-shared"},
 		{Fault{Action: Action{Kind: "bogus"}}, `never (no trigger): unknown action "bogus"`},
 	}
 	for _, tt := range tests {
@@ -211,13 +213,13 @@ func TestString(t *testing.T) {
 func TestSort(t *testing.T) {
 	p := Plan{Faults: []Fault{
 		{Name: "r1", Trigger: After("EndTxn", 1)},
-		{Name: "c2-ack", Trigger: AtPhase(2, AckSent, "")},
+		{Name: "c2-ack", Trigger: AtPhase(2, protocol.AckSent, "")},
 		{Name: "t300", Trigger: At(300 * time.Millisecond)},
-		{Name: "c1-endtxn", Trigger: AtPhase(1, EndTxnSent, "")},
+		{Name: "c1-endtxn", Trigger: AtPhase(1, protocol.EndTxnSent, "")},
 		{Name: "r0", Trigger: After("Produce", 9)},
 		{Name: "none"},
 		{Name: "t100", Trigger: At(100 * time.Millisecond)},
-		{Name: "c2-triggered", Trigger: AtPhase(2, Triggered, "")},
+		{Name: "c2-triggered", Trigger: AtPhase(2, protocol.Triggered, "")},
 		{Name: "t100b", Trigger: At(100 * time.Millisecond)},
 	}}
 	p.Sort()

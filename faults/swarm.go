@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // Swarm testing, after TigerBeetle's VOPR: instead of one fixed mix of
@@ -206,7 +208,7 @@ func drawTrigger(r *rand.Rand, o SwarmOptions, workers int) Trigger {
 		}
 		return At(time.Duration(r.Int64N(int64(o.Window/time.Millisecond))) * time.Millisecond)
 	}
-	ph := phaseOrder[r.IntN(len(phaseOrder))]
+	ph := protocol.Phases()[r.IntN(len(protocol.Phases()))]
 	n := 1 + r.Int64N(o.CheckpointMax)
 	task := ""
 	if ph.TakesTask() && r.IntN(2) == 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/sim/cluster"
 )
@@ -63,12 +64,12 @@ func init() {
 	}
 	add("copier-kill-mid-checkpoint", "kills the worker of map/0 the moment it has taken checkpoint 2's snapshot, before the upload", &engineScenario{
 		job: "copier", tune: bigger, healAt: time.Second,
-		plan: plan(fault("kill map/0's worker", faults.AtPhase(2, faults.SnapshotTaken, "map/0"),
+		plan: plan(fault("kill map/0's worker", faults.AtPhase(2, protocol.SnapshotTaken, "map/0"),
 			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 100 * time.Millisecond})),
 	})
 	add("count-crash-before-commit", "kills sink/0's worker after checkpoint 1's metadata is written (the commit point) and before its EndTxn", &engineScenario{
 		job: "keyed-count", tune: bigger, healAt: time.Second,
-		plan: plan(fault("kill sink/0's worker", faults.AtPhase(1, faults.MetadataWritten, ""),
+		plan: plan(fault("kill sink/0's worker", faults.AtPhase(1, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
 	})
 	add("count-ambiguous-endtxn", "loses the answer to an applied EndTxn, and later an EndTxn itself: the sink must retry with the same decision", &engineScenario{
@@ -80,7 +81,7 @@ func init() {
 	})
 	add("join-partition-during-alignment", "cuts join/0's worker from right/0's while join/0 aligns checkpoint 2", &engineScenario{
 		job: "join", tune: bigger, healAt: time.Second,
-		plan: plan(fault("partition during alignment", faults.AtPhase(2, faults.BarrierReceived, "join/0"),
+		plan: plan(fault("partition during alignment", faults.AtPhase(2, protocol.BarrierReceived, "join/0"),
 			faults.Action{Kind: faults.Partition, Worker: "w1", Peer: "w2", Duration: 200 * time.Millisecond})),
 	})
 	add("storage-corrupt-checkpoint", "corrupts checkpoint 3 at its commit point while the coordinator dies: the restore detects it and falls back to checkpoint 2", &engineScenario{
@@ -94,18 +95,18 @@ func init() {
 			o.Checkpoint.Retained = 3
 		},
 		plan: plan(
-			fault("corrupt", faults.AtPhase(3, faults.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}),
-			fault("coordinator dies", faults.AtPhase(3, faults.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
+			fault("corrupt", faults.AtPhase(3, protocol.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}),
+			fault("coordinator dies", faults.AtPhase(3, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
 		),
 	})
 	add("coordinator-crash-after-metadata", "kills the coordinator right after checkpoint 2's metadata is durable, before any task hears it completed", &engineScenario{
 		job: "keyed-count", tune: bigger, healAt: time.Second,
-		plan: plan(fault("coordinator dies", faults.AtPhase(2, faults.MetadataWritten, ""),
+		plan: plan(fault("coordinator dies", faults.AtPhase(2, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond})),
 	})
 	add("zombie-sink", "pauses sink/0's worker mid-checkpoint; the job restarts elsewhere and the paused sink wakes up as a zombie", &engineScenario{
 		job: "copier", tune: bigger, healAt: 2 * time.Second,
-		plan: plan(fault("pause sink/0's worker", faults.AtPhase(2, faults.SnapshotTaken, "sink/0"),
+		plan: plan(fault("pause sink/0's worker", faults.AtPhase(2, protocol.SnapshotTaken, "sink/0"),
 			faults.Action{Kind: faults.PauseWorker, Worker: "w1", Duration: 600 * time.Millisecond})),
 	})
 	add("txn-expired-during-outage", "sink/0's worker is cut off past its transaction's timeout after the commit point: the broker aborts the pre-committed transaction and the engine must report the loss", &engineScenario{
@@ -114,8 +115,8 @@ func init() {
 		// the engine's lost-transaction and the checker's lost-write.
 		job: "keyed-count", tune: bigger, healAt: time.Second,
 		plan: plan(
-			fault("outage", faults.AtPhase(1, faults.MetadataWritten, ""), faults.Action{Kind: faults.Isolate, Worker: "w1", Duration: 300 * time.Millisecond}),
-			fault("timeout passes", faults.AtPhase(1, faults.MetadataWritten, ""), faults.Action{Kind: faults.ExpireTxn, TxnID: "keyed-count-sink-0-1"}),
+			fault("outage", faults.AtPhase(1, protocol.MetadataWritten, ""), faults.Action{Kind: faults.Isolate, Worker: "w1", Duration: 300 * time.Millisecond}),
+			fault("timeout passes", faults.AtPhase(1, protocol.MetadataWritten, ""), faults.Action{Kind: faults.ExpireTxn, TxnID: "keyed-count-sink-0-1"}),
 		),
 		expect: []string{"lost-transaction", "lost-write"},
 	})
@@ -126,14 +127,14 @@ func init() {
 			o.Task.FetchBytesMax = 2 << 10
 			o.Checkpoint.Interval = 30 * time.Millisecond
 		},
-		plan: plan(fault("kill src/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+		plan: plan(fault("kill src/0's worker", faults.AtPhase(3, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond})),
 	})
 	add("coordinator-crash-on-complete", "slows checkpoint storage during checkpoint 2 and kills the coordinator as sink/0 hears it completed: completion must never be announced before the metadata is durable", &engineScenario{
 		job: "keyed-count", tune: bigger, healAt: time.Second,
 		plan: plan(
-			fault("slow storage", faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 30 * time.Millisecond, Duration: 200 * time.Millisecond}),
-			fault("coordinator dies", faults.AtPhase(2, faults.CompleteDelivered, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond}),
+			fault("slow storage", faults.AtPhase(2, protocol.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 30 * time.Millisecond, Duration: 200 * time.Millisecond}),
+			fault("coordinator dies", faults.AtPhase(2, protocol.CompleteDelivered, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 100 * time.Millisecond}),
 		),
 	})
 	add("window-kill-late-events", "kills workers while out-of-order events are in flight; windows must fire exactly once with the right sums", &engineScenario{
@@ -147,7 +148,7 @@ func init() {
 			o.Task.FetchBytesMax = 2 << 10
 			o.Checkpoint.Interval = 30 * time.Millisecond
 		},
-		plan: plan(fault("kill window/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+		plan: plan(fault("kill window/0's worker", faults.AtPhase(3, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond})),
 	})
 	add("swarm-window-sum", "swarm testing of event-time windows: the seed draws the topology, the fault kinds, their rates and a fault plan, over 2000 out-of-order records", &engineScenario{
@@ -165,7 +166,7 @@ func init() {
 			o.Task.RecordCost = 200 * time.Microsecond
 			o.Task.FetchBytesMax = 2 << 10
 		},
-		plan: plan(fault("kill count/0's worker", faults.AtPhase(3, faults.MetadataWritten, ""),
+		plan: plan(fault("kill count/0's worker", faults.AtPhase(3, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond})),
 	})
 	add("count-rescale-mid-stream", "restarts keyed-count at parallelism 3 from checkpoint 2 taken at parallelism 2, mid-stream, then kills a worker: key groups, source partitions and the old sinks' transactions must all move", &engineScenario{
@@ -175,7 +176,7 @@ func init() {
 			o.Task.FetchBytesMax = 2 << 10
 			o.RescaleAt, o.RescaleTo = 2, 3
 		},
-		plan: plan(fault("kill a worker after the rescale", faults.AtPhase(5, faults.MetadataWritten, ""),
+		plan: plan(fault("kill a worker after the rescale", faults.AtPhase(5, protocol.MetadataWritten, ""),
 			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
 	})
 	add("count-pebble-disk-errors", "keyed-count with its state in pebble: count/1's worker dies uploading checkpoint 2 (its local disk keeps only synced data), then fails half its state-file reads (restores, gets, uploads): every restore must come from checkpoint storage, never from the local disk", &engineScenario{
@@ -186,7 +187,7 @@ func init() {
 			o.Task.FetchBytesMax = 2 << 10
 		},
 		plan: plan(
-			fault("kill count/1's worker mid-upload", faults.AtPhase(2, faults.SnapshotTaken, "count/1"),
+			fault("kill count/1's worker mid-upload", faults.AtPhase(2, protocol.SnapshotTaken, "count/1"),
 				faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond}),
 			fault("failing reads", faults.At(300*time.Millisecond), faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 4, Percent: 50}),
 		),

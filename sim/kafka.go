@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -66,10 +67,6 @@ const (
 	TxnTimeoutMillis   = 3_600_000
 	BrokerTxnMaxMillis = 86_400_000
 )
-
-// ErrTimeout is what a caller sees when its request or the response was lost:
-// it cannot know whether the request was applied.
-var ErrTimeout = errors.New("kafka request timed out")
 
 // KafkaFate is what happens to one request.
 type KafkaFate int
@@ -211,7 +208,7 @@ func (k *Kafka) OnResponse(fn func(c *KafkaCall, resp kmsg.Response, err error))
 func (k *Kafka) Applied(key kmsg.Key) int { return k.applied[int16(key)] }
 
 // Do sends req on behalf of p. cb runs with the response after the simulated
-// round trip, or with ErrTimeout if the request or its response was lost; it
+// round trip, or with protocol.ErrTimeout if the request or its response was lost; it
 // does not run if p dies first. The request itself travels on: a request sent
 // just before a kill can still be applied after it, as on a real network.
 func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
@@ -236,7 +233,7 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 		timeoutAt := c.Sent.Add(k.w.cfg.KafkaTimeout)
 		if fate == DropRequest {
 			k.w.Tracef("kafka#%d request lost", c.ID)
-			rerr = fmt.Errorf("%s: %w (request lost)", c.Key.Name(), ErrTimeout)
+			rerr = fmt.Errorf("%s: %w (request lost)", c.Key.Name(), protocol.ErrTimeout)
 			k.w.At(timeoutAt, deliver)
 			return
 		}
@@ -249,7 +246,7 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 		}
 		if fate == DropResponse {
 			k.w.Tracef("kafka#%d response lost", c.ID)
-			resp, rerr = nil, fmt.Errorf("%s: %w (response lost)", c.Key.Name(), ErrTimeout)
+			resp, rerr = nil, fmt.Errorf("%s: %w (response lost)", c.Key.Name(), protocol.ErrTimeout)
 			k.w.At(timeoutAt, deliver)
 			return
 		}

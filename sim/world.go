@@ -74,7 +74,7 @@ type Config struct {
 	// KafkaLatency is the one-way delay between a process and the broker.
 	KafkaLatency Latency `json:"kafka_latency"`
 	// KafkaTimeout is how long a caller waits for a response that never comes
-	// (a dropped request or a dropped response) before it sees ErrTimeout.
+	// (a dropped request or a dropped response) before it sees protocol.ErrTimeout.
 	KafkaTimeout time.Duration `json:"kafka_timeout"`
 	// EventsMax bounds the events one run may process; a run that hits it is
 	// stopped with ErrEventBudget rather than spinning forever.

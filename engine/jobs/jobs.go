@@ -7,11 +7,13 @@ package jobs
 import (
 	"errors"
 	"fmt"
-	"github.com/onceproof/onceproof/checkers"
 	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
 
 	"github.com/onceproof/onceproof/engine"
 )
@@ -146,7 +148,7 @@ func (s *Spec) Validate() error {
 // offsets are offsets ("topic/partition" -> next offset, as Spec.State
 // receives them): whether the state at that checkpoint includes c.
 func (c Committed) Before(offsets map[string]int64) bool {
-	return c.Offset < offsets[fmt.Sprintf("%s/%d", c.Topic, c.Partition)]
+	return c.Offset < offsets[protocol.TP(c.Topic, c.Partition)]
 }
 
 // KeyedState renders the keyed state held by snaps the way Spec.State

@@ -13,6 +13,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/sim/cluster"
 )
@@ -135,7 +136,7 @@ func killTask(t *testing.T, query, task string, seed uint64, mutants engine.Muta
 		t.Fatalf("job %s has no task %s", o.Job, task)
 	}
 	plan := faults.Plan{Faults: []faults.Fault{{Name: "kill " + task + "'s worker",
-		Trigger: faults.AtPhase(3, faults.MetadataWritten, ""),
+		Trigger: faults.AtPhase(3, protocol.MetadataWritten, ""),
 		Action:  faults.Action{Kind: faults.KillWorker, Worker: worker, Duration: 50 * time.Millisecond}}}}
 	if err := c.Inject(plan, time.Second); err != nil {
 		t.Fatal(err)

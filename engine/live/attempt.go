@@ -14,6 +14,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -195,7 +196,7 @@ func (a *attempt) noteFetched(req kmsg.Request, resp kmsg.Response) {
 	}
 	a.mu.Lock()
 	for p, n := range next { // lint:sorted writes into a map
-		key := fmt.Sprintf("%s/%d", topic, p)
+		key := protocol.TP(topic, p)
 		a.consumed[key] = max(a.consumed[key], n)
 	}
 	a.mu.Unlock()
@@ -380,7 +381,7 @@ func (e *taskEnv) endTxnApplied(req kmsg.Request, resp kmsg.Response, err error)
 	if i := strings.LastIndexByte(r.TransactionalID, '-'); i >= 0 {
 		n, _ = strconv.ParseInt(r.TransactionalID[i+1:], 10, 64) // 0 for an id of another shape
 	}
-	e.r.event(e.a.n, engine.Event{Phase: engine.PhaseEndTxnApplied, Checkpoint: n, Task: e.r.job.TaskName(e.id), Detail: r.TransactionalID})
+	e.r.event(e.a.n, engine.Event{Phase: protocol.EndTxnApplied, Checkpoint: n, Task: e.r.job.TaskName(e.id), Detail: r.TransactionalID})
 }
 
 func (e *taskEnv) Persist(name string, data []byte, cb func(error)) {

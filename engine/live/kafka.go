@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,7 +25,7 @@ import (
 //     partitions have different leaders is split and the answers merged).
 //     A "not leader" answer drops the cached metadata; the engine retries.
 //   - Timeouts: each request gets RequestTimeout. A transport error or a
-//     timeout becomes engine.ErrTimeout, because the caller cannot know
+//     timeout becomes protocol.ErrTimeout, because the caller cannot know
 //     whether the broker applied the request.
 type kafkaConn struct {
 	cl      *kgo.Client
@@ -59,7 +59,7 @@ func (k *kafkaConn) do(ctx context.Context, req kmsg.Request) (kmsg.Response, er
 		var ke *kerr.Error
 		if !errors.As(err, &ke) {
 			// The request may or may not have reached the broker.
-			return nil, fmt.Errorf("%s: %w: %v", kmsg.Key(req.Key()).Name(), engine.ErrTimeout, err)
+			return nil, fmt.Errorf("%s: %w: %v", kmsg.Key(req.Key()).Name(), protocol.ErrTimeout, err)
 		}
 		return nil, err
 	}

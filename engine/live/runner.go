@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -52,7 +53,7 @@ type Config struct {
 	// dialer, TLS, SASL. They are passed through untouched.
 	Kafka []kgo.Opt `json:"-"`
 	// RequestTimeout bounds one Kafka request (default 10s); past it the
-	// engine sees engine.ErrTimeout.
+	// engine sees protocol.ErrTimeout.
 	RequestTimeout time.Duration `json:"request_timeout"`
 	// MailboxSize is the capacity of each task's mailbox (default 4096).
 	MailboxSize int `json:"mailbox_size"`
@@ -874,7 +875,7 @@ func (c *coordEnv) DeleteCheckpoint(n int64) {
 	go func() {
 		defer r.wg.Done()
 		if err := r.store.removeCheckpoint(r.prefix, n); err != nil {
-			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
+			r.event(0, engine.Event{Phase: protocol.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
 		}
 	}()
 }
@@ -897,12 +898,12 @@ func (c *coordEnv) DeleteShared(objects []string) {
 func (c *coordEnv) Event(e engine.Event) {
 	r := c.r
 	switch e.Phase {
-	case engine.EventCheckpointFailed:
+	case protocol.EventCheckpointFailed:
 		r.mu.Lock()
 		r.failed = append(r.failed, FailedCheckpoint{Checkpoint: e.Checkpoint, At: time.Now(), Reason: e.Detail})
 		r.mu.Unlock()
 		r.discard(e.Checkpoint)
-	case engine.EventFailover:
+	case protocol.EventFailover:
 		// The attempt that failed is still the coordinator's: it
 		// deploys the next one after the restart delay. A checkpoint
 		// in flight is dropped with it.
@@ -912,7 +913,7 @@ func (c *coordEnv) Event(e engine.Event) {
 		if n := r.coord.Counter(); n > r.ended {
 			r.discard(n)
 		}
-	case engine.PhaseMetadataWritten:
+	case protocol.MetadataWritten:
 		// With one checkpoint in flight at a time, no checkpoint between
 		// the previous completed one and this one can still complete:
 		// sweep up what failed ones, or late snapshot writes of a
@@ -922,7 +923,7 @@ func (c *coordEnv) Event(e engine.Event) {
 		r.lastCompleted = max(r.lastCompleted, e.Checkpoint)
 	}
 	switch e.Phase {
-	case engine.EventCheckpointFailed, engine.EventFailover, engine.EventDeploy, engine.EventRecovered:
+	case protocol.EventCheckpointFailed, protocol.EventFailover, protocol.EventDeploy, protocol.EventRecovered:
 		// Whatever was in flight has ended. (The engine names these
 		// phases only in its events; they run on this goroutine.)
 		r.ended = max(r.ended, r.coord.Counter())
@@ -946,7 +947,7 @@ func (r *Runner) discard(n int64) {
 			r.noteDiscarded([]int64{n})
 		}
 		if err != nil {
-			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
+			r.event(0, engine.Event{Phase: protocol.EventDeleteFailed, Checkpoint: n, Detail: err.Error()})
 		}
 	}()
 }
@@ -966,7 +967,7 @@ func (r *Runner) sweepIncomplete(after, n int64) {
 		removed, err := r.store.removeIncomplete(r.prefix, after, n)
 		r.noteDiscarded(removed)
 		if err != nil {
-			r.event(0, engine.Event{Phase: engine.EventDeleteFailed, Detail: err.Error()})
+			r.event(0, engine.Event{Phase: protocol.EventDeleteFailed, Detail: err.Error()})
 		}
 	}()
 }

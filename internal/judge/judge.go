@@ -14,6 +14,7 @@ import (
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/observe"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -50,7 +51,7 @@ func ReadInput(ctx context.Context, opts []kgo.Opt, timeout time.Duration, actua
 			back = append(back, checkers.InputRecord{Topic: t, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
 		}
 		for _, e := range ends {
-			in.Ends[fmt.Sprintf("%s/%d", actual(t), e.Partition)] = e.HighWatermark
+			in.Ends[protocol.TP(actual(t), e.Partition)] = e.HighWatermark
 		}
 	}
 	in.Check = checkers.Input(gen, back)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/sim"
 )
 
@@ -98,7 +99,7 @@ func killSinkAfterCommitPoint(t *testing.T, mutants engine.Mutants) (*Result, bo
 	defer c.Close()
 	killed := false
 	c.OnEvent(func(p *sim.Proc, e engine.Event) {
-		if killed || e.Phase != engine.PhaseMetadataWritten {
+		if killed || e.Phase != protocol.MetadataWritten {
 			return
 		}
 		victim := c.WorkerOf("sink/0")

@@ -12,6 +12,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -78,7 +79,7 @@ func (c *Cluster) recordHistory() {
 	h := &history{c: c, inFlightAt: map[int64]bool{}, batches: map[txnKey][]*outBatch{}, commitAt: map[txnKey]int64{}, committed: map[txnKey]bool{}, seen: map[string]int64{}}
 	c.hist = h
 	c.OnEvent(func(_ *sim.Proc, e engine.Event) {
-		if e.Phase == engine.PhaseMetadataWritten {
+		if e.Phase == protocol.MetadataWritten {
 			h.captureCheckpoint(e.Checkpoint)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -78,7 +79,7 @@ func (c *Cluster) Fired() []string {
 }
 
 func (in *injector) onEvent(p *sim.Proc, e engine.Event) {
-	if e.Phase == engine.PhaseEndTxnSent {
+	if e.Phase == protocol.EndTxnSent {
 		if id := txnOf(e.Detail); id != "" {
 			in.txnCp[id] = e.Checkpoint
 		}
@@ -129,7 +130,7 @@ func (in *injector) onApply(call *sim.KafkaCall, _ kmsg.Response, err error) {
 	if parts := strings.Split(r.TransactionalID, "-"); len(parts) >= 3 {
 		task = fmt.Sprintf("%s/%s", parts[len(parts)-3], parts[len(parts)-2])
 	}
-	in.c.event(in.c.w.Proc(in.procID(call.From)), engine.Event{Phase: engine.PhaseEndTxnApplied, Checkpoint: n, Task: task, Detail: r.TransactionalID})
+	in.c.event(in.c.w.Proc(in.procID(call.From)), engine.Event{Phase: protocol.EndTxnApplied, Checkpoint: n, Task: task, Detail: r.TransactionalID})
 }
 
 func (in *injector) procID(name string) sim.ProcID {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/faults"
 )
 
@@ -33,8 +34,8 @@ func TestEveryFaultKindFires(t *testing.T) {
 		effect  string // a trace line the action leaves
 	}{
 		{at, faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond}, "kill w1 inc=0: kill-worker"},
-		{faults.AtPhase(2, faults.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}, "kill jm inc=0: kill-coordinator"},
-		{faults.AtPhase(2, faults.SnapshotTaken, "sink/0"), faults.Action{Kind: faults.PauseWorker, Worker: "w1", Duration: 300 * time.Millisecond}, "pause w1 inc=0"},
+		{faults.AtPhase(2, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}, "kill jm inc=0: kill-coordinator"},
+		{faults.AtPhase(2, protocol.SnapshotTaken, "sink/0"), faults.Action{Kind: faults.PauseWorker, Worker: "w1", Duration: 300 * time.Millisecond}, "pause w1 inc=0"},
 		{at, faults.Action{Kind: faults.Partition, Worker: "w0", Peer: "w1", Duration: 100 * time.Millisecond}, "partition w0|w1"},
 		{at, faults.Action{Kind: faults.PartitionOneWay, Worker: "w0", Peer: "w2", Duration: 100 * time.Millisecond}, "cut w0->w2"},
 		{at, faults.Action{Kind: faults.Isolate, Worker: "w2", Duration: 100 * time.Millisecond}, "partition w2|jm"},
@@ -45,10 +46,10 @@ func TestEveryFaultKindFires(t *testing.T) {
 		{at, faults.Action{Kind: faults.RestartBroker}, `rule "broker restarting": drop-request`},
 		{at, faults.Action{Kind: faults.ExpireTxn}, "kafka broker aborted transaction keyed-count-sink-"},
 		{at, faults.Action{Kind: faults.DiskCrash, Worker: "w0", Duration: 50 * time.Millisecond}, "kill w0 inc=0: disk-crash"},
-		{faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageWriteFail, Count: 2}, "failed: injected storage write failure"},
-		{faults.AtPhase(2, faults.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 40 * time.Millisecond, Duration: 200 * time.Millisecond}, "fault 0 fired: slow checkpoint storage by +40ms"},
-		{faults.AtPhase(2, faults.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}, "store corrupt checkpoints/keyed-count/chk-2/"},
-		{faults.AtPhase(1, faults.EndTxnApplied, "sink/1"), faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond}, "kill w2 inc=0: kill-worker"},
+		{faults.AtPhase(2, protocol.Triggered, ""), faults.Action{Kind: faults.StorageWriteFail, Count: 2}, "failed: injected storage write failure"},
+		{faults.AtPhase(2, protocol.Triggered, ""), faults.Action{Kind: faults.StorageSlow, Extra: 40 * time.Millisecond, Duration: 200 * time.Millisecond}, "fault 0 fired: slow checkpoint storage by +40ms"},
+		{faults.AtPhase(2, protocol.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}, "store corrupt checkpoints/keyed-count/chk-2/"},
+		{faults.AtPhase(1, protocol.EndTxnApplied, "sink/1"), faults.Action{Kind: faults.KillWorker, Worker: "w2", Duration: 50 * time.Millisecond}, "kill w2 inc=0: kill-worker"},
 		// With the pebble backend (below): w0 hosts count/1, whose next
 		// reads of its SSTs fail; it fails and restores.
 		{at, faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 2}, "w0 disk read error (fault 0, 1 left): state/count-1/"},

@@ -589,9 +589,6 @@ func (e *taskEnv) guardResp(cb func(kmsg.Response, error)) func(kmsg.Response, e
 		if e.cancelled {
 			return
 		}
-		if errors.Is(err, sim.ErrTimeout) {
-			err = fmt.Errorf("%w: %v", engine.ErrTimeout, err)
-		}
 		cb(resp, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/sim"
 )
 
@@ -17,7 +18,7 @@ func (c *Cluster) armRescale() {
 	}
 	done := false
 	c.OnEvent(func(p *sim.Proc, e engine.Event) {
-		if done || e.Phase != engine.PhaseMetadataWritten || e.Checkpoint < c.opts.RescaleAt {
+		if done || e.Phase != protocol.MetadataWritten || e.Checkpoint < c.opts.RescaleAt {
 			return
 		}
 		done = true

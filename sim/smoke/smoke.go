@@ -24,9 +24,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/onceproof/onceproof/checkers"
 	"io"
 	"time"
+
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/onceproof/onceproof/internal/kproto"
@@ -452,7 +454,7 @@ func (c *copier) save() bool {
 // any other outcome goes to next.
 func (c *copier) do(req kmsg.Request, next func(kmsg.Response, error)) {
 	c.k.Do(c.p, req, func(resp kmsg.Response, err error) {
-		if errors.Is(err, sim.ErrTimeout) {
+		if errors.Is(err, protocol.ErrTimeout) {
 			c.retries++
 			if c.retries > 20 {
 				c.p.Fail("too many timeouts")

@@ -1,0 +1,118 @@
+// Package protocol is the vocabulary the engine, the fault model, the
+// simulator and the checkers share: the phases of a checkpoint, the other
+// events the engine reports, the timeout error, and the name of a Kafka
+// partition. It imports nothing of onceproof, so that every package may use
+// it without depending on the engine.
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Phase names a moment of the checkpoint protocol (DESIGN.md, "The
+// checkpoint protocol"): the engine reports it in its events, fault plans
+// trigger on it, traces and coverage count it.
+type Phase string
+
+// The phases of a checkpoint, in protocol order.
+const (
+	// Triggered: the coordinator has decided to take checkpoint n and is
+	// about to tell the sources. Coordinator phase: no task.
+	Triggered Phase = "triggered"
+	// BarrierInjected: a source recorded its Kafka position and emitted
+	// barrier n.
+	BarrierInjected Phase = "barrier-injected"
+	// BarrierReceived: barrier n arrived at a task on one input channel.
+	BarrierReceived Phase = "barrier-received"
+	// Aligned: barrier n arrived on every input channel of a task.
+	Aligned Phase = "aligned"
+	// SnapshotTaken: a task took the synchronous part of its snapshot (a
+	// sink has pre-committed its transaction) and forwarded the barrier.
+	SnapshotTaken Phase = "snapshot-taken"
+	// SnapshotDurable: a task's snapshot is in checkpoint storage.
+	SnapshotDurable Phase = "snapshot-durable"
+	// AckSent: a task acknowledged checkpoint n to the coordinator.
+	AckSent Phase = "ack-sent"
+	// MetadataWritten: the coordinator wrote the checkpoint's metadata: the
+	// commit point. Coordinator phase: no task.
+	MetadataWritten Phase = "metadata-written"
+	// CompleteDelivered: a task received "checkpoint n complete".
+	CompleteDelivered Phase = "complete-delivered"
+	// EndTxnSent: a sink sent EndTxn(commit) for checkpoint n.
+	EndTxnSent Phase = "endtxn-sent"
+	// EndTxnApplied: the broker applied that EndTxn (its answer may still
+	// be lost).
+	EndTxnApplied Phase = "endtxn-applied"
+)
+
+var phaseOrder = []Phase{
+	Triggered, BarrierInjected, BarrierReceived, Aligned, SnapshotTaken,
+	SnapshotDurable, AckSent, MetadataWritten, CompleteDelivered, EndTxnSent, EndTxnApplied,
+}
+
+// Phases returns every phase, in protocol order.
+func Phases() []Phase { return slices.Clone(phaseOrder) }
+
+// Valid reports whether p is one of the phases.
+func (p Phase) Valid() bool { return slices.Contains(phaseOrder, p) }
+
+// TakesTask reports whether a trigger on phase p may name a task: every
+// phase but the coordinator's own.
+func (p Phase) TakesTask() bool { return p != Triggered && p != MetadataWritten }
+
+// The events that are not steps of one checkpoint's protocol: the
+// coordinator's and the tasks' other news, for the trace, for metrics and
+// for the live runner's reports. Fault plans do not trigger on them.
+const (
+	EventRecovered        Phase = "recovered"
+	EventDeploy           Phase = "deploy"
+	EventDeployDelayed    Phase = "deploy-delayed"
+	EventRunning          Phase = "running"
+	EventLateMetadata     Phase = "late-metadata"
+	EventCheckpointFailed Phase = "checkpoint-failed"
+	EventFailover         Phase = "failover"
+	EventDeleteFailed     Phase = "delete-failed"
+	EventAlignmentAborted Phase = "alignment-aborted"
+)
+
+// ErrTimeout is what a Kafka request whose request or response was lost
+// ends with, in the simulator and live: the caller cannot know whether the
+// broker applied it.
+var ErrTimeout = errors.New("kafka request timed out")
+
+// TopicPartition names one partition of a topic. Its text form,
+// "topic/partition", keys offsets in checkpoint metadata, source snapshots
+// and the checkers' reports.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// String is "topic/partition".
+func (tp TopicPartition) String() string {
+	return tp.Topic + "/" + strconv.FormatInt(int64(tp.Partition), 10)
+}
+
+// ParseTopicPartition parses "topic/partition" (the topic may hold
+// slashes: the partition is after the last one).
+func ParseTopicPartition(s string) (TopicPartition, error) {
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 {
+		return TopicPartition{}, fmt.Errorf("topic partition %q: want topic/partition", s)
+	}
+	p, err := strconv.ParseInt(s[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TopicPartition{}, fmt.Errorf("topic partition %q: partition is not a number", s)
+	}
+	return TopicPartition{Topic: s[:i], Partition: int32(p)}, nil
+}
+
+// TP is TopicPartition{topic, partition}.String() for any integer
+// partition type.
+func TP[P ~int | ~int32 | ~int64](topic string, partition P) string {
+	return TopicPartition{Topic: topic, Partition: int32(partition)}.String()
+}
