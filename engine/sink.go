@@ -102,8 +102,10 @@ func (s *sink) txnTimeout() int32 {
 	return int32(d / time.Millisecond)
 }
 
-// start is step 8: commit what the restored snapshot pre-committed, fence
-// every id a previous attempt may have left open, then open a transaction.
+// start is step 8: keep what the restored snapshot pre-committed pending
+// (it commits on complete(restored), once the whole job restored from that
+// checkpoint), fence every id a previous attempt may have left open, then
+// open a transaction.
 func (s *sink) start(snap *TaskSnapshot) {
 	restored := int64(0)
 	if snap != nil {

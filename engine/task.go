@@ -120,28 +120,31 @@ type alignment struct {
 //
 // The checkpoint protocol, in the order it happens at a task:
 //
-//  1. A source is told Trigger(n). In one step it records its Kafka
+//  1. A source is sent MsgTrigger(n). In one step it records its Kafka
 //     positions in its snapshot and emits barrier n on every output
 //     channel (source.go).
 //  2. A task with inputs receives barrier n on a channel and blocks that
 //     channel; records behind the barrier wait (aligned mode).
-//  3. When barrier n has come on every input, the task snapshots its
-//     state (the synchronous part) and forwards barrier n on every output,
-//     then unblocks its inputs.
+//  3. When barrier n has come on every input, the task unblocks its inputs
+//     (nothing is taken from them until this step is over), snapshots its
+//     state (the synchronous part) and forwards barrier n on every output.
 //  4. A sink at barrier n first flushes its open transaction (every record
 //     produced, no EndTxn) and records {transactional id, producer id,
 //     epoch} in its snapshot: the pre-commit (sink.go).
 //  5. The snapshot is uploaded (the asynchronous part); only once it is
-//     durable does the task Ack n. With a file backend (pebble) the state
-//     files storage does not hold yet go first, then the snapshot that
-//     names them (pebble_task.go).
+//     durable does the task send MsgAck(n). With a file backend (pebble)
+//     the state files storage does not hold yet go first, then the
+//     snapshot that names them (pebble_task.go).
 //  6. The coordinator writes the checkpoint's metadata: the commit point
-//     (coordinator.go). Then it tells every task NotifyComplete(n).
-//  7. On NotifyComplete(n) a sink commits its pre-committed transactions up
-//     to n.
-//  8. On restore, a sink first commits the transactions in its restored
-//     snapshot, then fences every other id the previous attempt may have
-//     opened.
+//     (coordinator.go). Then it sends every task MsgNotifyComplete(n).
+//  7. On MsgNotifyComplete(n) a sink commits every transaction it
+//     pre-committed up to n (a lost notification is subsumed by the next).
+//  8. On restore, a sink fences every other id the previous attempt may
+//     have opened and opens its first transaction; the transactions its
+//     restored snapshot pre-committed wait, and commit on the
+//     MsgNotifyComplete(restored) the coordinator sends once every task of
+//     the attempt restored from that checkpoint (a task that cannot makes
+//     the job fall back to an older one, whose transactions these are not).
 //
 // Event time rides on the same channels (eventtime.go): watermarks follow
 // the records they cover, a blocked channel's watermark waits with its

@@ -23,17 +23,16 @@ import (
 //   - kfake runs on its own goroutines, but the simulator waits for each
 //     response before it goes on, so the broker sees requests in simulation
 //     order and never two at once.
-//   - kfake's transaction timeouts run on the wall clock. They are set far
-//     above any run's length; a broker-side expiry is modelled by the fault
-//     injector fencing the transactional id (ExpireTxn).
 //   - A request can be lost before the broker (never applied) or after it
 //     (applied, response lost). kfake cannot lose an EndTxn's response by
 //     itself; the adapter does it.
-//   - Transaction timeouts are modelled here, in simulated time: when a
-//     transaction stays open longer than the timeout its producer asked for
-//     in InitProducerID, the adapter aborts it and bumps the epoch, as the
-//     broker does (kfake's own timer runs on the wall clock and is set out
-//     of reach).
+//   - kfake's own transaction timer runs on the wall clock, so the
+//     simulation's producers ask for TxnTimeoutMillis, out of its reach.
+//     Transaction timeouts are modelled here instead, in simulated time:
+//     when a transaction stays open longer than the timeout its producer
+//     asked for in InitProducerID, the adapter aborts it and bumps the
+//     epoch, as the broker does (clockTxn). A fault can expire one at any
+//     moment (ExpireTxn).
 //   - kfake omits a partition's aborted-transaction list when a fetch passes
 //     the response-level byte limit, which would make aborted batches look
 //     committed to a read_committed reader; kproto.Fetch never sets a
@@ -208,7 +207,8 @@ func (k *Kafka) OnResponse(fn func(c *KafkaCall, resp kmsg.Response, err error))
 func (k *Kafka) Applied(key kmsg.Key) int { return k.applied[int16(key)] }
 
 // Do sends req on behalf of p. cb runs with the response after the simulated
-// round trip, or with protocol.ErrTimeout if the request or its response was lost; it
+// round trip, or with protocol.ErrTimeout if the request or its response was
+// lost; it
 // does not run if p dies first. The request itself travels on: a request sent
 // just before a kill can still be applied after it, as on a real network.
 func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
