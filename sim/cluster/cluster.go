@@ -168,6 +168,8 @@ type Cluster struct {
 	// reader is the process that polls the output.
 	hist   *history
 	reader *sim.Proc
+	// msgRules are the faults on control messages (messages.go).
+	msgRules []*MessageRule
 }
 
 // storageDelay is the time one checkpoint storage access takes now.

@@ -230,11 +230,11 @@ func (jm *jobMaster) Send(m engine.Message) {
 		jm.deploy(m)
 	case engine.MsgCancel:
 		for _, w := range jm.c.workers {
-			_ = jm.p.Send(w.ID(), m) // best effort: an unreachable worker's tasks are fenced anyway
+			_ = jm.c.sendControl(jm.p, w.ID(), m, m) // best effort: an unreachable worker's tasks are fenced anyway
 		}
 	default:
 		wi := jm.placement[jm.c.taskIndex(m.To.Task)]
-		_ = jm.p.Send(jm.c.workers[wi].ID(), m) // a lost message surfaces as a checkpoint timeout or a lost worker
+		_ = jm.c.sendControl(jm.p, jm.c.workers[wi].ID(), m, m) // a lost message surfaces as a checkpoint timeout or a lost worker
 	}
 }
 
@@ -279,7 +279,7 @@ func (jm *jobMaster) deploy(m engine.Message) {
 		}
 		part := m
 		part.Deploy = &engine.DeploySpec{Job: m.Deploy.Job, Deployments: mine}
-		if err := jm.p.Send(jm.c.workers[wi].ID(), placedDeploy{Msg: part, Placement: jm.placement}); err != nil {
+		if err := jm.c.sendControl(jm.p, jm.c.workers[wi].ID(), part, placedDeploy{Msg: part, Placement: jm.placement}); err != nil {
 			jm.coord.WorkerLost(jm.c.workers[wi].Name())
 			return
 		}
@@ -476,7 +476,8 @@ func (w *worker) reportFailure(reason string) {
 			w.failed = true
 			f := engine.Failure{Task: w.job.Tasks()[i], Reason: reason}
 			w.noteFailure(f)
-			_ = w.p.Send(w.c.jmProc.ID(), engine.Message{Type: engine.MsgFailed, Attempt: w.attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: &f})
+			m := engine.Message{Type: engine.MsgFailed, Attempt: w.attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: &f}
+			_ = w.c.sendControl(w.p, w.c.jmProc.ID(), m, m)
 			return
 		}
 	}
@@ -619,7 +620,7 @@ func (e *taskEnv) toCoordinator(m engine.Message) {
 			e.w.noteFailure(*m.Failure)
 		}
 	}
-	_ = e.w.p.Send(e.w.c.jmProc.ID(), m) // unreachable job master: it fails over on its own
+	_ = e.w.c.sendControl(e.w.p, e.w.c.jmProc.ID(), m, m) // unreachable job master: it fails over on its own
 }
 
 func (e *taskEnv) Event(ev engine.Event) { e.w.c.event(e.w.p, ev) }
