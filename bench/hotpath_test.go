@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -21,7 +22,7 @@ type nullEnv struct{ sent int }
 
 func (e *nullEnv) Now() int64 { return 0 }
 func (e *nullEnv) Send(m engine.Message) {
-	if m.Type == engine.MsgRecord {
+	if m.Type == protocol.MsgRecord {
 		e.sent++
 	}
 }
@@ -62,7 +63,7 @@ func BenchmarkRecordThroughOperator(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			m := engine.Message{Type: engine.MsgRecord, Attempt: 1, From: engine.TaskEndpoint(engine.TaskID{Vertex: 0}), To: engine.TaskEndpoint(engine.TaskID{Vertex: 1})}
+			m := engine.Message{Type: protocol.MsgRecord, Attempt: 1, From: engine.TaskEndpoint(engine.TaskID{Vertex: 0}), To: engine.TaskEndpoint(engine.TaskID{Vertex: 1})}
 			for i := range b.N {
 				m.Stream = engine.StreamMsg{Kind: engine.KindRecord, Record: recs[i%len(recs)]}
 				t.Step(m)

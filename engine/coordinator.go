@@ -305,7 +305,7 @@ func (c *Coordinator) deploy() {
 		}
 		c.deploying = false
 		c.env.Event(Event{Phase: protocol.EventDeploy, Detail: fmt.Sprintf("attempt %d from checkpoint %d", attempt, from)})
-		c.send(Message{Type: MsgDeploy, Attempt: attempt, To: ExecutorEndpoint, Deploy: &DeploySpec{Job: c.job, Deployments: deps}})
+		c.send(Message{Type: protocol.MsgDeploy, Attempt: attempt, To: ExecutorEndpoint, Deploy: &DeploySpec{Job: c.job, Deployments: deps}})
 	})
 }
 
@@ -317,7 +317,7 @@ func (c *Coordinator) send(m Message) {
 
 // sendAll sends a message of type typ about checkpoint n to every task of
 // the current attempt.
-func (c *Coordinator) sendAll(typ MsgType, n int64) {
+func (c *Coordinator) sendAll(typ protocol.MsgType, n int64) {
 	for _, id := range c.job.Tasks() {
 		c.send(Message{Type: typ, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n})
 	}
@@ -330,9 +330,9 @@ func (c *Coordinator) Step(m Message) {
 		panic(fmt.Sprintf("coordinator: misrouted message %s", m))
 	}
 	switch m.Type {
-	case MsgRunning:
+	case protocol.MsgRunning:
 		c.taskRunning(m.Attempt, m.From.Task)
-	case MsgAck:
+	case protocol.MsgAck:
 		if m.Ack.Task != m.From.Task || m.Ack.Checkpoint != m.Checkpoint {
 			panic(fmt.Sprintf("coordinator: ack of %s for checkpoint %d in %s", c.job.TaskName(m.Ack.Task), m.Ack.Checkpoint, m))
 		}
@@ -340,9 +340,9 @@ func (c *Coordinator) Step(m Message) {
 			panic(fmt.Sprintf("coordinator: %s acks checkpoint %d, above the highest ever triggered (%d)", c.job.TaskName(m.From.Task), m.Checkpoint, c.counter))
 		}
 		c.ack(m.Attempt, *m.Ack)
-	case MsgDecline:
+	case protocol.MsgDecline:
 		c.decline(m.Attempt, m.Checkpoint, m.Reason)
-	case MsgFailed:
+	case protocol.MsgFailed:
 		f := *m.Failure
 		f.Task = m.From.Task
 		c.taskFailed(m.Attempt, f)
@@ -366,7 +366,7 @@ func (c *Coordinator) taskRunning(attempt int, id TaskID) {
 			// fails to restore from r makes the job fall back to an
 			// older checkpoint, and r's transactions must then stay
 			// uncommitted.
-			c.sendAll(MsgNotifyComplete, r)
+			c.sendAll(protocol.MsgNotifyComplete, r)
 		}
 		c.scheduleTrigger(c.cfg.Interval)
 	}
@@ -442,7 +442,7 @@ func (c *Coordinator) startCheckpoint() {
 		c.env.Event(Event{Phase: protocol.Triggered, Checkpoint: n})
 		for _, id := range c.job.Tasks() {
 			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
-				c.send(Message{Type: MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
+				c.send(Message{Type: protocol.MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
 			}
 		}
 	})
@@ -492,7 +492,7 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 	attempt := c.attempt
 	notify := func() {
 		for _, id := range ids {
-			c.send(Message{Type: MsgNotifyComplete, Attempt: attempt, To: TaskEndpoint(id), Checkpoint: p.n})
+			c.send(Message{Type: protocol.MsgNotifyComplete, Attempt: attempt, To: TaskEndpoint(id), Checkpoint: p.n})
 		}
 	}
 	if c.mutants.Has(MutantStaleMetadataCommit) {
@@ -582,7 +582,7 @@ func (c *Coordinator) failCheckpoint(n int64, reason string) {
 	c.pending = nil
 	c.failures++
 	c.env.Event(Event{Phase: protocol.EventCheckpointFailed, Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
-	c.sendAll(MsgNotifyAbort, n)
+	c.sendAll(protocol.MsgNotifyAbort, n)
 	if c.failures > c.cfg.TolerableFailures {
 		c.failures = 0
 		c.failover(fmt.Sprintf("checkpoint %d failed: %s", n, reason))
@@ -635,7 +635,7 @@ func (c *Coordinator) failover(reason string) {
 	c.pending = nil
 	delay := c.restart.next(c.restarts)
 	c.env.Event(Event{Phase: protocol.EventFailover, Detail: fmt.Sprintf("attempt %d: %s; restart in %v", c.attempt, reason, delay)})
-	c.send(Message{Type: MsgCancel, Attempt: c.attempt, To: ExecutorEndpoint})
+	c.send(Message{Type: protocol.MsgCancel, Attempt: c.attempt, To: ExecutorEndpoint})
 	c.env.After(delay, c.deploy)
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 type coordHarness struct {
@@ -82,7 +84,7 @@ func fireTo(at time.Duration) func(*coordHarness) {
 func running(attempt int) func(*coordHarness) {
 	return func(h *coordHarness) {
 		for _, id := range h.job.Tasks() {
-			fromTask(h.c, Message{Type: MsgRunning}, attempt, id)
+			fromTask(h.c, Message{Type: protocol.MsgRunning}, attempt, id)
 		}
 	}
 }
@@ -105,7 +107,7 @@ var allTasks = []string{"a/0", "b/0", "op/0", "sink/0"}
 
 func taskFailed(attempt int, name, reason string, restore int64) func(*coordHarness) {
 	return func(h *coordHarness) {
-		fromTask(h.c, Message{Type: MsgFailed, Failure: &Failure{Reason: reason, RestoreCheckpoint: restore}}, attempt, h.task(name))
+		fromTask(h.c, Message{Type: protocol.MsgFailed, Failure: &Failure{Reason: reason, RestoreCheckpoint: restore}}, attempt, h.task(name))
 	}
 }
 
@@ -448,7 +450,7 @@ func TestCoordinatorIgnoresOldAttempt(t *testing.T) {
 				running(1)(h)
 				ack(1, 2, "sink/0")(h)
 				ack(1, 1, allTasks...)(h)
-				fromTask(h.c, Message{Type: MsgDecline, Checkpoint: 2, Reason: "late"}, 1, h.task("op/0"))
+				fromTask(h.c, Message{Type: protocol.MsgDecline, Checkpoint: 2, Reason: "late"}, 1, h.task("op/0"))
 				taskFailed(1, "op/0", "late", 1)(h)
 			}, want: nil},
 			{what: "attempt 2's tasks run: the restored checkpoint counts as complete again, checkpointing starts again", do: running(2), want: lines(
@@ -558,7 +560,7 @@ func TestCoordinatorAssertsImpossibleAcks(t *testing.T) {
 				}
 			}()
 			a := tc.a(h)
-			fromTask(h.c, Message{Type: MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, 1, h.task(tc.from))
+			fromTask(h.c, Message{Type: protocol.MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, 1, h.task(tc.from))
 		})
 	}
 }

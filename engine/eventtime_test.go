@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -404,7 +405,7 @@ func TestSourceWatermarksAndIdleness(t *testing.T) {
 				"send g0/ch0 watermark 189",
 				"kafka Fetch isolation=1 in/1@2,in/0@4")},
 		{what: "trigger 1: the snapshot holds the positions, each partition's highest time and the watermark",
-			do: seq(func(h *taskHarness) { deliverControl(h.task, MsgTrigger, 1, 0) }, showSnapshot(0)), want: lines(
+			do: seq(func(h *taskHarness) { deliverControl(h.task, protocol.MsgTrigger, 1, 0) }, showSnapshot(0)), want: lines(
 				"event barrier-injected cp=1",
 				"send g0/ch0 barrier 1",
 				"event snapshot-taken cp=1 bytes=309",

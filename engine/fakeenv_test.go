@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -136,12 +137,12 @@ func (e *fakeTaskEnv) forJob(job *Job) *fakeTaskEnv {
 // channel, credits by input channel index, the rest by type.
 func (e *fakeTaskEnv) Send(m Message) {
 	switch m.Type {
-	case MsgRecord, MsgBarrier, MsgWatermark:
+	case protocol.MsgRecord, protocol.MsgBarrier, protocol.MsgWatermark:
 		g := slices.IndexFunc(e.job.Downstream(m.From.Task.Vertex), func(d EdgeRef) bool {
 			return d.Vertex == m.To.Task.Vertex && d.Input == m.Input
 		})
 		e.logf("send g%d/ch%d %s", g, m.To.Task.Subtask, renderMsg(m.Stream))
-	case MsgCredit:
+	case protocol.MsgCredit:
 		in := 0
 		for i, edge := range e.job.Vertices[m.From.Task.Vertex].Inputs {
 			switch {
@@ -154,14 +155,14 @@ func (e *fakeTaskEnv) Send(m Message) {
 			}
 		}
 		e.logf("credit in%d +%d", in, m.Credit)
-	case MsgRunning:
+	case protocol.MsgRunning:
 		e.logf("running")
-	case MsgAck:
+	case protocol.MsgAck:
 		e.logf("ack %d", m.Checkpoint)
 		e.acks = append(e.acks, *m.Ack)
-	case MsgDecline:
+	case protocol.MsgDecline:
 		e.logf("decline %d: %s", m.Checkpoint, m.Reason)
-	case MsgFailed:
+	case protocol.MsgFailed:
 		e.logf("fail restore=%d: %s", m.Failure.RestoreCheckpoint, m.Failure.Reason)
 	default:
 		e.logf("send %s", m)
@@ -174,12 +175,12 @@ func (e *fakeTaskEnv) Send(m Message) {
 // deliverStream delivers sm to t on vertex input input from upstream
 // subtask upstream.
 func deliverStream(t *Task, input, upstream int, sm StreamMsg) {
-	typ := MsgRecord
+	typ := protocol.MsgRecord
 	switch sm.Kind {
 	case KindBarrier:
-		typ = MsgBarrier
+		typ = protocol.MsgBarrier
 	case KindWatermark:
-		typ = MsgWatermark
+		typ = protocol.MsgWatermark
 	}
 	from := TaskID{Vertex: t.v.Inputs[input].From, Subtask: upstream}
 	t.Step(Message{Type: typ, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: input, Checkpoint: sm.Checkpoint, Stream: sm})
@@ -189,12 +190,12 @@ func deliverStream(t *Task, input, upstream int, sm StreamMsg) {
 func deliverCredit(t *Task, g, ch, n int) {
 	gate := t.gates[g]
 	from := TaskID{Vertex: gate.to, Subtask: ch}
-	t.Step(Message{Type: MsgCredit, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: gate.input, Credit: n})
+	t.Step(Message{Type: protocol.MsgCredit, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: gate.input, Credit: n})
 }
 
 // deliverControl delivers a coordinator's message of type typ about
 // checkpoint n to t.
-func deliverControl(t *Task, typ MsgType, n, triggeredAt int64) {
+func deliverControl(t *Task, typ protocol.MsgType, n, triggeredAt int64) {
 	t.Step(Message{Type: typ, Attempt: t.dep.Attempt, From: CoordinatorEndpoint, To: t.ep, Checkpoint: n, TriggeredAt: triggeredAt})
 }
 
@@ -205,7 +206,7 @@ func fromTask(c *Coordinator, m Message, attempt int, id TaskID) {
 }
 
 func ackFrom(c *Coordinator, attempt int, a Ack) {
-	fromTask(c, Message{Type: MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, attempt, a.Task)
+	fromTask(c, Message{Type: protocol.MsgAck, Checkpoint: a.Checkpoint, Ack: &a}, attempt, a.Task)
 }
 
 func (e *fakeTaskEnv) Kafka(req kmsg.Request, cb func(kmsg.Response, error)) {
@@ -387,7 +388,7 @@ var _ CoordinatorEnv = (*fakeCoordEnv)(nil)
 // they agree: a disagreement is logged as such).
 func (e *fakeCoordEnv) Send(m Message) {
 	switch m.Type {
-	case MsgDeploy:
+	case protocol.MsgDeploy:
 		deps := m.Deploy.Deployments
 		e.deploys[m.Attempt] = deps
 		restore, fence := deps[0].Restore, deps[0].FenceUpTo
@@ -397,13 +398,13 @@ func (e *fakeCoordEnv) Send(m Message) {
 			}
 		}
 		e.logf("deploy attempt %d: %d tasks restore=%d fence=%d", m.Attempt, len(deps), restore, fence)
-	case MsgCancel:
+	case protocol.MsgCancel:
 		e.logf("cancel attempt %d", m.Attempt)
-	case MsgTrigger:
+	case protocol.MsgTrigger:
 		e.logf("trigger a%d %s cp=%d at=%v", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint, time.Duration(m.TriggeredAt))
-	case MsgNotifyComplete:
+	case protocol.MsgNotifyComplete:
 		e.logf("notify a%d %s cp=%d", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint)
-	case MsgNotifyAbort:
+	case protocol.MsgNotifyAbort:
 		e.logf("abort a%d %s cp=%d", m.Attempt, e.job.TaskName(m.To.Task), m.Checkpoint)
 	default:
 		e.logf("send %s", m)

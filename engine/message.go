@@ -1,6 +1,10 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/onceproof/onceproof/engine/protocol"
+)
 
 // Every interaction between the coordinator and the tasks, and between two
 // tasks, is a Message. The engine defines them all; a driver (the simulator's
@@ -21,89 +25,13 @@ import "fmt"
 //     the coordinator) may be late, lost, duplicated or reordered: the
 //     protocol is correct under all of it, a lost one costing a checkpoint
 //     or a restart.
-//   - Deliver MsgDeploy and MsgCancel, whose To is the executor, to the
+//   - Deliver protocol.MsgDeploy and protocol.MsgCancel, whose To is the executor, to the
 //     executor: it builds the tasks of Deployments (NewTask, then Start), and
 //     cancels the tasks of an attempt (Task.Cancel).
 //   - A message of an attempt may reach an executor before its deploy does
 //     (a fast upstream task on another worker): hold it until then. The
 //     state machines drop messages of any attempt but their own, so a
 //     router never needs to sort out stale ones.
-
-// MsgType is what a Message says.
-type MsgType uint8
-
-// The message types, by sender and receiver.
-const (
-	// Coordinator to executor: start the tasks of Deployments in attempt
-	// Attempt (placing them is the executor's business), or stop every task
-	// of Attempt.
-	MsgDeploy MsgType = iota + 1
-	MsgCancel
-	// Coordinator to task.
-	//
-	// MsgTrigger starts checkpoint Checkpoint at a source, triggered at
-	// TriggeredAt. MsgNotifyComplete says checkpoint Checkpoint is complete:
-	// a sink commits every transaction it pre-committed up to it.
-	// MsgNotifyAbort says checkpoint Checkpoint was aborted: a task still
-	// aligning it stops. Both notifications are best effort, as in Flink: a
-	// later one subsumes one that was lost.
-	MsgTrigger
-	MsgNotifyComplete
-	MsgNotifyAbort
-	// Task to coordinator: the task restored and runs (MsgRunning), its
-	// snapshot of a checkpoint is durable (MsgAck, Ack), it cannot take
-	// checkpoint Checkpoint (MsgDecline, Reason), or it cannot go on
-	// (MsgFailed, Failure).
-	MsgRunning
-	MsgAck
-	MsgDecline
-	MsgFailed
-	// Task to task, on the channel from From to To's input Input: a
-	// record, a barrier, a watermark (Stream), and credit returned the other
-	// way (Credit, on the channel To sends to From's input Input).
-	MsgRecord
-	MsgBarrier
-	MsgWatermark
-	MsgCredit
-)
-
-var msgTypeNames = [...]string{
-	MsgDeploy: "deploy", MsgCancel: "cancel",
-	MsgTrigger: "trigger", MsgNotifyComplete: "notify-complete", MsgNotifyAbort: "notify-abort",
-	MsgRunning: "running", MsgAck: "ack", MsgDecline: "decline", MsgFailed: "failed",
-	MsgRecord: "record", MsgBarrier: "barrier", MsgWatermark: "watermark", MsgCredit: "credit",
-}
-
-// String is the type's name as fault plans and traces spell it.
-func (t MsgType) String() string {
-	if int(t) < len(msgTypeNames) && msgTypeNames[t] != "" {
-		return msgTypeNames[t]
-	}
-	return fmt.Sprintf("msg(%d)", uint8(t))
-}
-
-// MsgTypes lists every message type, in order.
-func MsgTypes() []MsgType {
-	out := make([]MsgType, 0, len(msgTypeNames)-1)
-	for t := MsgDeploy; t <= MsgCredit; t++ {
-		out = append(out, t)
-	}
-	return out
-}
-
-// ParseMsgType is the inverse of MsgType.String.
-func ParseMsgType(s string) (MsgType, error) {
-	for _, t := range MsgTypes() {
-		if t.String() == s {
-			return t, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown message type %q", s)
-}
-
-// Control reports whether a message of this type goes to or from the
-// coordinator (the rest travel on the channels between tasks).
-func (t MsgType) Control() bool { return t < MsgRecord }
 
 // Role is the kind of an Endpoint.
 type Role uint8
@@ -139,7 +67,7 @@ func TaskEndpoint(id TaskID) Endpoint { return Endpoint{Role: RoleTask, Task: id
 // switch, and the bodies that only control messages carry sit behind
 // pointers so that a record stays small.
 type Message struct {
-	Type MsgType
+	Type protocol.MsgType
 	// Attempt is the job attempt the message belongs to: every receiver
 	// drops messages of attempts other than its own.
 	Attempt  int
@@ -147,20 +75,20 @@ type Message struct {
 	// Checkpoint is the checkpoint a trigger, notification, ack, decline or
 	// barrier is about (0 for the other types).
 	Checkpoint int64
-	// TriggeredAt is when a triggered checkpoint started (MsgTrigger).
+	// TriggeredAt is when a triggered checkpoint started (protocol.MsgTrigger).
 	TriggeredAt int64
 	// Input is the receiving vertex's input (edge) a stream message
-	// arrives on; for MsgCredit, the input of From's vertex whose channel
+	// arrives on; for protocol.MsgCredit, the input of From's vertex whose channel
 	// the credit is for.
 	Input int
 	// Stream is a stream message's content.
 	Stream StreamMsg
-	// Credit is the number of credits a MsgCredit returns.
+	// Credit is the number of credits a protocol.MsgCredit returns.
 	Credit int
 	// Reason is why a task declined a checkpoint.
 	Reason string
-	// Ack, Failure and Deploy are the bodies of MsgAck, MsgFailed and
-	// MsgDeploy.
+	// Ack, Failure and Deploy are the bodies of protocol.MsgAck, protocol.MsgFailed and
+	// protocol.MsgDeploy.
 	Ack     *Ack
 	Failure *Failure
 	Deploy  *DeploySpec
@@ -177,15 +105,15 @@ type DeploySpec struct {
 func (m Message) String() string {
 	s := fmt.Sprintf("%s a%d %s->%s", m.Type, m.Attempt, m.From, m.To)
 	switch m.Type {
-	case MsgTrigger, MsgNotifyComplete, MsgNotifyAbort, MsgAck, MsgBarrier:
+	case protocol.MsgTrigger, protocol.MsgNotifyComplete, protocol.MsgNotifyAbort, protocol.MsgAck, protocol.MsgBarrier:
 		s += fmt.Sprintf(" cp=%d", m.Checkpoint)
-	case MsgDecline:
+	case protocol.MsgDecline:
 		s += fmt.Sprintf(" cp=%d: %s", m.Checkpoint, m.Reason)
-	case MsgFailed:
+	case protocol.MsgFailed:
 		s += ": " + m.Failure.Reason
-	case MsgCredit:
+	case protocol.MsgCredit:
 		s += fmt.Sprintf(" in%d +%d", m.Input, m.Credit)
-	case MsgDeploy:
+	case protocol.MsgDeploy:
 		s += fmt.Sprintf(" %d tasks", len(m.Deploy.Deployments))
 	}
 	return s

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -329,11 +330,11 @@ func newMemEnv() *memEnv { return &memEnv{store: map[string][]byte{}} }
 func (e *memEnv) Now() int64 { return 0 }
 func (e *memEnv) Send(m Message) {
 	switch m.Type {
-	case MsgAck:
+	case protocol.MsgAck:
 		e.acks = append(e.acks, *m.Ack)
-	case MsgDecline:
+	case protocol.MsgDecline:
 		e.declines = append(e.declines, m.Reason)
-	case MsgFailed:
+	case protocol.MsgFailed:
 		e.fails = append(e.fails, *m.Failure)
 	}
 }
@@ -530,7 +531,7 @@ func TestCoordinatorDeletesSharedAtRefcountZero(t *testing.T) {
 	c.Start()
 	fake.completeState(0, nil)
 	for _, id := range job.Tasks() {
-		fromTask(c, Message{Type: MsgRunning}, 1, id)
+		fromTask(c, Message{Type: protocol.MsgRunning}, 1, id)
 	}
 	// op/0's shared files per checkpoint: x is kept throughout, y is
 	// replaced by z at checkpoint 2 (a compaction), z by w at 4.

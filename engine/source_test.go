@@ -50,7 +50,7 @@ func TestSourceTriggerRecordsPositionWithBarrier(t *testing.T) {
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "a")}, StoragePrefix: "chk", FenceUpTo: 1}
 	h := &taskHarness{task: NewTask(job, dep, env.forJob(job), DefaultTaskConfig(), nil), env: env}
 	trigger := func(n int64) func(*taskHarness) {
-		return func(h *taskHarness) { deliverControl(h.task, MsgTrigger, n, 0) }
+		return func(h *taskHarness) { deliverControl(h.task, protocol.MsgTrigger, n, 0) }
 	}
 	runTaskScript(t, h, []step[*taskHarness]{
 		{what: "start: fetch from offset 0", do: start(), want: lines(

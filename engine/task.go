@@ -120,7 +120,7 @@ type alignment struct {
 //
 // The checkpoint protocol, in the order it happens at a task:
 //
-//  1. A source is sent MsgTrigger(n). In one step it records its Kafka
+//  1. A source is sent protocol.MsgTrigger(n). In one step it records its Kafka
 //     positions in its snapshot and emits barrier n on every output
 //     channel (source.go).
 //  2. A task with inputs receives barrier n on a channel and blocks that
@@ -132,17 +132,17 @@ type alignment struct {
 //     produced, no EndTxn) and records {transactional id, producer id,
 //     epoch} in its snapshot: the pre-commit (sink.go).
 //  5. The snapshot is uploaded (the asynchronous part); only once it is
-//     durable does the task send MsgAck(n). With a file backend (pebble)
+//     durable does the task send protocol.MsgAck(n). With a file backend (pebble)
 //     the state files storage does not hold yet go first, then the
 //     snapshot that names them (pebble_task.go).
 //  6. The coordinator writes the checkpoint's metadata: the commit point
-//     (coordinator.go). Then it sends every task MsgNotifyComplete(n).
-//  7. On MsgNotifyComplete(n) a sink commits every transaction it
+//     (coordinator.go). Then it sends every task protocol.MsgNotifyComplete(n).
+//  7. On protocol.MsgNotifyComplete(n) a sink commits every transaction it
 //     pre-committed up to n (a lost notification is subsumed by the next).
 //  8. On restore, a sink fences every other id the previous attempt may
 //     have opened and opens its first transaction; the transactions its
 //     restored snapshot pre-committed wait, and commit on the
-//     MsgNotifyComplete(restored) the coordinator sends once every task of
+//     protocol.MsgNotifyComplete(restored) the coordinator sends once every task of
 //     the attempt restored from that checkpoint (a task that cannot makes
 //     the job fall back to an older one, whose transactions these are not).
 //
@@ -291,7 +291,7 @@ func (t *Task) begin(s *TaskSnapshot) {
 		t.lastBarrier = s.Checkpoint
 	}
 	t.running = true
-	t.send(Message{Type: MsgRunning, To: CoordinatorEndpoint})
+	t.send(Message{Type: protocol.MsgRunning, To: CoordinatorEndpoint})
 	switch {
 	case t.src != nil:
 		t.src.start(s)
@@ -312,18 +312,18 @@ func (t *Task) Step(m Message) {
 		return
 	}
 	switch m.Type {
-	case MsgRecord, MsgBarrier, MsgWatermark:
+	case protocol.MsgRecord, protocol.MsgBarrier, protocol.MsgWatermark:
 		if m.From.Role != RoleTask || m.Input < 0 || m.Input >= len(t.chans) || m.From.Task.Subtask >= len(t.chans[m.Input]) || t.chans[m.Input][m.From.Task.Subtask] < 0 {
 			panic(fmt.Sprintf("task %s: no input channel for %s", t.name, m))
 		}
 		t.enqueue(t.chans[m.Input][m.From.Task.Subtask], m.Stream)
-	case MsgCredit:
+	case protocol.MsgCredit:
 		t.credit(t.gateTo(m.From.Task.Vertex, m.Input), m.From.Task.Subtask, m.Credit)
-	case MsgTrigger:
+	case protocol.MsgTrigger:
 		t.trigger(m.Checkpoint, m.TriggeredAt)
-	case MsgNotifyComplete:
+	case protocol.MsgNotifyComplete:
 		t.notifyComplete(m.Checkpoint)
-	case MsgNotifyAbort:
+	case protocol.MsgNotifyAbort:
 		t.notifyAbort(m.Checkpoint)
 	default:
 		panic(fmt.Sprintf("task %s: a task does not take %s", t.name, m))
@@ -349,12 +349,12 @@ func (t *Task) send(m Message) {
 // sendStream sends a stream message on output channel ch of gate g.
 func (t *Task) sendStream(g, ch int, sm StreamMsg) {
 	gate := t.gates[g]
-	typ := MsgRecord
+	typ := protocol.MsgRecord
 	switch sm.Kind {
 	case KindBarrier:
-		typ = MsgBarrier
+		typ = protocol.MsgBarrier
 	case KindWatermark:
-		typ = MsgWatermark
+		typ = protocol.MsgWatermark
 	}
 	t.send(Message{Type: typ, To: TaskEndpoint(TaskID{Vertex: gate.to, Subtask: ch}), Input: gate.input, Checkpoint: sm.Checkpoint, Stream: sm})
 }
@@ -363,7 +363,7 @@ func (t *Task) sendStream(g, ch int, sm StreamMsg) {
 func (t *Task) sendCredit(in, n int) {
 	c := t.inputs[in]
 	from := t.v.Inputs[c.input].From
-	t.send(Message{Type: MsgCredit, To: TaskEndpoint(TaskID{Vertex: from, Subtask: c.upstream}), Input: c.input, Credit: n})
+	t.send(Message{Type: protocol.MsgCredit, To: TaskEndpoint(TaskID{Vertex: from, Subtask: c.upstream}), Input: c.input, Credit: n})
 }
 
 // enqueue queues a stream message that arrived on input channel in.
@@ -604,7 +604,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		m.AsyncDuration = t.env.Now() - asyncStart
 		m.CheckpointedSize = size
 		m.EndToEndDuration = t.env.Now() - triggeredAt
-		t.send(Message{Type: MsgAck, To: CoordinatorEndpoint, Checkpoint: n, Ack: &Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()}})
+		t.send(Message{Type: protocol.MsgAck, To: CoordinatorEndpoint, Checkpoint: n, Ack: &Ack{Task: t.id, Checkpoint: n, Handle: handle, Size: size, Metrics: m, Offsets: offsets, Shared: snap.sharedObjects()}})
 		t.event(protocol.AckSent, n, "")
 	}
 	if t.cfg.Mutants.Has(MutantAckBeforeDurable) {
@@ -631,7 +631,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 
 // decline tells the coordinator the task cannot take checkpoint n.
 func (t *Task) decline(n int64, reason string) {
-	t.send(Message{Type: MsgDecline, To: CoordinatorEndpoint, Checkpoint: n, Reason: reason})
+	t.send(Message{Type: protocol.MsgDecline, To: CoordinatorEndpoint, Checkpoint: n, Reason: reason})
 }
 
 // trigger starts checkpoint n at a source (step 1).
@@ -684,7 +684,7 @@ func (t *Task) fail(f Failure) {
 	}
 	t.failed = true
 	f.Task = t.id
-	t.send(Message{Type: MsgFailed, To: CoordinatorEndpoint, Failure: &f})
+	t.send(Message{Type: protocol.MsgFailed, To: CoordinatorEndpoint, Failure: &f})
 }
 
 func (t *Task) registerTimer(kg int, key string, at int64) {

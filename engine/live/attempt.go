@@ -255,7 +255,7 @@ func (e *taskEnv) Send(m engine.Message) {
 		return
 	}
 	to := e.r.taskIdx[m.To.Task]
-	if m.Type == engine.MsgRecord && !e.a.sinkFed.Load() && e.r.job.Vertices[m.To.Task.Vertex].Kind == engine.SinkVertex && e.a.sinkFed.CompareAndSwap(false, true) {
+	if m.Type == protocol.MsgRecord && !e.a.sinkFed.Load() && e.r.job.Vertices[m.To.Task.Vertex].Kind == engine.SinkVertex && e.a.sinkFed.CompareAndSwap(false, true) {
 		e.r.noteFirstRecord(e.a)
 	}
 	e.queue(to, m)
@@ -407,7 +407,7 @@ func (e *taskEnv) After(d time.Duration, fn func()) {
 // attempt runs.
 func (e *taskEnv) toCoord(m engine.Message) {
 	r := e.r
-	if m.Type == engine.MsgRunning {
+	if m.Type == protocol.MsgRunning {
 		e.running = true
 		if a := e.a; int(a.running.Add(1)) == len(a.tasks) {
 			r.noteRunning(a)

@@ -560,7 +560,7 @@ func (r *Runner) Kill() bool {
 		r.kills = append(r.kills, &killRec{KillStat: KillStat{At: time.Now(), Attempt: a.n}, attempt: a.n})
 		r.mu.Unlock()
 		r.cancel(a)
-		r.coord.Step(engine.Message{Type: engine.MsgFailed, Attempt: a.n, From: engine.TaskEndpoint(r.ids[0]), To: engine.CoordinatorEndpoint,
+		r.coord.Step(engine.Message{Type: protocol.MsgFailed, Attempt: a.n, From: engine.TaskEndpoint(r.ids[0]), To: engine.CoordinatorEndpoint,
 			Failure: &engine.Failure{Task: r.ids[0], Reason: "killed (Runner.Kill)"}})
 	})
 	return killed
@@ -819,15 +819,15 @@ func (c *coordEnv) After(d time.Duration, fn func()) {
 func (c *coordEnv) Send(m engine.Message) {
 	r := c.r
 	switch m.Type {
-	case engine.MsgDeploy:
+	case protocol.MsgDeploy:
 		r.deploy(m.Attempt, m.Deploy.Deployments)
 		return
-	case engine.MsgCancel:
+	case protocol.MsgCancel:
 		if a := r.current(); a != nil && a.n == m.Attempt {
 			r.cancel(a)
 		}
 		return
-	case engine.MsgTrigger:
+	case protocol.MsgTrigger:
 		if f := r.finalDone.Load(); f > 0 && m.Checkpoint > f {
 			return // Stop's final checkpoint was the last one
 		}

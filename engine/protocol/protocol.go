@@ -64,6 +64,84 @@ func (p Phase) Valid() bool { return slices.Contains(phaseOrder, p) }
 // phase but the coordinator's own.
 func (p Phase) TakesTask() bool { return p != Triggered && p != MetadataWritten }
 
+// MsgType is what a message of the engine's protocol says (engine.Message
+// holds the fields each type uses).
+type MsgType uint8
+
+// The message types, by sender and receiver.
+const (
+	// Coordinator to executor: start the tasks of Deployments in attempt
+	// Attempt (placing them is the executor's business), or stop every task
+	// of Attempt.
+	MsgDeploy MsgType = iota + 1
+	MsgCancel
+	// Coordinator to task.
+	//
+	// MsgTrigger starts checkpoint Checkpoint at a source, triggered at
+	// TriggeredAt. MsgNotifyComplete says checkpoint Checkpoint is complete:
+	// a sink commits every transaction it pre-committed up to it.
+	// MsgNotifyAbort says checkpoint Checkpoint was aborted: a task still
+	// aligning it stops. Both notifications are best effort, as in Flink: a
+	// later one subsumes one that was lost.
+	MsgTrigger
+	MsgNotifyComplete
+	MsgNotifyAbort
+	// Task to coordinator: the task restored and runs (MsgRunning), its
+	// snapshot of a checkpoint is durable (MsgAck, Ack), it cannot take
+	// checkpoint Checkpoint (MsgDecline, Reason), or it cannot go on
+	// (MsgFailed, Failure).
+	MsgRunning
+	MsgAck
+	MsgDecline
+	MsgFailed
+	// Task to task, on the channel from From to To's input Input: a
+	// record, a barrier, a watermark (Stream), and credit returned the other
+	// way (Credit, on the channel To sends to From's input Input).
+	MsgRecord
+	MsgBarrier
+	MsgWatermark
+	MsgCredit
+)
+
+var msgTypeNames = [...]string{
+	MsgDeploy: "deploy", MsgCancel: "cancel",
+	MsgTrigger: "trigger", MsgNotifyComplete: "notify-complete", MsgNotifyAbort: "notify-abort",
+	MsgRunning: "running", MsgAck: "ack", MsgDecline: "decline", MsgFailed: "failed",
+	MsgRecord: "record", MsgBarrier: "barrier", MsgWatermark: "watermark", MsgCredit: "credit",
+}
+
+// String is the type's name as fault plans and traces spell it.
+func (t MsgType) String() string {
+	if int(t) < len(msgTypeNames) && msgTypeNames[t] != "" {
+		return msgTypeNames[t]
+	}
+	return fmt.Sprintf("msg(%d)", uint8(t))
+}
+
+// MsgTypes lists every message type, in order.
+func MsgTypes() []MsgType {
+	out := make([]MsgType, 0, len(msgTypeNames)-1)
+	for t := MsgDeploy; t <= MsgCredit; t++ {
+		out = append(out, t)
+	}
+	return out
+}
+
+// ParseMsgType is the inverse of MsgType.String.
+func ParseMsgType(s string) (MsgType, error) {
+	for _, t := range MsgTypes() {
+		if t.String() == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown message type %q", s)
+}
+
+// Control reports whether a message of this type goes to or from the
+// coordinator or the executor (the rest travel on the channels between
+// tasks).
+func (t MsgType) Control() bool { return t < MsgRecord }
+
 // The events that are not steps of one checkpoint's protocol: the
 // coordinator's and the tasks' other news, for the trace, for metrics and
 // for the live runner's reports. Fault plans do not trigger on them.

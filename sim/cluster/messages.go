@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/sim"
 )
 
@@ -45,7 +46,7 @@ func (a MessageAction) String() string {
 // MessageRule matches control messages by type, endpoint and checkpoint.
 type MessageRule struct {
 	// Type is the message type (0: every control type).
-	Type engine.MsgType
+	Type protocol.MsgType
 	// From and To name endpoints: "coordinator", "executor" or a task
 	// ("sink/0"). Empty matches any.
 	From, To string

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/onceproof/onceproof/checkers"
-	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 )
 
 // TestMessageRules: a rule addresses one control message by type,
@@ -20,13 +20,13 @@ func TestMessageRules(t *testing.T) {
 		name string
 		rule MessageRule
 	}{
-		{"drop notify-complete to sink/0", MessageRule{Type: engine.MsgNotifyComplete, To: "sink/0", Checkpoint: 2, Action: MessageDrop}},
-		{"delay notify-complete past the next checkpoint", MessageRule{Type: engine.MsgNotifyComplete, To: "sink/1", Checkpoint: 2, Action: MessageDelay, Delay: 3 * interval}},
-		{"duplicate notify-complete", MessageRule{Type: engine.MsgNotifyComplete, To: "sink/0", Checkpoint: 3, Action: MessageDuplicate}},
-		{"duplicate ack", MessageRule{Type: engine.MsgAck, From: "sink/0", Checkpoint: 2, Action: MessageDuplicate}},
-		{"drop ack", MessageRule{Type: engine.MsgAck, From: "count/1", Checkpoint: 2, Action: MessageDrop}},
-		{"drop trigger", MessageRule{Type: engine.MsgTrigger, To: "src/0", Checkpoint: 3, Action: MessageDrop}},
-		{"duplicate deploy", MessageRule{Type: engine.MsgDeploy, Action: MessageDuplicate, Times: 1}},
+		{"drop notify-complete to sink/0", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 2, Action: MessageDrop}},
+		{"delay notify-complete past the next checkpoint", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/1", Checkpoint: 2, Action: MessageDelay, Delay: 3 * interval}},
+		{"duplicate notify-complete", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 3, Action: MessageDuplicate}},
+		{"duplicate ack", MessageRule{Type: protocol.MsgAck, From: "sink/0", Checkpoint: 2, Action: MessageDuplicate}},
+		{"drop ack", MessageRule{Type: protocol.MsgAck, From: "count/1", Checkpoint: 2, Action: MessageDrop}},
+		{"drop trigger", MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 3, Action: MessageDrop}},
+		{"duplicate deploy", MessageRule{Type: protocol.MsgDeploy, Action: MessageDuplicate, Times: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := busy(1)
@@ -62,9 +62,9 @@ func TestMessageRulesRefuseStreamMessages(t *testing.T) {
 	}
 	defer c.Close()
 	for _, r := range []MessageRule{
-		{Type: engine.MsgBarrier, Action: MessageDrop},
-		{Type: engine.MsgNotifyComplete, Action: MessageDelay},
-		{Type: engine.MsgAck},
+		{Type: protocol.MsgBarrier, Action: MessageDrop},
+		{Type: protocol.MsgNotifyComplete, Action: MessageDelay},
+		{Type: protocol.MsgAck},
 	} {
 		if err := c.InterceptMessages(&r); err == nil {
 			t.Errorf("rule %+v accepted", r)

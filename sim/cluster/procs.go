@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
+	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -183,20 +184,20 @@ func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
 					jm.p.Tracef("heartbeat of w%d: %s runs (its notice was lost)", m.Worker, jm.c.job.TaskName(id))
 					jm.told[id] = true
 				}
-				co.Step(engine.Message{Type: engine.MsgRunning, Attempt: m.Attempt, From: engine.TaskEndpoint(id), To: engine.CoordinatorEndpoint})
+				co.Step(engine.Message{Type: protocol.MsgRunning, Attempt: m.Attempt, From: engine.TaskEndpoint(id), To: engine.CoordinatorEndpoint})
 			}
 			if f := m.Failure; f != nil && !jm.toldFailed {
 				jm.p.Tracef("heartbeat of w%d: %s failed: %s (its notice was lost)", m.Worker, jm.c.job.TaskName(f.Task), f.Reason)
 				jm.toldFailed = true
-				co.Step(engine.Message{Type: engine.MsgFailed, Attempt: m.Attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: f})
+				co.Step(engine.Message{Type: protocol.MsgFailed, Attempt: m.Attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: f})
 			}
 		}
 	case engine.Message:
 		if m.Attempt == jm.attempt {
 			switch m.Type {
-			case engine.MsgRunning:
+			case protocol.MsgRunning:
 				jm.told[m.From.Task] = true
-			case engine.MsgFailed:
+			case protocol.MsgFailed:
 				jm.toldFailed = true
 			}
 		}
@@ -226,9 +227,9 @@ func (jm *jobMaster) After(d time.Duration, fn func()) { jm.p.After(d, fn) }
 // their task.
 func (jm *jobMaster) Send(m engine.Message) {
 	switch m.Type {
-	case engine.MsgDeploy:
+	case protocol.MsgDeploy:
 		jm.deploy(m)
-	case engine.MsgCancel:
+	case protocol.MsgCancel:
 		for _, w := range jm.c.workers {
 			_ = jm.c.sendControl(jm.p, w.ID(), m, m) // best effort: an unreachable worker's tasks are fenced anyway
 		}
@@ -362,7 +363,7 @@ func (w *worker) Receive(from sim.ProcID, msg any) {
 // deploy, one of an older attempt is dropped.
 func (w *worker) route(m engine.Message) {
 	switch {
-	case m.Type == engine.MsgCancel:
+	case m.Type == protocol.MsgCancel:
 		if m.Attempt == w.attempt {
 			w.cancel()
 		}
@@ -476,7 +477,7 @@ func (w *worker) reportFailure(reason string) {
 			w.failed = true
 			f := engine.Failure{Task: w.job.Tasks()[i], Reason: reason}
 			w.noteFailure(f)
-			m := engine.Message{Type: engine.MsgFailed, Attempt: w.attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: &f}
+			m := engine.Message{Type: protocol.MsgFailed, Attempt: w.attempt, From: engine.TaskEndpoint(f.Task), To: engine.CoordinatorEndpoint, Failure: &f}
 			_ = w.c.sendControl(w.p, w.c.jmProc.ID(), m, m)
 			return
 		}
@@ -613,9 +614,9 @@ func (e *taskEnv) toCoordinator(m engine.Message) {
 		return
 	}
 	switch m.Type {
-	case engine.MsgRunning:
+	case protocol.MsgRunning:
 		e.running = true
-	case engine.MsgFailed:
+	case protocol.MsgFailed:
 		if e.attempt == e.w.attempt {
 			e.w.noteFailure(*m.Failure)
 		}
