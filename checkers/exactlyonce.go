@@ -3,6 +3,8 @@ package checkers
 import (
 	"fmt"
 	"strings"
+
+	"github.com/onceproof/onceproof/internal/order"
 )
 
 // Anomaly names reported by ExactlyOnce, in the precedence used to pick the
@@ -118,23 +120,16 @@ type Attempt struct {
 	Outcome Outcome `json:"outcome"`
 }
 
-// Order is the order a job promises its committed output keeps.
-type Order string
+// Order is the order a job promises its committed output keeps (defined in
+// internal/order, so that job specs can name it without depending on the
+// checkers).
+type Order = order.Order
 
+// The orders; see package order.
 const (
-	// Unordered promises nothing about order.
-	Unordered Order = ""
-	// PerKey promises, for each key, that the observed lineages appear in
-	// the order in which expected lists them. Per-key order only means
-	// something if each key lives in one output partition, which is how a
-	// keyed sink partitions; a key spread over partitions will be reported
-	// as nonmonotonic.
-	PerKey Order = "per-key"
-	// PerPartition promises, for each output partition, that its records
-	// appear in the order in which expected lists them: the partition is
-	// an ordered copy of an input partition, as a copier's is. It implies
-	// PerKey for a job whose keys each live in one partition.
-	PerPartition Order = "per-partition"
+	Unordered    = order.Unordered
+	PerKey       = order.PerKey
+	PerPartition = order.PerPartition
 )
 
 // ExactlyOnceOptions tunes ExactlyOnce.

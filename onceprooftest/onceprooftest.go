@@ -107,18 +107,18 @@ func CheckJob(t TB, spec *jobs.Spec, o Options) {
 	}
 	for seed := r.First; seed <= r.Last; seed++ {
 		copts, plan := jobOptions(spec, o, seed)
-		res, err := runJob(copts, plan)
+		j, err := runJob(copts, plan)
 		if err != nil {
 			t.Fatalf("onceproof: job %s seed %d: %v", spec.Name, seed, err)
 			return
 		}
-		if res.Verdict() == checkers.Ok {
+		if j.Verdict() == checkers.Ok {
 			continue
 		}
-		want := failing(res.Verdicts)
+		want := failing(j.Verdicts)
 		minimal, unfaulted := shrinkJob(copts, plan, want)
 		var b strings.Builder
-		fmt.Fprintf(&b, "onceproof: job %s failed at seed %d: %s\n%s\n", spec.Name, seed, res.Verdict(), verdictLines(res.Verdicts))
+		fmt.Fprintf(&b, "onceproof: job %s failed at seed %d: %s\n%s\n", spec.Name, seed, j.Verdict(), verdictLines(j.Verdicts))
 		if len(minimal.Faults) == 0 {
 			fmt.Fprintf(&b, "minimal fault schedule (0 of %d faults): none: the job fails %s without any fault\n", len(plan.Faults), checkList(want))
 		} else {
@@ -198,7 +198,8 @@ const (
 	healAt      = time.Second
 )
 
-func runJob(c cluster.Options, plan faults.Plan) (*cluster.Result, error) {
+// runJob runs one seed of a job under plan and judges it.
+func runJob(c cluster.Options, plan faults.Plan) (*scenarios.Judgement, error) {
 	cl, err := cluster.New(c)
 	if err != nil {
 		return nil, err
@@ -207,7 +208,7 @@ func runJob(c cluster.Options, plan faults.Plan) (*cluster.Result, error) {
 	if err := cl.Inject(plan, healAt); err != nil {
 		return nil, err
 	}
-	return cl.Run(context.Background()), nil
+	return scenarios.Judge(context.Background(), cl, cl.Run()), nil
 }
 
 // check is one check that did not pass, as a shrink must keep it failing:
@@ -269,11 +270,11 @@ func checkList(cs []check) string {
 // all, the minimal schedule is empty.
 func shrinkJob(c cluster.Options, plan faults.Plan, want []check) (minimal faults.Plan, unfaulted []check) {
 	reproduces := func(try faults.Plan) (bool, []checkers.Result) {
-		res, err := runJob(c, try)
+		j, err := runJob(c, try)
 		if err != nil {
 			return false, nil
 		}
-		return len(failedAmong(want, res.Verdicts)) == len(want), res.Verdicts
+		return len(failedAmong(want, j.Verdicts)) == len(want), j.Verdicts
 	}
 	if len(plan.Faults) == 0 {
 		return plan, want

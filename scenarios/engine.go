@@ -253,7 +253,8 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 	if err := c.Inject(p, s.healAt); err != nil {
 		return nil, &BadInputError{Err: err}
 	}
-	res := c.Run(ctx)
+	res := c.Run()
+	j := Judge(ctx, c, res)
 	out := &Outcome{
 		Digest: res.Digest, Events: res.Events, SimTime: res.SimTime, Plan: p, Swarm: swarm,
 		Options: map[string]string{
@@ -268,7 +269,9 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 		},
 		Stats: map[string]int{"restarts": res.Restarts, "kills": res.Kills, "checkpoints": len(res.Checkpoints), "lost_transactions": res.LostTxns},
 	}
-	out.Fired = c.Fired()
+	for _, f := range res.History.Faults {
+		out.Fired = append(out.Fired, firedLine(f))
+	}
 	if len(ro.Mutants) > 0 {
 		out.Options["mutants"] = fmt.Sprint(ro.Mutants)
 	}
@@ -286,8 +289,8 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 	if ro.Plan != nil {
 		expect = nil
 	}
-	out.Verdicts = expectation(res.Verdicts, expect)
-	out.Attachments = res.Attachments
+	out.Verdicts = expectation(j.Verdicts, expect)
+	out.Attachments = j.Attachments
 	return out, nil
 }
 

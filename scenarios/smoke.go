@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/observe"
 	"github.com/onceproof/onceproof/sim/smoke"
 )
 
@@ -25,7 +26,12 @@ func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
 	}
 	opts := smoke.DefaultOptions(ro.Seed)
 	opts.Sim.KeepTrace = true // the timeline is cut from the trace
-	res := smoke.Run(ctx, opts)
+	h, err := smoke.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	res := h.Run()
 	out := &Outcome{
 		Digest: res.Digest, Events: res.Events, SimTime: res.SimTime,
 		Options: map[string]string{
@@ -44,35 +50,46 @@ func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
 	if ro.KeepTrace {
 		out.Trace = res.Trace
 	}
-	if res.Output == nil {
-		if res.Err == nil {
-			return nil, fmt.Errorf("smoke run produced no output and no error")
+	out.Verdicts = JudgeSmoke(ctx, h, res)
+	return out, nil
+}
+
+// JudgeSmoke judges a smoke run that ended with res; h must still be open.
+// It reads the output with an independent read_committed consumer: the
+// copier copies partition p of the input to partition p of the output,
+// value for value, so each output partition must be an ordered copy of the
+// committed input's, with no transaction left open.
+func JudgeSmoke(ctx context.Context, h *smoke.Harness, res smoke.Result) []checkers.Result {
+	runErr := res.Err
+	if runErr == nil && !res.Done {
+		runErr = fmt.Errorf("no progress: the copier did not finish within %v of simulated time", res.RunLimit)
+	}
+	log, err := observe.Read(ctx, smoke.OutputTopic, judgeReadTimeout, h.Kafka.ClientOpts()...)
+	if err != nil {
+		// The output could not be read: nothing to judge it by.
+		if runErr == nil {
+			runErr = err
 		}
-		// The run did not get as far as reading the output.
-		v := checkers.Result{Checker: "run", Verdict: checkers.Unknown, Explanation: res.Err.Error()}
-		if strings.HasPrefix(res.Err.Error(), "no progress") {
+		v := checkers.Result{Checker: "run", Verdict: checkers.Unknown, Explanation: runErr.Error()}
+		if !res.Done && res.Err == nil {
 			v.Verdict, v.Anomaly = checkers.NoProgress, "no-progress"
 		}
-		out.Verdicts = append(out.Verdicts, v)
-		return out, nil
+		return []checkers.Result{v}
 	}
-	// The smoke copier copies partition p of the input to partition p of
-	// the output, value for value: each output partition is an ordered copy.
 	var expected []checkers.Expected
 	for p, vals := range res.Input {
 		for _, v := range vals {
 			expected = append(expected, checkers.Expected{Lineage: v, Key: fmt.Sprint(p), Value: v})
 		}
 	}
-	judged, _ := checkers.JudgeOutput(checkers.OutputHistory{
-		Expected: expected, Log: res.OutputLog, Order: checkers.PerPartition,
+	vs, _ := checkers.JudgeOutput(checkers.OutputHistory{
+		Expected: expected, Log: log, Order: checkers.PerPartition,
 		Lineage: func(_, v string) string { return v },
 	})
-	out.Verdicts = append(out.Verdicts, judged...)
-	if res.Err != nil && checkers.Worst(out.Verdicts...) == checkers.Ok {
-		out.Verdicts = append(out.Verdicts, checkers.Result{Checker: "run", Verdict: checkers.Violation, Anomaly: "run-error", Explanation: res.Err.Error()})
+	if runErr != nil && checkers.Worst(vs...) == checkers.Ok {
+		vs = append(vs, checkers.Result{Checker: "run", Verdict: checkers.Violation, Anomaly: "run-error", Explanation: runErr.Error()})
 	}
-	return out, nil
+	return vs
 }
 
 // isTimeline picks the trace lines a person wants in a compact timeline.

@@ -56,13 +56,13 @@ func TestWindowSumRandomKills(t *testing.T) {
 		o.Checkpoint.Interval = 30 * time.Millisecond
 		o.Kills = 1 + int(seed%3)
 		o.KillWindow = 500 * time.Millisecond
-		res, err := cluster.Run(context.Background(), o)
+		res, j, err := RunCluster(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Verdict() != checkers.Ok {
-			msg := fmt.Sprintf("seed %d (%d kills, %d restarts): %s", seed, res.Kills, res.Restarts, res.Verdict())
-			for _, v := range res.Verdicts {
+		if j.Verdict() != checkers.Ok {
+			msg := fmt.Sprintf("seed %d (%d kills, %d restarts): %s", seed, res.Kills, res.Restarts, j.Verdict())
+			for _, v := range j.Verdicts {
 				msg += "\n  " + v.String()
 			}
 			t.Fatal(msg)

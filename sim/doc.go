@@ -7,5 +7,7 @@
 // One seed decides everything. The simulator runs on one goroutine: it must not
 // read the wall clock, use global randomness, iterate maps in unsorted order,
 // or start goroutines (internal/lint enforces this). It records what happened;
-// it does not judge correctness, which is the job of package checkers.
+// it does not judge correctness: nothing under sim/ depends on package
+// checkers (internal/lint enforces that too). scenarios.Judge and
+// scenarios.JudgeSmoke read a run's output and history and decide.
 package sim

@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/order"
+
 	"github.com/onceproof/onceproof/engine/protocol"
 
 	"github.com/onceproof/onceproof/engine"
@@ -94,7 +95,7 @@ type Spec struct {
 	Lineage func(key, value string) string
 	// Order is the order the job promises its output keeps; the
 	// exactly-once check holds it to that promise.
-	Order checkers.Order
+	Order order.Order
 	// State, for jobs with keyed state, folds the committed input read up
 	// to offsets ("topic/partition" -> next offset) into the state the job
 	// must hold at a checkpoint taken there; Restored reads that state from
@@ -136,8 +137,8 @@ func (s *Spec) Validate() error {
 		why = "State is set without Restored: the check needs to read the state back from the snapshots (jobs.KeyedState reads the engine's value and list states)"
 	case s.Restored != nil && s.State == nil:
 		why = "Restored is set without State: the restored state needs the oracle's fold to be judged against"
-	case s.Order != checkers.Unordered && s.Order != checkers.PerKey && s.Order != checkers.PerPartition:
-		why = fmt.Sprintf("Order %q is none of %q, %q and %q", s.Order, checkers.Unordered, checkers.PerKey, checkers.PerPartition)
+	case s.Order != order.Unordered && s.Order != order.PerKey && s.Order != order.PerPartition:
+		why = fmt.Sprintf("Order %q is none of %q, %q and %q", s.Order, order.Unordered, order.PerKey, order.PerPartition)
 	default:
 		return nil
 	}
@@ -236,7 +237,7 @@ func init() {
 		Lineage: func(_, v string) string {
 			return strings.TrimSuffix(strings.TrimPrefix(v, "copy("), ")")
 		},
-		Order: checkers.PerPartition,
+		Order: order.PerPartition,
 	}
 
 	registry["keyed-count"] = &Spec{
@@ -264,7 +265,7 @@ func init() {
 			return out
 		},
 		Lineage: func(_, v string) string { return v },
-		Order:   checkers.PerKey,
+		Order:   order.PerKey,
 		State: func(in []Committed, offsets map[string]int64) map[string]string {
 			out := map[string]string{}
 			counts := map[string]int{}

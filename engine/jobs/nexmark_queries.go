@@ -2,7 +2,7 @@ package jobs
 
 import (
 	"cmp"
-	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/order"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -480,7 +480,7 @@ func init() {
 			Generate: nexmarkGenerate,
 			Oracle:   perBid(value),
 			Lineage:  func(k, _ string) string { return k },
-			Order:    checkers.PerKey,
+			Order:    order.PerKey,
 		}
 	}
 	registry["nexmark-q0"] = perBidQuery("q0", "Nexmark q0, pass-through: every bid, unchanged", "",
@@ -512,7 +512,7 @@ func init() {
 			a, _, _ := strings.Cut(v, ",")
 			return k + "/" + a
 		},
-		Order: checkers.PerKey,
+		Order: order.PerKey,
 	}
 	registry["nexmark-q7"] = &Spec{
 		Name: "nexmark-q7",
@@ -536,6 +536,6 @@ func init() {
 			num, _ := nexmarkField(v, 1)
 			return num
 		},
-		Order: checkers.PerKey,
+		Order: order.PerKey,
 	}
 }

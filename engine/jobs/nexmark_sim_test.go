@@ -15,8 +15,20 @@ import (
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/protocol"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/scenarios"
 	"github.com/onceproof/onceproof/sim/cluster"
 )
+
+// judged is a run and its verdicts.
+type judged struct {
+	*cluster.Result
+	*scenarios.Judgement
+}
+
+func runJudged(o cluster.Options) (judged, error) {
+	res, j, err := scenarios.RunCluster(context.Background(), o)
+	return judged{res, j}, err
+}
 
 func nexmarkSeeds() uint64 {
 	if testing.Short() {
@@ -39,7 +51,7 @@ func nexmarkOptions(query string, seed uint64) cluster.Options {
 	return o
 }
 
-func verdicts(res *cluster.Result) string {
+func verdicts(res judged) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d (%d kills, %d restarts): %s", res.Seed, res.Kills, res.Restarts, res.Verdict())
 	for _, v := range res.Verdicts {
@@ -49,7 +61,7 @@ func verdicts(res *cluster.Result) string {
 }
 
 // expectedOutputs is the number of records the oracle expected.
-func expectedOutputs(res *cluster.Result) int {
+func expectedOutputs(res judged) int {
 	for _, v := range res.Verdicts {
 		if v.Checker == "exactly-once" {
 			return v.Stats["expected"]
@@ -68,7 +80,7 @@ func TestNexmarkRandomKills(t *testing.T) {
 				o := nexmarkOptions(q, seed)
 				o.Kills = 1 + int(seed%2)
 				o.KillWindow = 400 * time.Millisecond
-				res, err := cluster.Run(context.Background(), o)
+				res, err := runJudged(o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -98,7 +110,7 @@ func TestNexmarkPebbleKills(t *testing.T) {
 			o.Backend = cluster.BackendPebble
 			o.Kills = 2
 			o.KillWindow = 400 * time.Millisecond
-			res, err := cluster.Run(context.Background(), o)
+			res, err := runJudged(o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +128,7 @@ func TestNexmarkPebbleKills(t *testing.T) {
 // killTask runs query with the worker of task killed right after
 // checkpoint 3's commit point, and reports what the run did and whether the
 // kill fired.
-func killTask(t *testing.T, query, task string, seed uint64, mutants engine.Mutants) (*cluster.Result, bool) {
+func killTask(t *testing.T, query, task string, seed uint64, mutants engine.Mutants) (judged, bool) {
 	t.Helper()
 	o := nexmarkOptions(query, seed)
 	o.Mutants = mutants
@@ -141,8 +153,8 @@ func killTask(t *testing.T, query, task string, seed uint64, mutants engine.Muta
 	if err := c.Inject(plan, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Run(context.Background())
-	return res, len(c.Fired()) == 1 && res.Restarts > 0
+	res := c.Run()
+	return judged{res, scenarios.Judge(context.Background(), c, res)}, len(res.History.Faults) == 1 && res.Restarts > 0
 }
 
 // TestNexmarkKillWindowTask kills the worker of a windowed query's stateful

@@ -2,7 +2,7 @@ package jobs
 
 import (
 	"fmt"
-	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/order"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -212,7 +212,7 @@ func init() {
 			id, _, _ := strings.Cut(v, " ")
 			return id
 		},
-		Order: checkers.PerKey,
+		Order: order.PerKey,
 		State: func(in []Committed, offsets map[string]int64) map[string]string {
 			maxT := map[int32]int64{}
 			var parts []int32

@@ -12,8 +12,9 @@
 //
 // TestImportBoundaries keeps the layering of DESIGN.md: checkers do not
 // import sim, faults do not import checkers, the engine (apart from
-// engine/live) does not import sim, the simulator does not need engine/live,
-// and results/ holds data, not code.
+// engine/live) does not import sim, the simulator does not need engine/live
+// and does not judge (sim/... depends on no checkers, not even through
+// internal/judge), and results/ holds data, not code.
 //
 // The package has no code outside its tests; the analyzer lives in
 // analyze_test.go and the package loader in load_test.go.

@@ -1,23 +1,19 @@
 // Package cluster runs the reference engine in the simulated world: a job
 // master process hosting the checkpoint coordinator, worker processes hosting
 // the tasks, the protocol's messages on simulated links, checkpoints in the
-// durable store and Kafka in the loop. It records what happened; the verdict
-// comes from package checkers.
+// durable store and Kafka in the loop. It records what happened (Result and
+// its History) and judges nothing: the verdicts come from scenarios.Judge,
+// which reads the committed output with a consumer of its own while the
+// cluster is still open, and decides through package checkers.
 package cluster
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
-	"github.com/onceproof/onceproof/internal/judge"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/sim"
 )
@@ -146,11 +142,11 @@ type Cluster struct {
 	// workerProgs are the workers' current programs (nil while dead).
 	workerProgs []*worker
 	taskIdx     map[engine.TaskID]int
-	input       []jobs.Committed
-	inputEnd    map[string]int64
-	// inputCheck compares the input read back with the input generated.
-	inputCheck checkers.Result
-	hooks      []func(p *sim.Proc, e engine.Event)
+	// generated is the input written as committed records; inputEnd maps
+	// every input partition ("topic/partition") to its high watermark.
+	generated []jobs.Input
+	inputEnd  map[string]int64
+	hooks     []func(p *sim.Proc, e engine.Event)
 	// drainedAt is when the run drained, or 0.
 	drainedAt sim.Time
 	// faultsUntil is when the last scheduled fault ends; drain is judged
@@ -164,7 +160,7 @@ type Cluster struct {
 	rescaled bool
 	// diskFaults are the disk-read-error faults in force (pebble.go).
 	diskFaults diskFaults
-	// hist records checkpoint states, commits and reads for the checkers;
+	// hist records checkpoint states, commits and reads for the judge;
 	// reader is the process that polls the output.
 	hist   *history
 	reader *sim.Proc
@@ -177,8 +173,7 @@ func (c *Cluster) storageDelay() time.Duration {
 	return c.opts.StorageLatency.Draw(c.w.Rand("storage")) + c.storageExtra
 }
 
-// New builds the world, starts Kafka, writes and reads back the input,
-// spawns the job master and the workers, and schedules the kills.
+// New builds the world, starts Kafka, writes the input, spawns the job master and the workers, and schedules the kills.
 func New(opts Options) (*Cluster, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster options: %w", err)
@@ -214,13 +209,14 @@ func New(opts Options) (*Cluster, error) {
 	for i := 0; i < opts.Sim.Workers; i++ {
 		c.workers = append(c.workers, w.Spawn(fmt.Sprintf("w%d", i), c.newWorker(i)))
 	}
-	c.recordHistory()
+	c.recordHistory(c.generated)
 	c.armRescale()
 	c.scheduleKills()
 	return c, nil
 }
 
-// Close stops Kafka and releases the workers' state backends.
+// Close stops Kafka and releases the workers' state backends. The judge
+// reads the output before it.
 func (c *Cluster) Close() {
 	c.k.Close()
 	c.closeState()
@@ -301,7 +297,8 @@ func (c *Cluster) scheduleKills() {
 }
 
 // writeInput writes the job's input in transactions (every fourth aborted)
-// and reads back what was committed, with offsets, for the oracle.
+// and notes where each input partition ends. The judge reads the input back
+// with its own consumer.
 func (c *Cluster) writeInput() error {
 	p := c.opts.Params
 	for _, t := range append(c.spec.Inputs(p), c.spec.Output(p)) {
@@ -362,16 +359,17 @@ func (c *Cluster) writeInput() error {
 			return fmt.Errorf("write input: end txn: %w", err)
 		}
 	}
-	var topics []string
+	c.generated, c.inputEnd = recs, map[string]int64{}
 	for _, t := range c.spec.Inputs(p) {
-		topics = append(topics, t.Name)
+		for i := int32(0); i < t.Partitions; i++ {
+			hwm, _, ok := c.k.PartitionEnd(t.Name, i)
+			if !ok {
+				return fmt.Errorf("write input: no partition %s/%d", t.Name, i)
+			}
+			c.inputEnd[fmt.Sprintf("%s/%d", t.Name, i)] = hwm
+		}
 	}
-	in, err := judge.ReadInput(context.Background(), c.k.ClientOpts(), 30*time.Second, func(t string) string { return t }, recs, topics...)
-	if err != nil {
-		return err
-	}
-	c.input, c.inputEnd, c.inputCheck = in.Committed, in.Ends, in.Check
-	c.w.Tracef("input written: %d committed records in %d transactions", len(c.input), txn)
+	c.w.Tracef("input written: %d committed records in %d transactions", len(recs), txn)
 	return nil
 }
 
@@ -426,7 +424,8 @@ func (c *Cluster) sinkCount() int {
 	return n
 }
 
-// Result is what a run did and what the checkers said.
+// Result is what a run did: its counters, its trace and its history. It
+// holds no verdict; scenarios.Judge gives them.
 type Result struct {
 	Seed        uint64            `json:"seed"`
 	Digest      string            `json:"digest"`
@@ -439,24 +438,22 @@ type Result struct {
 	// InFlightCheckpoints counts completed checkpoints that saved channel
 	// state (unaligned checkpoints that overtook queued records).
 	InFlightCheckpoints int `json:"in_flight_checkpoints"`
-	// OutputDigest is the SHA-256 of the committed output as a sorted list
-	// of key/value pairs: two runs that committed the same records, in any
-	// partitions and offsets, have the same digest.
-	OutputDigest string            `json:"output_digest"`
-	Verdicts     []checkers.Result `json:"verdicts"`
-	Trace        []string          `json:"-"`
-	// Attachments are files worth keeping with a failure (porcupine\'s
-	// visualization), by name.
-	Attachments map[string][]byte `json:"-"`
+	// Drained says the job consumed and committed all its input before
+	// RunLimit (of Options) ran out.
+	Drained  bool          `json:"drained"`
+	RunLimit time.Duration `json:"run_limit"`
+	// Err is set when the simulation itself failed.
+	Err   error    `json:"-"`
+	Trace []string `json:"-"`
+	// History is what the judge reads besides the output.
+	History *History `json:"-"`
 }
 
-// Verdict is the worst of the checkers' verdicts.
-func (r *Result) Verdict() checkers.Verdict { return checkers.Worst(r.Verdicts...) }
-
-// Run runs until the job drains (or the run limit), then judges the output.
-func (c *Cluster) Run(ctx context.Context) *Result {
+// Run runs until the job drains (or the run limit). The cluster stays open:
+// the judge reads the output next, then the caller closes it.
+func (c *Cluster) Run() *Result {
 	err := c.w.Run(sim.Time(c.opts.RunLimit), c.drained)
-	res := &Result{Seed: c.opts.Sim.Seed, Events: c.w.Events(), SimTime: c.w.Now().Duration()}
+	res := &Result{Seed: c.opts.Sim.Seed, Events: c.w.Events(), SimTime: c.w.Now().Duration(), RunLimit: c.opts.RunLimit, Err: err}
 	for _, p := range c.workers {
 		res.Kills += p.Crashes()
 	}
@@ -473,109 +470,11 @@ func (c *Cluster) Run(ctx context.Context) *Result {
 			}
 		}
 	}
-	drained := c.drained()
+	res.Drained = c.drained()
 	res.InFlightCheckpoints = len(c.hist.inFlightAt)
-	c.w.Tracef("end drained=%v restarts=%d", drained, res.Restarts)
+	c.w.Tracef("end drained=%v restarts=%d", res.Drained, res.Restarts)
 	res.Digest = c.w.Trace().Digest()
 	res.Trace = c.w.Trace().Lines()
-	switch {
-	case err != nil:
-		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "run", Verdict: checkers.Unknown, Anomaly: "run-error", Explanation: err.Error()})
-	case !drained:
-		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.NoProgress, Anomaly: "undrained-input",
-			Explanation: fmt.Sprintf("the job did not consume and commit all its input within %v of simulated time", c.opts.RunLimit)})
-	default:
-		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "liveness", Verdict: checkers.Ok,
-			Explanation: fmt.Sprintf("input drained and committed at %v", c.w.Now())})
-	}
-	out, digest := c.judgeOutput(ctx, drained)
-	res.OutputDigest = digest
-	res.Verdicts = append(res.Verdicts, out...)
-	var notes []checkers.Annotation
-	for _, f := range c.Fired() {
-		var at time.Duration
-		var first string
-		fmt.Sscan(f, &first)
-		if d, err := time.ParseDuration(first); err == nil {
-			at = d
-		}
-		notes = append(notes, checkers.Annotation{At: int64(at), Tag: "fault", Description: f})
-	}
-	more, files := c.hist.judge(notes)
-	res.Verdicts = append(res.Verdicts, more...)
-	res.Attachments = files
-	if res.LostTxns > 0 {
-		res.Verdicts = append(res.Verdicts, checkers.Result{Checker: "engine", Verdict: checkers.Violation, Anomaly: "lost-transaction",
-			Explanation: fmt.Sprintf("the engine reported %d pre-committed transactions the broker refused to commit", res.LostTxns)})
-	}
+	res.History = c.recorded()
 	return res
-}
-
-// judgeOutput reads the output with an independent read_committed consumer
-// and runs the exactly-once checker against the oracle, and checks that no
-// transaction was left open.
-func (c *Cluster) judgeOutput(ctx context.Context, drained bool) ([]checkers.Result, string) {
-	results, observed := judge.Output(ctx, c.k.ClientOpts(), 30*time.Second, c.spec, c.spec.Output(c.opts.Params).Name, c.input)
-	results = append(results, c.inputCheck)
-	eo, open := &results[0], checkers.Result{Verdict: checkers.Unknown}
-	for _, r := range results {
-		if r.Checker == "open-transactions" {
-			open = r
-		}
-	}
-	if !drained && eo.Verdict == checkers.Violation && eo.Anomaly == "lost-write" && !c.lostForGood(observed, open) {
-		// Output missing from a run that never drained may just not be
-		// produced yet: that is no progress, not a loss. Other anomalies
-		// (a duplicate, an aborted read, a wrong value) stay violations:
-		// no amount of waiting undoes them.
-		eo.Verdict = checkers.NoProgress
-		eo.Explanation = "the input never drained, and every missing output may still be on its way: " + eo.Explanation
-	}
-	pairs := make([]string, 0, len(observed))
-	for _, o := range observed {
-		pairs = append(pairs, o.Key+"\x00"+o.Value)
-	}
-	sort.Strings(pairs)
-	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
-	return results, hex.EncodeToString(sum[:])
-}
-
-// lostForGood reports whether some missing output can never appear: it
-// derives from input below the latest completed checkpoint's offsets (the
-// oracle of that prefix of the input produces it), so it was pre-committed
-// there, and no transaction is left open that could still commit it.
-func (c *Cluster) lostForGood(observed []checkers.Observed, open checkers.Result) bool {
-	if open.Verdict != checkers.Ok || c.jm == nil || c.jm.coord == nil {
-		return false
-	}
-	md, err := c.jm.coord.LatestCompleted()
-	if err != nil {
-		return false
-	}
-	var prefix []jobs.Committed
-	for _, in := range c.input {
-		if in.Offset < md.Offsets[fmt.Sprintf("%s/%d", in.Topic, in.Partition)] {
-			prefix = append(prefix, in)
-		}
-	}
-	seen := make(map[string]bool, len(observed))
-	for _, o := range observed {
-		seen[o.Lineage] = true
-	}
-	for _, o := range c.spec.Oracle(prefix) {
-		if !seen[o.Lineage] {
-			return true
-		}
-	}
-	return false
-}
-
-// Run builds a cluster, runs it and closes it.
-func Run(ctx context.Context, opts Options) (*Result, error) {
-	c, err := New(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return c.Run(ctx), nil
 }

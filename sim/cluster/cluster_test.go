@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -7,24 +7,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onceproof/onceproof/sim/cluster"
+
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/scenarios"
 	"github.com/onceproof/onceproof/sim"
 )
 
 var allJobs = []string{"copier", "keyed-count", "join"}
 
-func run(t *testing.T, o Options) *Result {
+// judged is a run and what the judge said of it.
+type judged struct {
+	*cluster.Result
+	*scenarios.Judgement
+}
+
+// run builds, runs and judges a cluster.
+func run(t *testing.T, o cluster.Options) judged {
 	t.Helper()
-	res, err := Run(context.Background(), o)
+	res, j, err := scenarios.RunCluster(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	return judged{res, j}
 }
 
-func describe(o Options, res *Result) string {
+// runJudged runs c and judges it; the caller closes c.
+func runJudged(c *cluster.Cluster) judged {
+	res := c.Run()
+	return judged{res, scenarios.Judge(context.Background(), c, res)}
+}
+
+func describe(o cluster.Options, res judged) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "job %s seed %d: verdict %s (restarts=%d kills=%d)", o.Job, o.Sim.Seed, res.Verdict(), res.Restarts, res.Kills)
 	for _, v := range res.Verdicts {
@@ -33,7 +49,7 @@ func describe(o Options, res *Result) string {
 	return b.String()
 }
 
-func requireOK(t *testing.T, o Options, res *Result) {
+func requireOK(t *testing.T, o cluster.Options, res judged) {
 	t.Helper()
 	if res.Verdict() != checkers.Ok {
 		t.Fatal(describe(o, res))
@@ -53,7 +69,7 @@ func TestFaultFree(t *testing.T) {
 	for _, job := range allJobs {
 		t.Run(job, func(t *testing.T) {
 			for seed := uint64(1); seed <= uint64(seeds(t, 100)); seed++ {
-				o := DefaultOptions(job, seed)
+				o := cluster.DefaultOptions(job, seed)
 				requireOK(t, o, run(t, o))
 			}
 		})
@@ -68,7 +84,7 @@ func TestKills(t *testing.T) {
 			restarts := 0
 			n := seeds(t, 200)
 			for seed := uint64(1); seed <= uint64(n); seed++ {
-				o := DefaultOptions(job, seed)
+				o := cluster.DefaultOptions(job, seed)
 				o.Kills = 3
 				o.KillWindow = 300 * time.Millisecond
 				res := run(t, o)
@@ -88,11 +104,11 @@ func TestKills(t *testing.T) {
 // metadata of the first checkpoint is written: after the commit point,
 // before any "complete" reaches the sink, so before its EndTxn. The caller
 // checks in the trace that the sink's snapshot held a transaction to commit.
-func killSinkAfterCommitPoint(t *testing.T, mutants engine.Mutants) (*Result, bool) {
-	o := DefaultOptions("keyed-count", 11)
+func killSinkAfterCommitPoint(t *testing.T, mutants engine.Mutants) (judged, bool) {
+	o := cluster.DefaultOptions("keyed-count", 11)
 	o.Sim.KeepTrace = true
 	o.Mutants = mutants
-	c, err := New(o)
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +122,7 @@ func killSinkAfterCommitPoint(t *testing.T, mutants engine.Mutants) (*Result, bo
 		killed = true
 		c.World().KillFor(victim, "after the commit point, before EndTxn", 30*time.Millisecond)
 	})
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	return res, killed
 }
 
@@ -116,7 +132,7 @@ func TestCrashAfterCommitPointBeforeEndTxn(t *testing.T) {
 		t.Fatal("the kill never happened")
 	}
 	if res.Verdict() != checkers.Ok {
-		t.Fatal(describe(Options{Job: "keyed-count", Sim: sim.Config{Seed: 11}}, res))
+		t.Fatal(describe(cluster.Options{Job: "keyed-count", Sim: sim.Config{Seed: 11}}, res))
 	}
 	recovered := 0
 	for _, l := range res.Trace {
@@ -139,7 +155,7 @@ func TestCrashAfterCommitPointBeforeEndTxn(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	for _, job := range allJobs {
 		for seed := uint64(1); seed <= uint64(seeds(t, 100)); seed++ {
-			o := DefaultOptions(job, seed)
+			o := cluster.DefaultOptions(job, seed)
 			o.Kills = 2
 			o.KillWindow = 300 * time.Millisecond
 			a, b := run(t, o), run(t, o)
@@ -152,18 +168,18 @@ func TestDeterminism(t *testing.T) {
 
 func TestInvalidOptions(t *testing.T) {
 	for _, tc := range []struct {
-		mod   func(*Options)
+		mod   func(*cluster.Options)
 		field string
 	}{
-		{func(o *Options) { o.Job = "nope" }, "job:"},
-		{func(o *Options) { o.Params.Parallelism = 0 }, "params.parallelism"},
-		{func(o *Options) { o.Checkpoint.Interval = 0 }, "checkpoint.interval"},
-		{func(o *Options) { o.Restart.Kind = "sometimes" }, "restart.kind"},
-		{func(o *Options) { o.Sim.Workers = 0 }, "sim.workers"},
+		{func(o *cluster.Options) { o.Job = "nope" }, "job:"},
+		{func(o *cluster.Options) { o.Params.Parallelism = 0 }, "params.parallelism"},
+		{func(o *cluster.Options) { o.Checkpoint.Interval = 0 }, "checkpoint.interval"},
+		{func(o *cluster.Options) { o.Restart.Kind = "sometimes" }, "restart.kind"},
+		{func(o *cluster.Options) { o.Sim.Workers = 0 }, "sim.workers"},
 	} {
-		o := DefaultOptions("copier", 1)
+		o := cluster.DefaultOptions("copier", 1)
 		tc.mod(&o)
-		if _, err := New(o); err == nil || !strings.Contains(err.Error(), tc.field) {
+		if _, err := cluster.New(o); err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("got %v, want an error naming %s", err, tc.field)
 		}
 	}
@@ -175,7 +191,7 @@ func TestInvalidOptions(t *testing.T) {
 // happens to come out right.
 func TestStateCheckerCatchesNoAlignment(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
-		o := DefaultOptions("keyed-count", seed)
+		o := cluster.DefaultOptions("keyed-count", seed)
 		o.Kills = 3
 		o.Params.Records = 1500
 		o.Mutants = engine.Mutants{engine.MutantNoAlignment}
@@ -196,7 +212,7 @@ func TestStateCheckerCatchesNoAlignment(t *testing.T) {
 func TestAtLeastOnceSink(t *testing.T) {
 	dups := 0
 	for seed := uint64(1); seed <= 30; seed++ {
-		o := DefaultOptions("copier", seed)
+		o := cluster.DefaultOptions("copier", seed)
 		o.Params.Guarantee = engine.AtLeastOnce
 		if seed > 1 {
 			o.Kills = 3

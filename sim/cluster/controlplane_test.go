@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"strings"
@@ -59,7 +59,7 @@ func TestLostRunningNoticeIsReconciled(t *testing.T) {
 	ms := time.Millisecond
 	// A one-way cut from the first deploy until after the tasks start:
 	// the running notices of w1's tasks are lost on it.
-	var res *Result
+	var res judged
 	for _, at := range []time.Duration{38 * ms, 40 * ms, 42 * ms, 44 * ms} {
 		plan := faults.Plan{Faults: []faults.Fault{
 			{Trigger: faults.At(at), Action: faults.Action{Kind: faults.PartitionOneWay, Worker: "w1", Peer: "coordinator", Duration: 60 * ms}},

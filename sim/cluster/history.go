@@ -2,41 +2,179 @@ package cluster
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
+	"math"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/engine/jobs"
 	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/internal/kproto"
 	"github.com/onceproof/onceproof/sim"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// history records what the checkers beyond the final output need: the state
-// each completed checkpoint holds, and, for jobs whose output is a counter
-// per key, the commits and reads the porcupine check judges.
+// History is what a run recorded for its judge, in the simulator's own
+// terms: nothing in it is a verdict. The judge (scenarios.Judge) turns it
+// into the checkers' histories and reads the committed output itself, with
+// its own consumer, while the cluster is still open.
+type History struct {
+	// Spec and Params are the job and its workload: they give the oracle.
+	Spec   *jobs.Spec
+	Params jobs.Params
+	// Input is every record the run wrote as committed input (the aborted
+	// transactions' records are left out), in the order written.
+	Input []jobs.Input
+	// InputTopics are the topics the job reads; OutputTopic the one it
+	// writes.
+	InputTopics []string
+	OutputTopic string
+	// InputEnds maps "topic/partition" to its high watermark after the
+	// input was written: where the job has read everything.
+	InputEnds map[string]int64
+	// Checkpoints are the completed checkpoints, each read back from
+	// storage the moment its metadata was written; Retained are those the
+	// coordinator still retains at the end of the run, read back once more
+	// after every eviction and every deletion of shared files.
+	Checkpoints []CheckpointRead
+	Retained    []CheckpointRead
+	// Latest is the latest completed checkpoint not known bad at the end
+	// of the run, the one a restore would use; nil if none.
+	Latest *engine.Metadata
+	// Restores are the job's deployments, each from the checkpoint it
+	// restored (0: from scratch).
+	Restores []Restore
+	// Register holds, for jobs whose output is a counter per key, the
+	// sinks' commits and the output reader's reads, seen as operations on
+	// one register per key. It is nil for other jobs.
+	Register []RegisterOp
+	// Faults are the faults of the injected plan that fired, in order.
+	Faults []FiredFault
+}
+
+// When a checkpoint was read back (CheckpointRead.Read).
+const (
+	ReadAtCompletion = "at completion"
+	ReadAtEnd        = "at end of run"
+)
+
+// CheckpointRead is one completed checkpoint as read back from checkpoint
+// storage the way a restore of every task reads it.
+type CheckpointRead struct {
+	// Checkpoint is the checkpoint's id; Offsets its recorded source
+	// offsets ("topic/partition" to the next offset to read).
+	Checkpoint int64
+	Offsets    map[string]int64
+	// Read says when it was read: ReadAtCompletion or ReadAtEnd.
+	Read string
+	// State is the keyed state the restore produced (the job's Restored
+	// view), nil for jobs without one or when files are lost.
+	State map[string]string
+	// Lost lists the files that are missing, fail their checksum or do not
+	// decode.
+	Lost []LostFile
+	// InFlight holds the origins ("topic/partition@offset") of the input
+	// records a keyed task saved as channel state (unaligned checkpoints):
+	// they are not in the task's state yet.
+	InFlight map[string]bool
+	// Err is set when the checkpoint could not be read for a reason that
+	// says nothing about its data (not a missing or damaged file).
+	Err error
+}
+
+// LostFile is one file of a completed checkpoint that cannot be read back.
+type LostFile struct {
+	// Object is the file's path in checkpoint storage.
+	Object string
+	// Reason is "missing", or the checksum or decoding failure found.
+	Reason string
+}
+
+// Restore is one deployment of the job.
+type Restore struct {
+	// At is when the job master deployed the attempt.
+	At      sim.Time
+	Attempt int
+	// Checkpoint is the checkpoint the tasks restore from, 0 for none.
+	Checkpoint int64
+}
+
+// RegisterKind says whether a register operation is a commit or a read.
+type RegisterKind int
+
+const (
+	// RegisterCommit is a sink transaction that made Value the key's
+	// committed value.
+	RegisterCommit RegisterKind = iota + 1
+	// RegisterRead is a read_committed poll that saw Value as the key's
+	// latest committed value.
+	RegisterRead
+)
+
+// NoReturn is the Return of a commit that never became visible during the
+// run: it may take effect at any time after its Call.
+const NoReturn int64 = math.MaxInt64
+
+// RegisterOp is one operation on a key's register, with its interval in
+// simulated nanoseconds: a commit from its first EndTxn(commit) being sent
+// to its batch becoming visible to read_committed readers, a read from the
+// poll being sent to its answer.
+type RegisterOp struct {
+	Kind         RegisterKind
+	Key          string
+	Value        int64
+	Call, Return int64
+	// Client numbers the operation's client (the reader is readerClient).
+	Client int
+}
+
+// FiredFault is one fault of the plan that fired.
+type FiredFault struct {
+	At sim.Time
+	// Index is the fault's position in the plan; Name its name there.
+	Index  int
+	Name   string
+	Action faults.Action
+}
+
+// Kind is the fault's kind.
+func (f FiredFault) Kind() faults.ActionKind { return f.Action.Kind }
+
+// Target names what the fault hits: the worker (or the coordinator), the
+// link, the Kafka request, the checkpoint object or the transaction.
+func (f FiredFault) Target() string {
+	a := f.Action
+	switch {
+	case a.Kind == faults.KillCoordinator:
+		return faults.Coordinator
+	case a.Worker != "" && a.Peer != "":
+		return a.Worker + "|" + a.Peer
+	case a.Worker != "":
+		return a.Worker
+	case a.Request != "":
+		return a.Request
+	case a.Object != "":
+		return a.Object
+	}
+	return a.TxnID
+}
+
+// String renders the fault as the trace does: "fault 0 fired: kill w2 ...".
+func (f FiredFault) String() string { return fmt.Sprintf("fault %d fired: %s", f.Index, f.Action) }
+
+// history records, while the run goes, what History holds: the state each
+// completed checkpoint holds and, for jobs whose output is a counter per
+// key, the commits and reads of the output.
 type history struct {
 	c           *Cluster
-	checkpoints []checkers.CheckpointState
-	// inflight holds, per checkpoint, the origins of the input records a
-	// keyed task saved as channel state (unaligned checkpoints): they are
-	// not in the task's state yet, so the oracle's fold leaves them out.
-	inflight map[int64]map[string]bool
+	checkpoints []CheckpointRead
 	// inFlightAt marks the checkpoints whose snapshots hold channel state
 	// of any task: input still on its way through the job.
 	inFlightAt map[int64]bool
-	// retained are the checkpoints the coordinator retains at the end of
-	// the run, read back once more then (rereadRetained).
-	retained []checkers.CheckpointState
-	// stateErrs are checkpoints that could not be read for a reason that
-	// says nothing about the data (not a missing or damaged file).
-	stateErrs []string
+	restores   []Restore
+	fired      []FiredFault
 
 	// Writes to the output, per transaction (transactional id, producer
 	// id, epoch): the batches it produced, when its first EndTxn(commit)
@@ -45,7 +183,7 @@ type history struct {
 	commitAt  map[txnKey]int64
 	order     []txnKey
 	committed map[txnKey]bool
-	reads     []checkers.RegisterOp
+	reads     []RegisterOp
 	seen      map[string]int64
 	keys      []string
 }
@@ -75,7 +213,7 @@ const readerPoll = 25 * time.Millisecond
 // readerClient is the porcupine client id of the reader.
 const readerClient = 1000
 
-func (c *Cluster) recordHistory() {
+func (c *Cluster) recordHistory(generated []jobs.Input) {
 	h := &history{c: c, inFlightAt: map[int64]bool{}, batches: map[txnKey][]*outBatch{}, commitAt: map[txnKey]int64{}, committed: map[txnKey]bool{}, seen: map[string]int64{}}
 	c.hist = h
 	c.OnEvent(func(_ *sim.Proc, e engine.Event) {
@@ -87,7 +225,7 @@ func (c *Cluster) recordHistory() {
 		return
 	}
 	keys := map[string]bool{}
-	for _, in := range c.input {
+	for _, in := range generated {
 		keys[in.Key] = true
 	}
 	for k := range keys { // lint:sorted sorted below
@@ -108,50 +246,46 @@ func (h *history) captureCheckpoint(n int64) {
 	}
 	for _, md := range c.jm.coord.Completed() {
 		if md.Checkpoint == n {
-			h.checkpoints = append(h.checkpoints, h.readBack(md, readAtCompletion, true))
+			h.checkpoints = append(h.checkpoints, h.readBack(md, ReadAtCompletion, true))
 			return
 		}
 	}
 }
 
-// When a checkpoint was read back, for reports.
-const (
-	readAtCompletion = "at completion"
-	readAtEnd        = "at end of run"
-)
-
-// rereadRetained reads every completed checkpoint the coordinator still
-// retains at the end of the run, after every eviction and every deletion
-// of shared files: each is a promise that the job can be restored from it,
-// so each must still be whole, and must still hold the fold of the input up
-// to its offsets. It runs after the trace is sealed and does not touch it.
-func (h *history) rereadRetained() {
-	c := h.c
+// ReadRetained reads back, now, every completed checkpoint the coordinator
+// still retains: each is a promise that the job can be restored from it, so
+// each must still be whole, and must still hold the fold of the input up to
+// its offsets. Run calls it at the end, after every eviction and every
+// deletion of shared files, for History.Retained; it does not touch the
+// trace.
+func (c *Cluster) ReadRetained() []CheckpointRead {
 	if c.jm == nil || c.jm.coord == nil {
-		return
+		return nil
 	}
+	var retained []CheckpointRead
 	for _, md := range c.jm.coord.Completed() {
-		h.retained = append(h.retained, h.readBack(md, readAtEnd, false))
+		retained = append(retained, c.hist.readBack(md, ReadAtEnd, false))
 	}
+	return retained
 }
 
-// readBack reads md's checkpoint from storage and turns it into what the
-// state checker judges: the restored state, or the files that are lost.
-// during says the run is still going: only then does it record which
-// checkpoints hold input in flight (drained relies on that).
-func (h *history) readBack(md engine.Metadata, when string, during bool) checkers.CheckpointState {
+// readBack reads md's checkpoint from storage and records what a restore
+// finds: the restored state, or the files that are lost. during says the
+// run is still going: only then does it record which checkpoints hold input
+// in flight (drained relies on that).
+func (h *history) readBack(md engine.Metadata, when string, during bool) CheckpointRead {
 	c := h.c
-	cp := checkers.CheckpointState{ID: md.Checkpoint, Offsets: md.Offsets, Read: when}
+	cp := CheckpointRead{Checkpoint: md.Checkpoint, Offsets: md.Offsets, Read: when}
 	snaps, lost, err := c.readCheckpoint(md)
 	if err != nil {
-		h.stateErrs = append(h.stateErrs, fmt.Sprintf("checkpoint %d (read %s): %v", md.Checkpoint, when, err))
+		cp.Err = err
 		return cp
 	}
 	cp.Lost = lost
 	if len(lost) > 0 {
 		return cp
 	}
-	inflight := map[string]bool{}
+	cp.InFlight = map[string]bool{}
 	for _, s := range snaps {
 		if len(s.ChannelState) > 0 && during {
 			h.inFlightAt[md.Checkpoint] = true
@@ -161,14 +295,10 @@ func (h *history) readBack(md engine.Metadata, when string, during bool) checker
 		}
 		for _, cs := range s.ChannelState {
 			for _, r := range cs.Records {
-				inflight[r.Origin] = true
+				cp.InFlight[r.Origin] = true
 			}
 		}
 	}
-	if h.inflight == nil {
-		h.inflight = map[int64]map[string]bool{}
-	}
-	h.inflight[md.Checkpoint] = inflight
 	if c.spec.Restored != nil {
 		cp.State = c.spec.Restored(snaps)
 	}
@@ -211,7 +341,7 @@ func (h *history) onApply(call *sim.KafkaCall, resp kmsg.Response, err error) {
 					continue
 				}
 				k := txnKey{*r.TransactionID, prod.ID, prod.Epoch}
-				b := &outBatch{partition: p.Partition, last: base + int64(len(recs)) - 1, max: map[string]int64{}, visible: checkers.NoReturn}
+				b := &outBatch{partition: p.Partition, last: base + int64(len(recs)) - 1, max: map[string]int64{}, visible: NoReturn}
 				for _, rec := range recs {
 					if key, n, ok := h.c.spec.Register(string(rec.Key), string(rec.Value)); ok && n > b.max[key] {
 						b.max[key] = n
@@ -236,7 +366,7 @@ func (h *history) reveal() {
 			continue
 		}
 		for _, b := range h.batches[k] {
-			if b.visible != checkers.NoReturn {
+			if b.visible != NoReturn {
 				continue
 			}
 			if _, lso, ok := h.c.k.PartitionEnd(topic, b.partition); ok && lso > b.last {
@@ -246,10 +376,10 @@ func (h *history) reveal() {
 	}
 }
 
-// ops turns every batch of every transaction that was sent a commit into
-// one register write per key, and adds the reads.
-func (h *history) ops() []checkers.RegisterOp {
-	var ops []checkers.RegisterOp
+// registerOps turns every batch of every transaction that was sent a
+// commit into one register commit per key, and adds the reads.
+func (h *history) registerOps() []RegisterOp {
+	var ops []RegisterOp
 	client := 0
 	for _, k := range h.order {
 		for _, b := range h.batches[k] {
@@ -260,7 +390,7 @@ func (h *history) ops() []checkers.RegisterOp {
 			sort.Strings(keys)
 			for _, key := range keys {
 				client++
-				ops = append(ops, checkers.RegisterOp{Kind: checkers.Commit, Key: key, Value: b.max[key],
+				ops = append(ops, RegisterOp{Kind: RegisterCommit, Key: key, Value: b.max[key],
 					Call: h.commitAt[k], Return: b.visible, Client: client})
 			}
 		}
@@ -268,89 +398,43 @@ func (h *history) ops() []checkers.RegisterOp {
 	return append(ops, h.reads...)
 }
 
-// judge runs the state-at-checkpoint and porcupine checks. The retained
-// checkpoints are read back first: by now every eviction and every shared
-// file deletion of the run has happened.
-func (h *history) judge(annotations []checkers.Annotation) (rs []checkers.Result, attachments map[string][]byte) {
-	c := h.c
-	h.rereadRetained()
-	switch {
-	case len(h.stateErrs) > 0:
-		rs = append(rs, checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Unknown,
-			Explanation: "a completed checkpoint could not be read back: " + h.stateErrs[0]})
-	case c.spec.State != nil:
-		rs = append(rs, h.judgeState())
-	case len(h.checkpoints)+len(h.retained) > 0:
-		// No state oracle: what is left to judge is that every
-		// completed checkpoint is still whole.
-		rs = append(rs, checkers.CheckpointsIntact(append(slices.Clone(h.checkpoints), h.retained...)))
+// recorded returns what the run recorded. The retained checkpoints are read
+// back now: by the end of the run every eviction and every shared file
+// deletion has happened.
+func (c *Cluster) recorded() *History {
+	h := c.hist
+	p := c.opts.Params
+	out := &History{Spec: c.spec, Params: p, Input: c.generated, OutputTopic: c.spec.Output(p).Name, InputEnds: c.inputEnd,
+		Checkpoints: h.checkpoints, Retained: c.ReadRetained(), Restores: h.restores, Faults: h.fired}
+	for _, t := range c.spec.Inputs(p) {
+		out.InputTopics = append(out.InputTopics, t.Name)
 	}
-	if c.spec.Register == nil {
-		return rs, nil
+	if c.jm != nil && c.jm.coord != nil {
+		if md, err := c.jm.coord.LatestCompleted(); err == nil {
+			out.Latest = &md
+		}
 	}
-	dir, err := os.MkdirTemp("", "onceproof-porcupine-")
-	if err != nil {
-		return append(rs, checkers.Result{Checker: "porcupine", Verdict: checkers.Unknown, Explanation: err.Error()}), nil
+	if c.spec.Register != nil {
+		out.Register = h.registerOps()
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "porcupine.html")
-	r := checkers.Register(h.ops(), checkers.RegisterOptions{Timeout: 10 * time.Second, VisualizePath: path, Annotations: annotations})
-	rs = append(rs, r)
-	if data, err := os.ReadFile(path); err == nil {
-		attachments = map[string][]byte{"porcupine.html": data}
-	}
-	return rs, attachments
+	return out
 }
 
-// judgeState checks every completed checkpoint, as read at its completion
-// and, if still retained, as read at the end of the run, against the
-// oracle's fold of the input up to its offsets, leaving out the records the
-// checkpoint holds as channel state. Each checkpoint has its own set of such
-// records, so each read is judged on its own. Lost state is reported first,
-// then the first mismatch.
-func (h *history) judgeState() checkers.Result {
-	c := h.c
-	reads := append(slices.Clone(h.checkpoints), h.retained...)
-	withChannelState, lostReads := 0, 0
-	var firstLost, firstBad *checkers.Result
-	for _, cp := range reads {
-		ex := h.inflight[cp.ID]
-		if len(ex) > 0 && cp.Read == readAtCompletion {
-			withChannelState++
-		}
-		r := checkers.StateAtCheckpoint([]checkers.CheckpointState{cp}, func(offsets map[string]int64) map[string]string {
-			var in []jobs.Committed
-			for _, rec := range c.input {
-				if !ex[fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)] {
-					in = append(in, rec)
-				}
-			}
-			return c.spec.State(in, offsets)
-		})
-		switch {
-		case r.Anomaly == "lost-state":
-			lostReads++
-			if firstLost == nil {
-				firstLost = &r
-			}
-		case r.Verdict != checkers.Ok && firstBad == nil:
-			firstBad = &r
-		}
+// noteDeploy records a deployment of the job and the checkpoint it
+// restores from.
+func (h *history) noteDeploy(attempt int, deps []engine.Deployment) {
+	r := Restore{At: h.c.w.Now(), Attempt: attempt}
+	if len(deps) > 0 {
+		r.Checkpoint = deps[0].Restore
 	}
-	switch {
-	case firstLost != nil:
-		r := *firstLost
-		r.Explanation = fmt.Sprintf("%d of %d reads of completed checkpoints (%d at completion, %d retained at the end) found files lost from checkpoint storage; first %s",
-			lostReads, len(reads), len(h.checkpoints), len(h.retained), r.FirstBad)
-		return r
-	case firstBad != nil:
-		return *firstBad
-	case len(reads) == 0:
-		return checkers.StateAtCheckpoint(nil, nil) // inconclusive: nothing to judge
-	}
-	return checkers.Result{Checker: "state-at-checkpoint", Verdict: checkers.Ok,
-		Explanation: fmt.Sprintf("restored state equals the fold of the input at all %d checkpoints (%d with channel state), and the %d retained at the end read back whole and equal to it again",
-			len(h.checkpoints), withChannelState, len(h.retained))}
+	h.restores = append(h.restores, r)
+}
+
+// fire records that fault i of plan fired and traces it.
+func (h *history) fire(i int, f faults.Fault) {
+	ff := FiredFault{At: h.c.w.Now(), Index: i, Name: f.Name, Action: f.Action}
+	h.fired = append(h.fired, ff)
+	h.c.w.Tracef("%s", ff)
 }
 
 // keyedTask reports whether the task named "vertex/subtask" has keyed state.
@@ -411,7 +495,7 @@ func (r *reader) poll() {
 		}
 		ret := int64(c.w.Now())
 		for _, key := range h.keys {
-			h.reads = append(h.reads, checkers.RegisterOp{Kind: checkers.Read, Key: key, Value: h.seen[key], Call: call, Return: ret, Client: readerClient})
+			h.reads = append(h.reads, RegisterOp{Kind: RegisterRead, Key: key, Value: h.seen[key], Call: call, Return: ret, Client: readerClient})
 		}
 	})
 }

@@ -32,7 +32,6 @@ type injector struct {
 	handles  []*kfake.FaultHandle
 	rules    []*sim.KafkaRule
 	txnCp    map[string]int64
-	firedLog []string
 }
 
 // ErrUnsupportedFault is returned by Inject for a fault kind this engine has
@@ -68,14 +67,6 @@ func (c *Cluster) Inject(plan faults.Plan, healAt time.Duration) error {
 	c.k.OnApply(in.onApply)
 	c.w.At(in.healAt, in.heal)
 	return nil
-}
-
-// Fired lists the faults that fired, as "time name: action".
-func (c *Cluster) Fired() []string {
-	if c.inj == nil {
-		return nil
-	}
-	return c.inj.firedLog
 }
 
 func (in *injector) onEvent(p *sim.Proc, e engine.Event) {
@@ -174,9 +165,7 @@ func (in *injector) fire(i int) {
 	in.fired[i] = true
 	f := in.plan.Faults[i]
 	c, w, a := in.c, in.c.w, f.Action
-	line := fmt.Sprintf("fault %d fired: %s", i, a)
-	w.Tracef("%s", line)
-	in.firedLog = append(in.firedLog, fmt.Sprintf("%v %s", w.Now(), line))
+	c.hist.fire(i, f)
 	switch a.Kind {
 	case faults.KillWorker, faults.DiskCrash, faults.KillCoordinator:
 		// A kill keeps only the synced part of the disk in every case;

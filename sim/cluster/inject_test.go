@@ -1,9 +1,9 @@
-package cluster
+package cluster_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"github.com/onceproof/onceproof/sim/cluster"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +15,8 @@ import (
 
 // busy keeps keyed-count processing input for a few hundred simulated
 // milliseconds, so faults land while data flows.
-func busy(seed uint64) Options {
-	o := DefaultOptions("keyed-count", seed)
+func busy(seed uint64) cluster.Options {
+	o := cluster.DefaultOptions("keyed-count", seed)
 	o.Sim.KeepTrace = true
 	o.Params.Records = 2000
 	o.Task.FetchBytesMax = 2 << 10
@@ -57,9 +57,9 @@ func TestEveryFaultKindFires(t *testing.T) {
 		t.Run(string(tc.action.Kind)+"/"+tc.trigger.String(), func(t *testing.T) {
 			o := busy(3)
 			if tc.action.Kind == faults.DiskReadError {
-				o.Backend = BackendPebble // the heap reads no files
+				o.Backend = cluster.BackendPebble // the heap reads no files
 			}
-			c, err := New(o)
+			c, err := cluster.New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestEveryFaultKindFires(t *testing.T) {
 			if err := c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: tc.trigger, Action: tc.action}}}, time.Second); err != nil {
 				t.Fatal(err)
 			}
-			res := c.Run(context.Background())
+			res := runJudged(c)
 			fired := index(res.Trace, "fault 0 fired")
 			if fired < 0 {
 				t.Fatalf("the fault never fired")
@@ -77,7 +77,7 @@ func TestEveryFaultKindFires(t *testing.T) {
 				t.Fatalf("no trace line shows the effect %q", tc.effect)
 			}
 			if res.Verdict() != checkers.Ok {
-				t.Fatal(describe(Options{Job: "keyed-count"}, res))
+				t.Fatal(describe(cluster.Options{Job: "keyed-count"}, res))
 			}
 		})
 	}
@@ -130,19 +130,19 @@ func index(lines []string, sub string) int {
 // recovers exactly.
 func TestDiskReadErrorNeedsPebble(t *testing.T) {
 	plan := faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(100 * time.Millisecond), Action: faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 3, Percent: 50}}}}
-	c, err := New(busy(1))
+	c, err := cluster.New(busy(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	err = c.Inject(plan, time.Second)
-	if !errors.Is(err, ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
+	if !errors.Is(err, cluster.ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
 		t.Fatalf("heap: got %v, want ErrUnsupportedFault naming pebble", err)
 	}
 
 	o := busy(1)
-	o.Backend = BackendPebble
-	c, err = New(o)
+	o.Backend = cluster.BackendPebble
+	c, err = cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestDiskReadErrorNeedsPebble(t *testing.T) {
 	if err := c.Inject(plan, time.Second); err != nil {
 		t.Fatalf("pebble: %v", err)
 	}
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	if index(res.Trace, "disk read error (fault 0") < 0 {
 		t.Fatal("pebble: no read failed")
 	}
@@ -169,7 +169,7 @@ func TestDiskReadErrorNeedsPebble(t *testing.T) {
 func TestPartitionedForeverIsNoProgress(t *testing.T) {
 	o := busy(2)
 	o.RunLimit = 5 * time.Second
-	c, err := New(o)
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestPartitionedForeverIsNoProgress(t *testing.T) {
 	if err := c.Inject(faults.Plan{Faults: fs}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	if res.Verdict() != checkers.NoProgress {
 		t.Fatalf("got %s, want no-progress:\n%s", res.Verdict(), describe(o, res))
 	}

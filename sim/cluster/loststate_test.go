@@ -1,26 +1,28 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
 	"errors"
+	"github.com/onceproof/onceproof/sim/cluster"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/scenarios"
 )
 
 // lostStateOpts is keyed-count on pebble, with input flowing long enough
 // for several checkpoints, compactions and shared-file deletions.
-func lostStateOpts(seed uint64) Options {
+func lostStateOpts(seed uint64) cluster.Options {
 	o := busy(seed)
-	o.Backend = BackendPebble
+	o.Backend = cluster.BackendPebble
 	return o
 }
 
 // stateVerdict returns the state-at-checkpoint result of res.
-func stateVerdict(t *testing.T, res *Result) checkers.Result {
+func stateVerdict(t *testing.T, res judged) checkers.Result {
 	t.Helper()
 	for _, v := range res.Verdicts {
 		if v.Checker == "state-at-checkpoint" {
@@ -73,12 +75,12 @@ func TestDeletedSharedFileIsLostState(t *testing.T) {
 // the end of the run.
 func TestRereadAtEndFindsLostFile(t *testing.T) {
 	o := lostStateOpts(2)
-	c, err := New(o)
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	requireOK(t, o, res)
 	retained := res.Checkpoints
 	last := retained[len(retained)-1]
@@ -89,9 +91,7 @@ func TestRereadAtEndFindsLostFile(t *testing.T) {
 	if err := c.World().Store().Delete(victim); err != nil {
 		t.Fatal(err)
 	}
-	c.hist.retained = nil
-	rs, _ := c.hist.judge(nil)
-	v := rs[0]
+	v := rejudgeState(t, c, res)
 	if v.Checker != "state-at-checkpoint" || v.Verdict != checkers.Violation || v.Anomaly != "lost-state" {
 		t.Fatalf("got %s %s %q (%s), want state-at-checkpoint violation lost-state", v.Checker, v.Verdict, v.Anomaly, v.Explanation)
 	}
@@ -105,22 +105,20 @@ func TestRereadAtEndFindsLostFile(t *testing.T) {
 // state, not an inconclusive verdict.
 func TestCorruptSnapshotIsLostState(t *testing.T) {
 	o := lostStateOpts(4)
-	o.Backend = BackendHeap
-	c, err := New(o)
+	o.Backend = cluster.BackendHeap
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	requireOK(t, o, res)
 	last := res.Checkpoints[len(res.Checkpoints)-1]
 	handle := last.Handles["count/0"]
 	if err := c.World().Store().Corrupt(handle, 3); err != nil {
 		t.Fatal(err)
 	}
-	c.hist.retained = nil
-	rs, _ := c.hist.judge(nil)
-	if v := rs[0]; v.Verdict != checkers.Violation || v.Anomaly != "lost-state" || !strings.Contains(v.FirstBad, handle+": corrupt snapshot") {
+	if v := rejudgeState(t, c, res); v.Verdict != checkers.Violation || v.Anomaly != "lost-state" || !strings.Contains(v.FirstBad, handle+": corrupt snapshot") {
 		t.Fatalf("got %s %q first bad %q, want violation lost-state naming %s as corrupt", v.Verdict, v.Anomaly, v.FirstBad, handle)
 	}
 }
@@ -128,21 +126,30 @@ func TestCorruptSnapshotIsLostState(t *testing.T) {
 // TestLatestSharedNeedsPebble: on the heap backend there is no shared file
 // to delete; the plan is refused up front with a clear error.
 func TestLatestSharedNeedsPebble(t *testing.T) {
-	c, err := New(busy(1))
+	c, err := cluster.New(busy(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	err = c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(0), Action: faults.Action{Kind: faults.DeleteCheckpointFile, Object: faults.LatestShared}}}}, time.Second)
-	if !errors.Is(err, ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
+	if !errors.Is(err, cluster.ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
 		t.Fatalf("got %v, want ErrUnsupportedFault naming pebble", err)
 	}
 }
 
-// runPlan runs o under plan, healed at heal.
-func runPlan(t *testing.T, o Options, plan faults.Plan, heal time.Duration) *Result {
+// rejudgeState reads the retained checkpoints of res's run back again, as
+// they are in storage now, and judges the run once more: it returns the
+// state-at-checkpoint verdict.
+func rejudgeState(t *testing.T, c *cluster.Cluster, res judged) checkers.Result {
 	t.Helper()
-	c, err := New(o)
+	res.History.Retained = c.ReadRetained()
+	return stateVerdict(t, judged{res.Result, scenarios.Judge(context.Background(), c, res.Result)})
+}
+
+// runPlan runs o under plan, healed at heal.
+func runPlan(t *testing.T, o cluster.Options, plan faults.Plan, heal time.Duration) judged {
+	t.Helper()
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +157,5 @@ func runPlan(t *testing.T, o Options, plan faults.Plan, heal time.Duration) *Res
 	if err := c.Inject(plan, heal); err != nil {
 		t.Fatal(err)
 	}
-	return c.Run(context.Background())
+	return runJudged(c)
 }

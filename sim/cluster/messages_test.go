@@ -1,12 +1,12 @@
-package cluster
+package cluster_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/sim/cluster"
 )
 
 // TestMessageRules: a rule addresses one control message by type,
@@ -15,22 +15,22 @@ import (
 // the next one, a repeated ack or notification counts once, a lost trigger
 // or ack costs that checkpoint only.
 func TestMessageRules(t *testing.T) {
-	interval := DefaultOptions("keyed-count", 1).Checkpoint.Interval
+	interval := cluster.DefaultOptions("keyed-count", 1).Checkpoint.Interval
 	for _, tc := range []struct {
 		name string
-		rule MessageRule
+		rule cluster.MessageRule
 	}{
-		{"drop notify-complete to sink/0", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 2, Action: MessageDrop}},
-		{"delay notify-complete past the next checkpoint", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/1", Checkpoint: 2, Action: MessageDelay, Delay: 3 * interval}},
-		{"duplicate notify-complete", MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 3, Action: MessageDuplicate}},
-		{"duplicate ack", MessageRule{Type: protocol.MsgAck, From: "sink/0", Checkpoint: 2, Action: MessageDuplicate}},
-		{"drop ack", MessageRule{Type: protocol.MsgAck, From: "count/1", Checkpoint: 2, Action: MessageDrop}},
-		{"drop trigger", MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 3, Action: MessageDrop}},
-		{"duplicate deploy", MessageRule{Type: protocol.MsgDeploy, Action: MessageDuplicate, Times: 1}},
+		{"drop notify-complete to sink/0", cluster.MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 2, Action: cluster.MessageDrop}},
+		{"delay notify-complete past the next checkpoint", cluster.MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/1", Checkpoint: 2, Action: cluster.MessageDelay, Delay: 3 * interval}},
+		{"duplicate notify-complete", cluster.MessageRule{Type: protocol.MsgNotifyComplete, To: "sink/0", Checkpoint: 3, Action: cluster.MessageDuplicate}},
+		{"duplicate ack", cluster.MessageRule{Type: protocol.MsgAck, From: "sink/0", Checkpoint: 2, Action: cluster.MessageDuplicate}},
+		{"drop ack", cluster.MessageRule{Type: protocol.MsgAck, From: "count/1", Checkpoint: 2, Action: cluster.MessageDrop}},
+		{"drop trigger", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 3, Action: cluster.MessageDrop}},
+		{"duplicate deploy", cluster.MessageRule{Type: protocol.MsgDeploy, Action: cluster.MessageDuplicate, Times: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := busy(1)
-			c, err := New(o)
+			c, err := cluster.New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +39,7 @@ func TestMessageRules(t *testing.T) {
 			if err := c.InterceptMessages(&rule); err != nil {
 				t.Fatal(err)
 			}
-			res := c.Run(context.Background())
+			res := runJudged(c)
 			if rule.Fired == 0 {
 				t.Fatalf("the rule never fired:\n%s", head(res.Trace, 60))
 			}
@@ -56,14 +56,14 @@ func TestMessageRules(t *testing.T) {
 // TestMessageRulesRefuseStreamMessages: a channel between two tasks is
 // FIFO, so its messages cannot be dropped or delayed one by one.
 func TestMessageRulesRefuseStreamMessages(t *testing.T) {
-	c, err := New(busy(1))
+	c, err := cluster.New(busy(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, r := range []MessageRule{
-		{Type: protocol.MsgBarrier, Action: MessageDrop},
-		{Type: protocol.MsgNotifyComplete, Action: MessageDelay},
+	for _, r := range []cluster.MessageRule{
+		{Type: protocol.MsgBarrier, Action: cluster.MessageDrop},
+		{Type: protocol.MsgNotifyComplete, Action: cluster.MessageDelay},
 		{Type: protocol.MsgAck},
 	} {
 		if err := c.InterceptMessages(&r); err == nil {

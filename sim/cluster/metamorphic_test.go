@@ -1,7 +1,8 @@
-package cluster
+package cluster_test
 
 import (
 	"fmt"
+	"github.com/onceproof/onceproof/sim/cluster"
 	"testing"
 	"time"
 )
@@ -18,11 +19,11 @@ func TestMetamorphic(t *testing.T) {
 	}
 	for seed := uint64(1); seed <= n; seed++ {
 		want, wantCfg := "", ""
-		for _, backend := range []string{BackendHeap, BackendPebble} {
+		for _, backend := range []string{cluster.BackendHeap, cluster.BackendPebble} {
 			for _, unaligned := range []bool{false, true} {
 				for _, interval := range []time.Duration{20 * time.Millisecond, 70 * time.Millisecond} {
 					for _, par := range []int{1, 2, 4} {
-						o := DefaultOptions("keyed-count", seed)
+						o := cluster.DefaultOptions("keyed-count", seed)
 						o.Backend = backend
 						o.Task.Unaligned = unaligned
 						o.Task.RecordCost = 100 * time.Microsecond

@@ -1,11 +1,13 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
+	"github.com/onceproof/onceproof/sim/cluster"
 	"testing"
 	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/internal/judge"
 	"github.com/onceproof/onceproof/internal/observe"
 )
 
@@ -16,28 +18,33 @@ import (
 // and still counts none of those records as output.
 func TestAbortedReadInTheSimulator(t *testing.T) {
 	for seed := uint64(1); seed <= 10; seed++ {
-		o := DefaultOptions("copier", seed)
+		o := cluster.DefaultOptions("copier", seed)
 		o.Kills = 2
 		o.KillWindow = 300 * time.Millisecond
-		c, err := New(o)
+		c, err := cluster.New(o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := c.Run(context.Background())
+		res := runJudged(c)
 		requireOK(t, o, res)
 
-		out := c.spec.Output(o.Params).Name
+		h := res.History
+		opts := c.Kafka().ClientOpts()
+		in, err := judge.ReadInput(context.Background(), opts, 30*time.Second, func(t string) string { return t }, h.Input, h.InputTopics...)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cut := observe.Limits{PartitionBytes: 1 << 20, PartitionsPerConsumer: 64, ResponseBytes: 200}
-		log, err := observe.ReadWith(context.Background(), out, 30*time.Second, cut, c.k.ClientOpts()...)
+		log, err := observe.ReadWith(context.Background(), h.OutputTopic, 30*time.Second, cut, opts...)
 		c.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var expected []checkers.Expected
-		for _, e := range c.spec.Oracle(c.input) {
+		for _, e := range h.Spec.Oracle(in.Committed) {
 			expected = append(expected, checkers.Expected{Lineage: e.Lineage, Key: e.Key, Value: e.Value})
 		}
-		rs, _ := checkers.JudgeOutput(checkers.OutputHistory{Expected: expected, Log: log, Lineage: c.spec.Lineage, Order: c.spec.Order})
+		rs, _ := checkers.JudgeOutput(checkers.OutputHistory{Expected: expected, Log: log, Lineage: h.Spec.Lineage, Order: h.Spec.Order})
 		var rc checkers.Result
 		for _, r := range rs {
 			switch r.Checker {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
-	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/sim"
 )
@@ -118,15 +117,15 @@ func (jm *jobMaster) DeleteShared(objects []string) {
 // A file that is missing, fails its checksum or does not decode is lost:
 // the checkpoint completed, so every byte of it was durable once, and a
 // retained checkpoint that cannot be read back is lost state (a violation,
-// judged by package checkers), not an inconclusive run. err is only for a
+// for the judge), not an inconclusive run. err is only for a
 // read that failed for another reason.
-func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapshot, lost []checkers.LostFile, err error) {
+func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapshot, lost []LostFile, err error) {
 	st := c.w.Store()
 	seen := map[string]bool{}
 	lose := func(object string, why error) {
 		if !seen[object] {
 			seen[object] = true
-			lost = append(lost, checkers.LostFile{Object: object, Reason: lostReason(why)})
+			lost = append(lost, LostFile{Object: object, Reason: lostReason(why)})
 		}
 	}
 	// Metadata has no checksum of its own: it must decode and say what the

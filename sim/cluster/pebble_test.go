@@ -1,8 +1,8 @@
-package cluster
+package cluster_test
 
 import (
-	"context"
 	"fmt"
+	"github.com/onceproof/onceproof/sim/cluster"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +10,9 @@ import (
 
 // pebbleOpts runs job on the pebble backend with three kills in the first
 // 300ms.
-func pebbleOpts(job string, seed uint64) Options {
-	o := DefaultOptions(job, seed)
-	o.Backend = BackendPebble
+func pebbleOpts(job string, seed uint64) cluster.Options {
+	o := cluster.DefaultOptions(job, seed)
+	o.Backend = cluster.BackendPebble
 	o.Kills = 3
 	o.KillWindow = 300 * time.Millisecond
 	return o
@@ -64,18 +64,18 @@ func TestPebbleDeterminism(t *testing.T) {
 // exactly what the retained checkpoints reference, and the checkpoints
 // after the first upload only part of their state.
 func TestPebbleSharedStateRetention(t *testing.T) {
-	o := DefaultOptions("keyed-count", 7)
-	o.Backend = BackendPebble
+	o := cluster.DefaultOptions("keyed-count", 7)
+	o.Backend = cluster.BackendPebble
 	o.Sim.KeepTrace = true
 	o.Params.Records = 3000
 	o.Params.Keys = 200
 	o.Task.FetchBytesMax = 2 << 10
-	c, err := New(o)
+	c, err := cluster.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	res := c.Run(context.Background())
+	res := runJudged(c)
 	requireOK(t, o, res)
 	if index(res.Trace, "shared state deleted") < 0 {
 		t.Fatal("no shared file was ever deleted")
@@ -86,12 +86,13 @@ func TestPebbleSharedStateRetention(t *testing.T) {
 			referenced[s] = true
 		}
 	}
-	stored, err := c.World().Store().List(c.prefix + "/shared")
+	prefix := "checkpoints/" + c.Job().Name
+	stored, err := c.World().Store().List(prefix + "/shared")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range stored {
-		if !referenced[c.prefix+"/shared/"+name] {
+		if !referenced[prefix+"/shared/"+name] {
 			t.Errorf("shared file %s is referenced by no retained checkpoint", name)
 		}
 	}
@@ -115,9 +116,9 @@ func TestPebbleSharedStateRetention(t *testing.T) {
 }
 
 func TestBackendOption(t *testing.T) {
-	o := DefaultOptions("keyed-count", 1)
+	o := cluster.DefaultOptions("keyed-count", 1)
 	o.Backend = "rocksdb"
-	if _, err := New(o); err == nil || !strings.Contains(err.Error(), "backend") {
+	if _, err := cluster.New(o); err == nil || !strings.Contains(err.Error(), "backend") {
 		t.Fatalf("got %v, want an error naming backend", err)
 	}
 }

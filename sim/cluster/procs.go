@@ -271,6 +271,7 @@ func (jm *jobMaster) deploy(m engine.Message) {
 		jm.placement[i] = usable[i%len(usable)]
 	}
 	jm.p.Tracef("deploy attempt %d on %s", attempt, jm.c.placementString(jm.placement))
+	jm.c.hist.noteDeploy(attempt, deps)
 	for _, wi := range jm.hosts() {
 		var mine []engine.Deployment
 		for i, d := range deps {

@@ -1,6 +1,7 @@
-package cluster
+package cluster_test
 
 import (
+	"github.com/onceproof/onceproof/sim/cluster"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestRescale(t *testing.T) {
 	for _, tc := range []struct{ from, to int }{{2, 3}, {3, 1}} {
 		for _, job := range allJobs {
 			for seed := uint64(1); seed <= uint64(seeds(t, 20)); seed++ {
-				o := DefaultOptions(job, seed)
+				o := cluster.DefaultOptions(job, seed)
 				o.Sim.KeepTrace = true
 				o.Params.Parallelism = tc.from
 				o.Params.Records = 2000
@@ -45,7 +46,7 @@ func TestRescale(t *testing.T) {
 // parallelism's ranges on a rescale loses or doubles state.
 func TestKeyGroupMisrouteCaught(t *testing.T) {
 	for seed := uint64(1); seed <= 10; seed++ {
-		o := DefaultOptions("keyed-count", seed)
+		o := cluster.DefaultOptions("keyed-count", seed)
 		o.Params.Records = 2000
 		o.Task.FetchBytesMax = 2 << 10
 		o.RescaleAt, o.RescaleTo = 2, 3

@@ -1,6 +1,7 @@
-package cluster
+package cluster_test
 
 import (
+	"github.com/onceproof/onceproof/sim/cluster"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,8 @@ import (
 // unalignedOptions runs job with unaligned checkpoints and a slow operator,
 // so that records queue at every task and barriers have something to
 // overtake.
-func unalignedOptions(job string, seed uint64) Options {
-	o := DefaultOptions(job, seed)
+func unalignedOptions(job string, seed uint64) cluster.Options {
+	o := cluster.DefaultOptions(job, seed)
 	o.Task.Unaligned = true
 	o.Task.RecordCost = 200 * time.Microsecond
 	o.Params.Records = 1200
@@ -67,7 +68,7 @@ func TestUnalignedDropInflightCaught(t *testing.T) {
 // unaligned barrier overtakes it, so their duration stays flat.
 func TestUnalignedUnderBackpressure(t *testing.T) {
 	mean := func(unaligned bool, credits int) time.Duration {
-		o := DefaultOptions("keyed-count", 1)
+		o := cluster.DefaultOptions("keyed-count", 1)
 		o.Params.Records = 3000
 		o.Task.RecordCost = time.Millisecond
 		o.Task.ChannelCredits = credits
@@ -113,7 +114,7 @@ func TestUnalignedUnderBackpressure(t *testing.T) {
 func TestAlignmentTimeoutSwitches(t *testing.T) {
 	switched := 0
 	for seed := uint64(1); seed <= uint64(seeds(t, 40)); seed++ {
-		o := DefaultOptions("join", seed)
+		o := cluster.DefaultOptions("join", seed)
 		o.Sim.KeepTrace = true
 		o.Params.Records = 400
 		o.Task.RecordCost = 500 * time.Microsecond

@@ -1,42 +1,62 @@
-package smoke
+package smoke_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/scenarios"
 	"github.com/onceproof/onceproof/sim"
+	"github.com/onceproof/onceproof/sim/smoke"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func mustRun(t *testing.T, h *Harness) Result {
+// mustRun runs h and judges it: the output must equal the input.
+func mustRun(t *testing.T, h *smoke.Harness) smoke.Result {
 	t.Helper()
 	defer h.Close()
-	res := h.Run(context.Background())
-	if res.Err != nil {
-		t.Fatalf("seed %d: %v", res.Seed, res.Err)
+	res := h.Run()
+	vs := scenarios.JudgeSmoke(context.Background(), h, res)
+	if v := checkers.Worst(vs...); v != checkers.Ok {
+		t.Fatalf("seed %d: %s: %v", res.Seed, v, vs)
 	}
 	total := 0
-	for _, p := range res.Output {
+	for _, p := range res.Input {
 		total += len(p)
 	}
 	if total != h.Opts.Records {
-		t.Fatalf("seed %d: got %d output records, want %d", res.Seed, total, h.Opts.Records)
+		t.Fatalf("seed %d: got %d input records, want %d", res.Seed, total, h.Opts.Records)
 	}
 	return res
 }
 
-func quiet(seed uint64) Options {
-	o := DefaultOptions(seed)
+// run builds, runs and judges the smoke run of opts.
+func run(t testing.TB, opts smoke.Options) smoke.Result {
+	t.Helper()
+	h, err := smoke.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	res := h.Run()
+	if v := scenarios.JudgeSmoke(context.Background(), h, res); checkers.Worst(v...) != checkers.Ok {
+		t.Fatalf("seed %d: %s: %v", res.Seed, checkers.Worst(v...), v)
+	}
+	return res
+}
+
+func quiet(seed uint64) smoke.Options {
+	o := smoke.DefaultOptions(seed)
 	o.Kills, o.LossPercent = 0, 0
 	o.Sim.KeepTrace = true
 	return o
 }
 
 func TestCopyWithoutFaults(t *testing.T) {
-	h, err := New(quiet(1))
+	h, err := smoke.New(quiet(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +74,7 @@ func TestDeterminism(t *testing.T) {
 		seeds = 40
 	}
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
-		a := Run(context.Background(), DefaultOptions(seed))
-		b := Run(context.Background(), DefaultOptions(seed))
-		if a.Err != nil {
-			t.Fatalf("seed %d: %v", seed, a.Err)
-		}
+		a, b := run(t, smoke.DefaultOptions(seed)), run(t, smoke.DefaultOptions(seed))
 		if a.Digest != b.Digest || a.Events != b.Events {
 			t.Fatalf("seed %d: digests differ: %s (%d events) vs %s (%d events)", seed, a.Digest, a.Events, b.Digest, b.Events)
 		}
@@ -70,10 +86,7 @@ func TestDeterminism(t *testing.T) {
 func TestSeedsDiffer(t *testing.T) {
 	seen := map[string]uint64{}
 	for seed := uint64(1); seed <= 20; seed++ {
-		r := Run(context.Background(), DefaultOptions(seed))
-		if r.Err != nil {
-			t.Fatalf("seed %d: %v", seed, r.Err)
-		}
+		r := run(t, smoke.DefaultOptions(seed))
 		if prev, dup := seen[r.Digest]; dup {
 			t.Fatalf("seeds %d and %d gave the same digest %s", prev, seed, r.Digest)
 		}
@@ -85,7 +98,7 @@ func isEndTxn(c *sim.KafkaCall) bool  { return c.Key == kmsg.EndTxn }
 func isProduce(c *sim.KafkaCall) bool { return c.Key == kmsg.Produce }
 
 func TestDroppedRequest(t *testing.T) {
-	h, err := New(quiet(2))
+	h, err := smoke.New(quiet(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +117,7 @@ func TestDroppedRequest(t *testing.T) {
 // responses: the copier cannot know they were applied, retries them with the
 // same decision and sequence numbers, and the output is still exact.
 func TestDroppedResponse(t *testing.T) {
-	h, err := New(quiet(3))
+	h, err := smoke.New(quiet(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +135,11 @@ func TestDroppedResponse(t *testing.T) {
 // TestKfakeFault makes the broker refuse two produces; the copier fails,
 // restarts from its saved position, and the output is still exact.
 func TestKfakeFault(t *testing.T) {
-	h, err := New(quiet(4))
+	h, err := smoke.New(quiet(4))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fh := h.Kafka.InjectFault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: OutputTopic, Err: kerr.NotLeaderForPartition, Count: 2})
+	fh := h.Kafka.InjectFault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: smoke.OutputTopic, Err: kerr.NotLeaderForPartition, Count: 2})
 	res := mustRun(t, h)
 	if fh.Hits() != 2 {
 		t.Fatalf("got %d fault hits, want 2", fh.Hits())
@@ -142,7 +155,7 @@ func TestKfakeFault(t *testing.T) {
 func TestKillLosesUnsyncedData(t *testing.T) {
 	o := quiet(5)
 	o.Kills = 3
-	h, err := New(o)
+	h, err := smoke.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,39 +171,16 @@ func TestKillLosesUnsyncedData(t *testing.T) {
 // TestManyFaultySeeds runs more seeds with a heavier fault load.
 func TestManyFaultySeeds(t *testing.T) {
 	for seed := uint64(1000); seed < 1050; seed++ {
-		o := DefaultOptions(seed)
+		o := smoke.DefaultOptions(seed)
 		o.Kills, o.LossPercent = 8, 10
-		if r := Run(context.Background(), o); r.Err != nil {
-			t.Fatalf("seed %d: %v", seed, r.Err)
-		}
-	}
-}
-
-func TestCompareCatchesAnomalies(t *testing.T) {
-	in := [][]string{{"a", "b", "c"}}
-	for _, tc := range []struct {
-		out  [][]string
-		want string
-	}{
-		{[][]string{{"a", "b"}}, "lost-write"},
-		{[][]string{{"a", "b", "b", "c"}}, "duplicate"},
-		{[][]string{{"a", "b", "c", "d"}}, "unexpected"},
-		{[][]string{{"a", "c", "b"}}, "mismatch"},
-	} {
-		err := Compare(in, tc.out)
-		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("Compare(%v): got %v, want %s", tc.out, err, tc.want)
-		}
-	}
-	if err := Compare(in, [][]string{{"a", "b", "c"}}); err != nil {
-		t.Errorf("Compare(equal): got %v", err)
+		run(t, o)
 	}
 }
 
 func TestInvalidOptions(t *testing.T) {
-	o := DefaultOptions(1)
+	o := smoke.DefaultOptions(1)
 	o.Partitions = 0
-	if _, err := New(o); err == nil || !strings.Contains(err.Error(), "partitions") {
+	if _, err := smoke.New(o); err == nil || !strings.Contains(err.Error(), "partitions") {
 		t.Fatalf("got %v, want an error naming partitions", err)
 	}
 }
