@@ -161,7 +161,7 @@ func (r *Result) BenchLines() []string {
 		x := r.Compare
 		for _, run := range x.Runs {
 			line(fmt.Sprintf("Compare/%s/backend=%s/%s", x.Options.Job, x.Options.Backend, run.Contender), x.Options.Records,
-				perOp(run.Elapsed, x.Options.Records), fmt.Sprintf("%.0f records/s", run.RecordsPerSec))
+				perOp(run.Elapsed, x.Options.Records), fmt.Sprintf("%.0f records/s\t%d commits", run.RecordsPerSec, run.Commits))
 		}
 	case r.Sim != nil:
 		x := r.Sim

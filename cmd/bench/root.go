@@ -491,21 +491,39 @@ func compareCmd() *cobra.Command {
 		Use:   "compare JOB",
 		Short: "The engine against the Kafka ceiling and franz-go's transactional loop, interleaved, same broker and input",
 		Long: `Compare writes the input once to an in-process broker, then runs, in
-interleaved rounds (engine, ceiling, franz-go; --rounds times), each contender
-from the same input into an output topic of its own:
+interleaved rounds (a warm-up, then --rounds measured ones), each contender
+from that same input into an output topic of its own, deleted after the run:
 
-  engine    the job on the live runner, exactly-once, a checkpoint per --interval
-  ceiling   a hand-written loop of raw requests: read_committed fetches, produced
-            in transactions committed once per --interval, no engine (a copy)
-  franz-go  kgo.GroupTransactSession consume-transform-produce, committing once
-            per --interval (what a Go user would write)
+  engine      the job on the live runner, exactly-once, a checkpoint per interval
+  engine-off  the same job at-least-once with checkpoints off (one final
+              checkpoint): the engine's run without the checkpoint cost
+  ceiling     a hand-written loop of raw requests: read_committed fetches,
+              produced in transactions committed once per interval, no engine
+              (a copy)
+  franz-go    kgo.GroupTransactSession consume-transform-produce, committing
+              once per interval (what a Go user would write)
 
-Each is timed from its start until all input is committed, and counted on the
-output. It prints every run, the medians and the ratios engine/ceiling and
-engine/franz-go.`,
+Each is timed from its start until all input is committed, and its committed
+output is checked by count and digest against the oracle's (the engine's
+first round also by the exactly-once checker, up to ` + fmt.Sprint(bench.FullVerifyRecords) + ` records).
+
+Steady state: the warm-up round is not counted. Unless --interval is given,
+it sizes the interval: the fastest warm-up run divided by ` + fmt.Sprint(2*bench.MinCommits) + ` (the warm-up
+runs cold, so twice what is needed), so that every measured run spans at
+least ` + fmt.Sprint(bench.MinCommits) + ` checkpoints or commits at that one interval. A ratio with a
+contender that committed fewer than ` + fmt.Sprint(bench.MinCommits) + ` times in a measured run (a loop: any
+one of its subtasks) is refused: the output and the JSON (no_ratio) say why
+and how many --records would do, and the exit code is 4.
+
+It prints every run with its commits, the medians, the ratios engine/ceiling
+and engine/franz-go, and the checkpoint cost: per round, 1 - engine/engine-off
+records/s of the two runs back to back, and their median.`,
 		Args: jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Job = args[0]
+			if cmd.Flags().Changed("interval") && o.Interval <= 0 {
+				return usage(fmt.Errorf("--interval %v: must be positive (leave it out to size it from the warm-up round)", o.Interval))
+			}
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
@@ -516,33 +534,30 @@ engine/franz-go.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "median    engine %.0f  ceiling %.0f  franz-go %.0f records/s\n",
-				res.Median[bench.Engine], res.Median[bench.Ceiling], res.Median[bench.FranzGo])
-			if len(o.Only) == 0 {
-				fmt.Fprintf(w, "ratios    engine/ceiling %.2f  engine/franz-go %.2f\n", res.EngineVsCeiling, res.EngineVsFranzGo)
-				fmt.Fprintf(w, "per CPU-s engine %.0f  ceiling %.0f  franz-go %.0f records/CPU-s  (engine/ceiling %.2f  engine/franz-go %.2f)\n",
-					res.MedianPerCPUSec[bench.Engine], res.MedianPerCPUSec[bench.Ceiling], res.MedianPerCPUSec[bench.FranzGo],
-					res.EngineVsCeilingCPU, res.EngineVsFranzGoCPU)
-			} else {
-				fmt.Fprintf(w, "ratios    none: --only ran %s\n", strings.Join(o.Only, ", "))
-			}
+			res.Print(w)
 			fmt.Fprintf(w, "peak RSS  %.0f MiB   wall %v\n", float64(res.PeakRSSBytes)/(1<<20), time.Since(start).Round(time.Second))
 			fmt.Fprintf(w, "machine   %s, %d cores, %s, load average at start %s\n", env.CPU, env.Cores, env.GoVersion, env.LoadAvg)
-			return save(w, out, bench.NewResult(commandLine(), env, res))
+			if err := save(w, out, bench.NewResult(commandLine(), env, res)); err != nil {
+				return err
+			}
+			if len(o.Only) == 0 && len(res.NoRatio) > 0 {
+				return inconclusiveError{fmt.Errorf("no comparison: %d of the ratios refused (too few commits; see above)", len(res.NoRatio))}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "subtasks (engine) and sessions/loops (others)")
 	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
-	f.IntVar(&o.Records, "records", o.Records, "input records")
+	f.IntVar(&o.Records, "records", o.Records, "input records (written once, shared by every run)")
 	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
-	f.DurationVar(&o.Interval, "interval", o.Interval, "checkpoint interval (and the loops' commit interval)")
-	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds of engine, ceiling, franz-go")
-	f.StringSliceVar(&o.Only, "only", nil, "run only these contenders: engine, ceiling, franz-go (no ratios without the others)")
+	f.DurationVar(&o.Interval, "interval", 0, "checkpoint interval (and the loops' commit interval) (default: sized from the warm-up round so that every run spans at least "+fmt.Sprint(bench.MinCommits)+")")
+	f.IntVar(&o.Rounds, "rounds", o.Rounds, "measured rounds of every contender, after one warm-up round")
+	f.StringSliceVar(&o.Only, "only", nil, "run only these contenders: engine, engine-off, ceiling, franz-go (no ratios without the others)")
 	f.StringVar(&o.Backend, "backend", o.Backend, "the engine's keyed state backend: heap or pebble")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
-	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker")
+	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker (up to "+fmt.Sprint(bench.FullVerifyRecords)+" records)")
 	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
