@@ -159,8 +159,8 @@ type CompareResult struct {
 	Interval      time.Duration `json:"interval_ns"`
 	IntervalSized bool          `json:"interval_sized"`
 	// Warmup is the warm-up round, not counted in anything below.
-	Warmup []CompareRun `json:"warmup"`
-	Runs   []CompareRun `json:"runs"`
+	Warmup []CompareRun       `json:"warmup"`
+	Runs   []CompareRun       `json:"runs"`
 	Median map[string]float64 `json:"median_records_per_sec"`
 	// EngineVsCeiling and EngineVsFranzGo divide medians (0 when refused:
 	// see NoRatio).

@@ -36,7 +36,7 @@ func TestSizeInterval(t *testing.T) {
 // checkpoint cost must be refused, and say why.
 func TestCompareRefusesFewCommits(t *testing.T) {
 	bad := &CompareResult{Options: DefaultCompareOptions("copier"), Interval: time.Second,
-		Median: map[string]float64{Engine: 2.72e6, EngineOff: 2.8e6, Ceiling: 7.95e6, FranzGo: 1.9e6},
+		Median:          map[string]float64{Engine: 2.72e6, EngineOff: 2.8e6, Ceiling: 7.95e6, FranzGo: 1.9e6},
 		MedianPerCPUSec: map[string]float64{Engine: 1e6, Ceiling: 3e6, FranzGo: 1e6}}
 	for round := 1; round <= 3; round++ {
 		bad.Runs = append(bad.Runs,
