@@ -321,6 +321,7 @@ func runCmd() *cobra.Command {
 	var out, from string
 	var records int
 	var mutants []string
+	parallelism := []int{o.Parallelism}
 	cmd := &cobra.Command{
 		Use:   "run JOB",
 		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory; resume a killed run",
@@ -374,7 +375,17 @@ when it can be resumed (its checkpoints are not temporary) and prints how to
 resume it; otherwise it deletes them. Existing topics named with
 --input-topic/--output-topic are never deleted; the output topic must be
 empty at the first run. See docs/live.md for running against a real
-cluster (ACLs, transaction timeouts).`,
+cluster (ACLs, transaction timeouts).
+
+Scaling: --parallelism 1,2,4 runs the job once at each parallelism, one
+after another on this machine, each on a fresh in-process broker (or its
+own topics on --brokers), and prints a table: records/s, the speed-up over
+the first, the efficiency (speed-up over the parallelism's), records per
+CPU-second, peak RSS and the verdict. It measures throughput over preloaded
+--records, so --rate, --duration, --kill-at, --from-checkpoint and the
+options that name one job (--job-id, --checkpoint-dir, --input-topic,
+--output-topic) do not go with it. Give --partitions at least the largest
+parallelism for every source subtask to have something to read.`,
 		Args: jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -432,12 +443,19 @@ cluster (ACLs, transaction timeouts).`,
 				return usage(err)
 			}
 			o.Brokers, o.Kafka = k.brokers, kopts
+			o.Parallelism = parallelism[0]
+			if err := bench.ValidateScaling(o, parallelism); err != nil {
+				return usage(err)
+			}
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
 			o.Log = cmd.ErrOrStderr()
 			o.Command = commandLine()
 			env := bench.CurrentEnvironment()
+			if len(parallelism) > 1 {
+				return runScaling(cmd, o, parallelism, env, out)
+			}
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -457,7 +475,7 @@ cluster (ACLs, transaction timeouts).`,
 	f.StringVar(&o.Checkpoints, "checkpoints", o.Checkpoints, "aligned, unaligned or off (off: only a final checkpoint at the end of input; at-least-once only)")
 	f.StringVar(&o.Backend, "backend", o.Backend, "keyed state backend: heap or pebble")
 	f.StringVar(&o.Guarantee, "guarantee", o.Guarantee, "exactly-once or at-least-once")
-	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "parallelism of every vertex")
+	f.IntSliceVar(&parallelism, "parallelism", parallelism, "parallelism of every vertex; several (1,2,4) run the job at each and print a scaling table")
 	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
 	f.IntVar(&records, "records", o.Records, "input records")
 	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
@@ -482,6 +500,24 @@ cluster (ACLs, transaction timeouts).`,
 	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	k.add(cmd)
 	return cmd
+}
+
+// runScaling runs o at each parallelism and prints the table; its exit is
+// that of the worst verdict.
+func runScaling(cmd *cobra.Command, o bench.RunOptions, ps []int, env bench.Environment, out string) error {
+	res, err := bench.RunScaling(cmd.Context(), o, ps)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	res.Print(w)
+	if err := save(w, out, bench.NewResult(commandLine(), env, res)); err != nil {
+		return err
+	}
+	if !o.Verify {
+		return inconclusiveError{errors.New("inconclusive, no exactly-once verdict: --verify=false skipped the checks (the figures above stand)")}
+	}
+	return judge(res.Verdicts())
 }
 
 func compareCmd() *cobra.Command {

@@ -38,6 +38,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"run", "copier", "--records", "5", "--duration", "1s"}, "give one"},
 		{[]string{"run", "copier", "--bogus"}, "unknown flag"},
 		{[]string{"run", "copier", "--sasl-mechanism", "PLAIN"}, "apply to --brokers"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--kill-at", "1s"}, "a scaling table measures throughput, not recovery"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--rate", "1000"}, "--rate and --duration"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--job-id", "x"}, "each run is a job of its own"},
+		{[]string{"run", "copier", "--parallelism", "2,2"}, "--parallelism: 2 twice"},
+		{[]string{"run", "copier", "--parallelism", "1,0"}, "--parallelism: must be at least 1, got 0"},
+		{[]string{"run", "copier", "--parallelism", "two"}, "--parallelism"},
 		{[]string{"compare", "join"}, "two inputs"},
 		{[]string{"compare", "nope"}, `unknown job "nope"`},
 		{[]string{"compare", "copier", "--interval", "0s"}, "--interval 0s: must be positive"},
@@ -130,5 +136,23 @@ func TestVersionAndCompletion(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "bench") || len(out) < 500 {
 			t.Errorf("completion %s: exit %d, %d bytes", shell, code, len(out))
 		}
+	}
+}
+
+// TestRunScaling runs a tiny job at two parallelisms and looks for the
+// table, not at its figures.
+func TestRunScaling(t *testing.T) {
+	dir := t.TempDir()
+	out, code := execute(t, "run", "copier", "--records", "2000", "--parallelism", "1,2", "--out", dir)
+	if code != 0 {
+		t.Fatalf("run --parallelism 1,2: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"parallelism      records/s  speed-up efficiency", "          1 ", "          2 ", "parallelism=2-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "scaling-copier-*-parallelism-1-2-*.json")); len(files) != 1 {
+		t.Errorf("result files: got %v, want one scaling result", files)
 	}
 }
