@@ -160,6 +160,10 @@ func (r *Result) BenchLines() []string {
 		}
 	case r.Sim != nil:
 		x := r.Sim
+		for _, s := range x.Scale {
+			line(fmt.Sprintf("SimScale/%s/parallelism=%d", x.Scenario, s.Parallelism), s.Seeds, perOp(s.Wall, s.Seeds),
+				fmt.Sprintf("%.3f wall-s/sim-s\t%.0f events/s\t%d peak-rss-bytes\t%d alloc-bytes/seed", s.WallPerSimSec, s.EventsPerSec, s.PeakRSSBytes, s.AllocBytesPerSeed))
+		}
 		for _, s := range x.Scenarios {
 			line("Sim/"+s.Scenario, s.Seeds, perOp(s.Wall, s.Seeds), fmt.Sprintf("%.1f sim-s/wall-s\t%.0f events/s\t%.0f seeds/h/core",
 				s.SimPerWall, s.EventsPerSec, s.SeedsPerHourPerCore))

@@ -600,11 +600,27 @@ records/s of the two runs back to back, and their median.`,
 
 func simCmd() *cobra.Command {
 	o := bench.SimOptions{Seeds: 10}
-	var out string
+	var out, job string
+	var scale bool
 	cmd := &cobra.Command{
 		Use:   "sim [SCENARIO...]",
 		Short: "The simulator's speed: simulated seconds per wall second, events per second, seeds per hour per core",
+		Long: `Sim runs every scenario (or those named) --seeds times, one seed after
+another on one goroutine, and prints the simulator's speed for each.
+
+With --scale it runs one job (--job, default ` + bench.ScaleJob + `) instead, without
+faults, at parallelism ` + strings.Trim(fmt.Sprint(bench.ScaleSizes), "[]") + `, partitions and workers growing with it (3p/2
+each, records 150p, keys 6p: the simulator's defaults at parallelism 2),
+and prints for each size the wall time per simulated second, events per
+second, the peak RSS over its seeds and the bytes allocated per seed: how
+the cost grows with the work.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if scale && len(args) > 0 {
+				return usage(fmt.Errorf("--scale runs one job (--job), not scenarios: drop %s", strings.Join(args, " ")))
+			}
+			if cmd.Flags().Changed("job") && !scale {
+				return usage(errors.New("--job: applies to --scale (without it, sim runs scenarios)"))
+			}
 			for _, a := range args {
 				if _, err := scenarios.Lookup(a); err != nil {
 					return usage(err)
@@ -613,9 +629,19 @@ func simCmd() *cobra.Command {
 			if o.Seeds < 1 {
 				return usage(fmt.Errorf("--seeds: must be at least 1, got %d", o.Seeds))
 			}
+			if _, err := jobs.Lookup(job); err != nil {
+				return usage(fmt.Errorf("--job: %w", err))
+			}
 			o.Scenarios = args
 			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			env := bench.CurrentEnvironment()
+			if scale {
+				sizes, err := bench.SimScale(cmd.Context(), o, job, nil)
+				if err != nil {
+					return err
+				}
+				return save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, &bench.SimResult{Options: o, Scenario: "scale-" + job, Scale: sizes}))
+			}
 			res, err := bench.Sim(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -626,7 +652,9 @@ func simCmd() *cobra.Command {
 			return save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res))
 		},
 	}
-	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario")
+	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario (with --scale: per size)")
+	cmd.Flags().BoolVar(&scale, "scale", false, "run one job at parallelism "+strings.Trim(fmt.Sprint(bench.ScaleSizes), "[]")+" and print the cost of each size")
+	cmd.Flags().StringVar(&job, "job", bench.ScaleJob, "with --scale: the job to run")
 	cmd.Flags().StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }

@@ -51,6 +51,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"compare", "copier", "--rounds", "0"}, "--rounds: must be at least 1"},
 		{[]string{"sim", "nope"}, `unknown scenario "nope"`},
 		{[]string{"sim", "--seeds", "0"}, "--seeds"},
+		{[]string{"sim", "--scale", "smoke-copier"}, "--scale runs one job"},
+		{[]string{"sim", "--job", "copier"}, "--job: applies to --scale"},
+		{[]string{"sim", "--scale", "--job", "nope"}, `--job: unknown job "nope"`},
 		{[]string{"plot"}, "at least one result"},
 		{[]string{"plot", "/nonexistent.json"}, "nonexistent"},
 	} {
@@ -154,5 +157,17 @@ func TestRunScaling(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "scaling-copier-*-parallelism-1-2-*.json")); len(files) != 1 {
 		t.Errorf("result files: got %v, want one scaling result", files)
+	}
+}
+
+func TestSimScale(t *testing.T) {
+	out, code := execute(t, "sim", "--scale", "--seeds", "1", "--out", "")
+	if code != 0 {
+		t.Fatalf("sim --scale: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"parallelism  2 ", "parallelism  8 ", "parallelism 32 ", "wall-s/sim-s", "peak RSS", "BenchmarkSimScale/scale-keyed-count/parallelism=32"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
