@@ -141,24 +141,21 @@ const ScaleJob = "keyed-count"
 // SimSize is one size of a scale run: the cluster options it ran with and
 // what it cost.
 type SimSize struct {
-	Parallelism int           `json:"parallelism"`
-	Partitions  int32         `json:"partitions"`
-	Workers     int           `json:"workers"`
-	Records     int           `json:"records"`
-	Seeds       int           `json:"seeds"`
-	Events      int64         `json:"events"`
-	SimTime     time.Duration `json:"sim_time_ns"`
-	Wall        time.Duration `json:"wall_ns"`
+	Parallelism int   `json:"parallelism"`
+	Partitions  int32 `json:"partitions"`
+	Workers     int   `json:"workers"`
+	Records     int   `json:"records"`
+	// SimScenario holds the seeds' events, times and rates, as a
+	// scenario's (its Scenario names the job).
+	SimScenario
 	// WallPerSimSec is wall seconds per simulated second: the cost that
 	// should grow linearly with the size.
 	WallPerSimSec float64 `json:"wall_seconds_per_sim_second"`
-	EventsPerSec  float64 `json:"events_per_second"`
 	// PeakRSSBytes is the process's peak resident set over this size's
 	// seeds (reset before them, on Linux); AllocBytesPerSeed is what the
 	// heap allocated per seed.
-	PeakRSSBytes      int64          `json:"peak_rss_bytes"`
-	AllocBytesPerSeed int64          `json:"alloc_bytes_per_seed"`
-	Verdicts          map[string]int `json:"verdicts"`
+	PeakRSSBytes      int64 `json:"peak_rss_bytes"`
+	AllocBytesPerSeed int64 `json:"alloc_bytes_per_seed"`
 }
 
 // scaleOptions are sim/cluster's default options for job at seed, grown
@@ -194,7 +191,8 @@ func SimScale(ctx context.Context, o SimOptions, job string, sizes []int) ([]Sim
 		if err := co.Validate(); err != nil {
 			return nil, fmt.Errorf("parallelism %d: %w", p, err)
 		}
-		s := SimSize{Parallelism: p, Partitions: co.Params.Partitions, Workers: co.Sim.Workers, Records: co.Params.Records, Verdicts: map[string]int{}}
+		s := SimSize{Parallelism: p, Partitions: co.Params.Partitions, Workers: co.Sim.Workers, Records: co.Params.Records,
+			SimScenario: SimScenario{Scenario: job, Verdicts: map[string]int{}}}
 		var done atomic.Int64
 		m := newMeter(int64(o.Seeds), 0)
 		prog.set(func() string { return fmt.Sprintf("parallelism %d: seeds %s", p, m.render(done.Load())) })
@@ -220,11 +218,9 @@ func SimScale(ctx context.Context, o SimOptions, job string, sizes []int) ([]Sim
 		runtime.ReadMemStats(&ms1)
 		s.PeakRSSBytes = PeakRSSBytes()
 		s.AllocBytesPerSeed = int64(ms1.TotalAlloc-ms0.TotalAlloc) / int64(s.Seeds)
-		if st := s.SimTime.Seconds(); st > 0 {
-			s.WallPerSimSec = s.Wall.Seconds() / st
-		}
-		if w := s.Wall.Seconds(); w > 0 {
-			s.EventsPerSec = float64(s.Events) / w
+		s.rates()
+		if s.SimPerWall > 0 {
+			s.WallPerSimSec = 1 / s.SimPerWall
 		}
 		logf(o.Log, "parallelism %2d  %3d partitions  %3d workers  %5d records  %3d seeds  %8.3f wall-s/sim-s  %8.0f events/s  peak RSS %s  %s/seed allocated  verdicts %v",
 			p, s.Partitions, s.Workers, s.Records, s.Seeds, s.WallPerSimSec, s.EventsPerSec, bytesString(s.PeakRSSBytes), bytesString(s.AllocBytesPerSeed), s.Verdicts)
