@@ -17,11 +17,12 @@ import (
 
 // Result is one benchmark command's outcome, as written to results/bench.
 type Result struct {
-	// Kind is "run", "compare" or "sim".
+	// Kind is "run", "scaling", "compare" or "sim".
 	Kind        string         `json:"kind"`
 	Command     string         `json:"command"`
 	Environment Environment    `json:"environment"`
 	Run         *RunResult     `json:"run,omitempty"`
+	Scaling     *ScalingResult `json:"scaling,omitempty"`
 	Compare     *CompareResult `json:"compare,omitempty"`
 	Sim         *SimResult     `json:"sim,omitempty"`
 	// Nexmark, on a Nexmark run (Kind "run", with Run), holds the events
@@ -36,6 +37,8 @@ func NewResult(command string, env Environment, v any) *Result {
 	switch x := v.(type) {
 	case *RunResult:
 		r.Kind, r.Run = "run", x
+	case *ScalingResult:
+		r.Kind, r.Scaling = "scaling", x
 	case *CompareResult:
 		r.Kind, r.Compare = "compare", x
 	case *SimResult:
@@ -67,6 +70,12 @@ func (r *Result) Name() string {
 		}
 		if o.KillAt > 0 {
 			subject += "-kill"
+		}
+	case r.Scaling != nil && len(r.Scaling.Runs) > 0:
+		o := r.Scaling.Runs[0].Options
+		subject = fmt.Sprintf("%s-%s-%s-parallelism", o.Job, o.Guarantee, o.Backend)
+		for _, p := range r.Scaling.Parallelism {
+			subject += fmt.Sprintf("-%d", p)
 		}
 	case r.Compare != nil:
 		subject = r.Compare.Options.Job + "-" + r.Compare.Options.Backend
@@ -115,8 +124,8 @@ func ReadResult(path string) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, jsonfile.Describe(data, err))
 	}
-	if r.Run == nil && r.Compare == nil && r.Sim == nil {
-		return nil, fmt.Errorf("%s: not a bench result (no run, compare or sim section)", path)
+	if r.Run == nil && r.Scaling == nil && r.Compare == nil && r.Sim == nil {
+		return nil, fmt.Errorf("%s: not a bench result (no run, scaling, compare or sim section)", path)
 	}
 	return &r, nil
 }
@@ -134,43 +143,60 @@ func (r *Result) BenchLines() []string {
 	p := r.Environment.GOMAXPROCS
 	var out []string
 	line := func(name string, n int, per time.Duration, extra string) {
-		out = append(out, fmt.Sprintf("Benchmark%s-%d\t%d\t%d ns/op\t%s", benchName.ReplaceAllString(name, "_"), p, n, per.Nanoseconds(), extra))
+		out = append(out, benchLine(p, name, n, per, extra))
 	}
 	switch {
 	case r.Run != nil:
-		x := r.Run
-		o := x.Options
-		name := fmt.Sprintf("Run/%s/%s/backend=%s/checkpoints=%s/interval=%v/parallelism=%d", o.Job, o.Guarantee, o.Backend, o.Checkpoints, o.Interval, o.Parallelism)
-		if o.Rate > 0 {
-			name += fmt.Sprintf("/rate=%.0f", o.Rate)
+		out = append(out, runLine(p, r.Run))
+	case r.Scaling != nil:
+		for _, x := range r.Scaling.Runs {
+			out = append(out, runLine(p, x))
 		}
-		extra := fmt.Sprintf("%.0f records/s\t%.0f records/s/core", x.RecordsPerSec, x.RecordsPerSecPerCore)
-		if l := x.Latency; l != nil && l.Count > 0 {
-			extra += fmt.Sprintf("\t%.3f p50-ms\t%.3f p99-ms\t%.3f p99.9-ms\t%.3f max-ms", msf(l.P50), msf(l.P99), msf(l.P999), msf(l.Max))
-		}
-		if x.Recovery > 0 {
-			extra += fmt.Sprintf("\t%.3f recovery-ms", msf(x.Recovery))
-		}
-		extra += fmt.Sprintf("\t%d peak-rss-bytes", x.PeakRSSBytes)
-		n := x.Records
-		if x.Processed > 0 {
-			n = x.Processed // a resume's own work
-		}
-		line(name, n, perOp(x.Elapsed, n), extra)
 	case r.Compare != nil:
 		x := r.Compare
 		for _, run := range x.Runs {
 			line(fmt.Sprintf("Compare/%s/backend=%s/%s", x.Options.Job, x.Options.Backend, run.Contender), x.Options.Records,
-				perOp(run.Elapsed, x.Options.Records), fmt.Sprintf("%.0f records/s", run.RecordsPerSec))
+				perOp(run.Elapsed, x.Options.Records), fmt.Sprintf("%.0f records/s\t%d commits", run.RecordsPerSec, run.Commits))
 		}
 	case r.Sim != nil:
 		x := r.Sim
+		for _, s := range x.Scale {
+			line(fmt.Sprintf("SimScale/%s/parallelism=%d", x.Scenario, s.Parallelism), s.Seeds, perOp(s.Wall, s.Seeds),
+				fmt.Sprintf("%.3f wall-s/sim-s\t%.0f events/s\t%d peak-rss-bytes\t%d alloc-bytes/seed", s.WallPerSimSec, s.EventsPerSec, s.PeakRSSBytes, s.AllocBytesPerSeed))
+		}
 		for _, s := range x.Scenarios {
 			line("Sim/"+s.Scenario, s.Seeds, perOp(s.Wall, s.Seeds), fmt.Sprintf("%.1f sim-s/wall-s\t%.0f events/s\t%.0f seeds/h/core",
 				s.SimPerWall, s.EventsPerSec, s.SeedsPerHourPerCore))
 		}
 	}
 	return out
+}
+
+// benchLine renders one Go benchmark line.
+func benchLine(p int, name string, n int, per time.Duration, extra string) string {
+	return fmt.Sprintf("Benchmark%s-%d\t%d\t%d ns/op\t%s", benchName.ReplaceAllString(name, "_"), p, n, per.Nanoseconds(), extra)
+}
+
+// runLine is one run's benchmark line.
+func runLine(p int, x *RunResult) string {
+	o := x.Options
+	name := fmt.Sprintf("Run/%s/%s/backend=%s/checkpoints=%s/interval=%v/parallelism=%d", o.Job, o.Guarantee, o.Backend, o.Checkpoints, o.Interval, o.Parallelism)
+	if o.Rate > 0 {
+		name += fmt.Sprintf("/rate=%.0f", o.Rate)
+	}
+	extra := fmt.Sprintf("%.0f records/s\t%.0f records/s/core", x.RecordsPerSec, x.RecordsPerSecPerCore)
+	if l := x.Latency; l != nil && l.Count > 0 {
+		extra += fmt.Sprintf("\t%.3f p50-ms\t%.3f p99-ms\t%.3f p99.9-ms\t%.3f max-ms", msf(l.P50), msf(l.P99), msf(l.P999), msf(l.Max))
+	}
+	if x.Recovery > 0 {
+		extra += fmt.Sprintf("\t%.3f recovery-ms", msf(x.Recovery))
+	}
+	extra += fmt.Sprintf("\t%d peak-rss-bytes", x.PeakRSSBytes)
+	n := x.Records
+	if x.Processed > 0 {
+		n = x.Processed // a resume's own work
+	}
+	return benchLine(p, name, n, perOp(x.Elapsed, n), extra)
 }
 
 func perOp(d time.Duration, n int) time.Duration {

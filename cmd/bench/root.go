@@ -321,6 +321,7 @@ func runCmd() *cobra.Command {
 	var out, from string
 	var records int
 	var mutants []string
+	parallelism := []int{o.Parallelism}
 	cmd := &cobra.Command{
 		Use:   "run JOB",
 		Short: "Run a job live once: throughput, latency, checkpoints, recovery after --kill-at, peak memory; resume a killed run",
@@ -374,7 +375,17 @@ when it can be resumed (its checkpoints are not temporary) and prints how to
 resume it; otherwise it deletes them. Existing topics named with
 --input-topic/--output-topic are never deleted; the output topic must be
 empty at the first run. See docs/live.md for running against a real
-cluster (ACLs, transaction timeouts).`,
+cluster (ACLs, transaction timeouts).
+
+Scaling: --parallelism 1,2,4 runs the job once at each parallelism, one
+after another on this machine, each on a fresh in-process broker (or its
+own topics on --brokers), and prints a table: records/s, the speed-up over
+the first, the efficiency (speed-up over the parallelism's), records per
+CPU-second, peak RSS and the verdict. It measures throughput over preloaded
+--records, so --rate, --duration, --kill-at, --from-checkpoint and the
+options that name one job (--job-id, --checkpoint-dir, --input-topic,
+--output-topic) do not go with it. Give --partitions at least the largest
+parallelism for every source subtask to have something to read.`,
 		Args: jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -432,12 +443,19 @@ cluster (ACLs, transaction timeouts).`,
 				return usage(err)
 			}
 			o.Brokers, o.Kafka = k.brokers, kopts
+			o.Parallelism = parallelism[0]
+			if err := bench.ValidateScaling(o, parallelism); err != nil {
+				return usage(err)
+			}
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
 			o.Log = cmd.ErrOrStderr()
 			o.Command = commandLine()
 			env := bench.CurrentEnvironment()
+			if len(parallelism) > 1 {
+				return runScaling(cmd, o, parallelism, env, out)
+			}
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -457,7 +475,7 @@ cluster (ACLs, transaction timeouts).`,
 	f.StringVar(&o.Checkpoints, "checkpoints", o.Checkpoints, "aligned, unaligned or off (off: only a final checkpoint at the end of input; at-least-once only)")
 	f.StringVar(&o.Backend, "backend", o.Backend, "keyed state backend: heap or pebble")
 	f.StringVar(&o.Guarantee, "guarantee", o.Guarantee, "exactly-once or at-least-once")
-	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "parallelism of every vertex")
+	f.IntSliceVar(&parallelism, "parallelism", parallelism, "parallelism of every vertex; several (1,2,4) run the job at each and print a scaling table")
 	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
 	f.IntVar(&records, "records", o.Records, "input records")
 	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
@@ -484,6 +502,24 @@ cluster (ACLs, transaction timeouts).`,
 	return cmd
 }
 
+// runScaling runs o at each parallelism and prints the table; its exit is
+// that of the worst verdict.
+func runScaling(cmd *cobra.Command, o bench.RunOptions, ps []int, env bench.Environment, out string) error {
+	res, err := bench.RunScaling(cmd.Context(), o, ps)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	res.Print(w)
+	if err := save(w, out, bench.NewResult(commandLine(), env, res)); err != nil {
+		return err
+	}
+	if !o.Verify {
+		return inconclusiveError{errors.New("inconclusive, no exactly-once verdict: --verify=false skipped the checks (the figures above stand)")}
+	}
+	return judge(res.Verdicts())
+}
+
 func compareCmd() *cobra.Command {
 	o := bench.DefaultCompareOptions("")
 	var out string
@@ -491,21 +527,39 @@ func compareCmd() *cobra.Command {
 		Use:   "compare JOB",
 		Short: "The engine against the Kafka ceiling and franz-go's transactional loop, interleaved, same broker and input",
 		Long: `Compare writes the input once to an in-process broker, then runs, in
-interleaved rounds (engine, ceiling, franz-go; --rounds times), each contender
-from the same input into an output topic of its own:
+interleaved rounds (a warm-up, then --rounds measured ones), each contender
+from that same input into an output topic of its own, deleted after the run:
 
-  engine    the job on the live runner, exactly-once, a checkpoint per --interval
-  ceiling   a hand-written loop of raw requests: read_committed fetches, produced
-            in transactions committed once per --interval, no engine (a copy)
-  franz-go  kgo.GroupTransactSession consume-transform-produce, committing once
-            per --interval (what a Go user would write)
+  engine      the job on the live runner, exactly-once, a checkpoint per interval
+  engine-off  the same job at-least-once with checkpoints off (one final
+              checkpoint): the engine's run without the checkpoint cost
+  ceiling     a hand-written loop of raw requests: read_committed fetches,
+              produced in transactions committed once per interval, no engine
+              (a copy)
+  franz-go    kgo.GroupTransactSession consume-transform-produce, committing
+              once per interval (what a Go user would write)
 
-Each is timed from its start until all input is committed, and counted on the
-output. It prints every run, the medians and the ratios engine/ceiling and
-engine/franz-go.`,
+Each is timed from its start until all input is committed, and its committed
+output is checked by count and digest against the oracle's (the engine's
+first round also by the exactly-once checker, up to ` + fmt.Sprint(bench.FullVerifyRecords) + ` records).
+
+Steady state: the warm-up round is not counted. Unless --interval is given,
+it sizes the interval: the fastest warm-up run divided by ` + fmt.Sprint(2*bench.MinCommits) + ` (the warm-up
+runs cold, so twice what is needed), so that every measured run spans at
+least ` + fmt.Sprint(bench.MinCommits) + ` checkpoints or commits at that one interval. A ratio with a
+contender that committed fewer than ` + fmt.Sprint(bench.MinCommits) + ` times in a measured run (a loop: any
+one of its subtasks) is refused: the output and the JSON (no_ratio) say why
+and how many --records would do, and the exit code is 4.
+
+It prints every run with its commits, the medians, the ratios engine/ceiling
+and engine/franz-go, and the checkpoint cost: per round, 1 - engine/engine-off
+records/s of the two runs back to back, and their median.`,
 		Args: jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Job = args[0]
+			if cmd.Flags().Changed("interval") && o.Interval <= 0 {
+				return usage(fmt.Errorf("--interval %v: must be positive (leave it out to size it from the warm-up round)", o.Interval))
+			}
 			if err := o.Validate(); err != nil {
 				return usage(err)
 			}
@@ -516,44 +570,57 @@ engine/franz-go.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "median    engine %.0f  ceiling %.0f  franz-go %.0f records/s\n",
-				res.Median[bench.Engine], res.Median[bench.Ceiling], res.Median[bench.FranzGo])
-			if len(o.Only) == 0 {
-				fmt.Fprintf(w, "ratios    engine/ceiling %.2f  engine/franz-go %.2f\n", res.EngineVsCeiling, res.EngineVsFranzGo)
-				fmt.Fprintf(w, "per CPU-s engine %.0f  ceiling %.0f  franz-go %.0f records/CPU-s  (engine/ceiling %.2f  engine/franz-go %.2f)\n",
-					res.MedianPerCPUSec[bench.Engine], res.MedianPerCPUSec[bench.Ceiling], res.MedianPerCPUSec[bench.FranzGo],
-					res.EngineVsCeilingCPU, res.EngineVsFranzGoCPU)
-			} else {
-				fmt.Fprintf(w, "ratios    none: --only ran %s\n", strings.Join(o.Only, ", "))
-			}
+			res.Print(w)
 			fmt.Fprintf(w, "peak RSS  %.0f MiB   wall %v\n", float64(res.PeakRSSBytes)/(1<<20), time.Since(start).Round(time.Second))
 			fmt.Fprintf(w, "machine   %s, %d cores, %s, load average at start %s\n", env.CPU, env.Cores, env.GoVersion, env.LoadAvg)
-			return save(w, out, bench.NewResult(commandLine(), env, res))
+			if err := save(w, out, bench.NewResult(commandLine(), env, res)); err != nil {
+				return err
+			}
+			if len(o.Only) == 0 && len(res.NoRatio) > 0 {
+				return inconclusiveError{fmt.Errorf("no comparison: %d of the ratios refused (too few commits; see above)", len(res.NoRatio))}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "subtasks (engine) and sessions/loops (others)")
 	f.Int32Var(&o.Partitions, "partitions", o.Partitions, "partitions of every topic")
-	f.IntVar(&o.Records, "records", o.Records, "input records")
+	f.IntVar(&o.Records, "records", o.Records, "input records (written once, shared by every run)")
 	f.IntVar(&o.Keys, "keys", o.Keys, "distinct keys")
-	f.DurationVar(&o.Interval, "interval", o.Interval, "checkpoint interval (and the loops' commit interval)")
-	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds of engine, ceiling, franz-go")
-	f.StringSliceVar(&o.Only, "only", nil, "run only these contenders: engine, ceiling, franz-go (no ratios without the others)")
+	f.DurationVar(&o.Interval, "interval", 0, "checkpoint interval (and the loops' commit interval) (default: sized from the warm-up round so that every run spans at least "+fmt.Sprint(bench.MinCommits)+")")
+	f.IntVar(&o.Rounds, "rounds", o.Rounds, "measured rounds of every contender, after one warm-up round")
+	f.StringSliceVar(&o.Only, "only", nil, "run only these contenders: engine, engine-off, ceiling, franz-go (no ratios without the others)")
 	f.StringVar(&o.Backend, "backend", o.Backend, "the engine's keyed state backend: heap or pebble")
 	f.BoolVar(&o.TCP, "tcp", false, "run the in-process kfake broker over TCP on 127.0.0.1 (default: an in-memory VirtualNetwork)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated input")
-	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker")
+	f.BoolVar(&o.Verify, "verify", o.Verify, "check the engine's first-round output with the exactly-once checker (up to "+fmt.Sprint(bench.FullVerifyRecords)+" records)")
 	f.StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }
 
 func simCmd() *cobra.Command {
 	o := bench.SimOptions{Seeds: 10}
-	var out string
+	var out, job string
+	var scale bool
 	cmd := &cobra.Command{
 		Use:   "sim [SCENARIO...]",
 		Short: "The simulator's speed: simulated seconds per wall second, events per second, seeds per hour per core",
+		Long: `Sim runs every scenario (or those named) --seeds times, one seed after
+another on one goroutine, and prints the simulator's speed for each.
+
+With --scale it runs one job (--job, default ` + bench.ScaleJob + `) instead, without
+faults, at parallelism ` + strings.Trim(fmt.Sprint(bench.ScaleSizes), "[]") + `, partitions and workers growing with it (3p/2
+each, records 150p, keys 6p: the simulator's defaults at parallelism 2),
+and prints for each size the wall time per simulated second, events per
+second, the peak RSS over its seeds and the bytes allocated per seed: how
+the cost grows with the work.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if scale && len(args) > 0 {
+				return usage(fmt.Errorf("--scale runs one job (--job), not scenarios: drop %s", strings.Join(args, " ")))
+			}
+			if cmd.Flags().Changed("job") && !scale {
+				return usage(errors.New("--job: applies to --scale (without it, sim runs scenarios)"))
+			}
 			for _, a := range args {
 				if _, err := scenarios.Lookup(a); err != nil {
 					return usage(err)
@@ -562,9 +629,19 @@ func simCmd() *cobra.Command {
 			if o.Seeds < 1 {
 				return usage(fmt.Errorf("--seeds: must be at least 1, got %d", o.Seeds))
 			}
+			if _, err := jobs.Lookup(job); err != nil {
+				return usage(fmt.Errorf("--job: %w", err))
+			}
 			o.Scenarios = args
 			o.Log, o.Progress = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			env := bench.CurrentEnvironment()
+			if scale {
+				sizes, err := bench.SimScale(cmd.Context(), o, job, nil)
+				if err != nil {
+					return err
+				}
+				return save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, &bench.SimResult{Options: o, Scenario: "scale-" + job, Scale: sizes}))
+			}
 			res, err := bench.Sim(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -575,7 +652,9 @@ func simCmd() *cobra.Command {
 			return save(cmd.OutOrStdout(), out, bench.NewResult(commandLine(), env, res))
 		},
 	}
-	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario")
+	cmd.Flags().IntVar(&o.Seeds, "seeds", o.Seeds, "seeds per scenario (with --scale: per size)")
+	cmd.Flags().BoolVar(&scale, "scale", false, "run one job at parallelism "+strings.Trim(fmt.Sprint(bench.ScaleSizes), "[]")+" and print the cost of each size")
+	cmd.Flags().StringVar(&job, "job", bench.ScaleJob, "with --scale: the job to run")
 	cmd.Flags().StringVar(&out, "out", "", "directory for the result JSON and benchmark lines, such as results/bench (default: none written)")
 	return cmd
 }

@@ -38,10 +38,22 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"run", "copier", "--records", "5", "--duration", "1s"}, "give one"},
 		{[]string{"run", "copier", "--bogus"}, "unknown flag"},
 		{[]string{"run", "copier", "--sasl-mechanism", "PLAIN"}, "apply to --brokers"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--kill-at", "1s"}, "a scaling table measures throughput, not recovery"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--rate", "1000"}, "--rate and --duration"},
+		{[]string{"run", "copier", "--parallelism", "1,2", "--job-id", "x"}, "each run is a job of its own"},
+		{[]string{"run", "copier", "--parallelism", "2,2"}, "--parallelism: 2 twice"},
+		{[]string{"run", "copier", "--parallelism", "1,0"}, "--parallelism: must be at least 1, got 0"},
+		{[]string{"run", "copier", "--parallelism", "two"}, "--parallelism"},
 		{[]string{"compare", "join"}, "two inputs"},
 		{[]string{"compare", "nope"}, `unknown job "nope"`},
+		{[]string{"compare", "copier", "--interval", "0s"}, "--interval 0s: must be positive"},
+		{[]string{"compare", "copier", "--only", "flink"}, `--only: "flink" is not one of engine, engine-off, ceiling, franz-go`},
+		{[]string{"compare", "copier", "--rounds", "0"}, "--rounds: must be at least 1"},
 		{[]string{"sim", "nope"}, `unknown scenario "nope"`},
 		{[]string{"sim", "--seeds", "0"}, "--seeds"},
+		{[]string{"sim", "--scale", "smoke-copier"}, "--scale runs one job"},
+		{[]string{"sim", "--job", "copier"}, "--job: applies to --scale"},
+		{[]string{"sim", "--scale", "--job", "nope"}, `--job: unknown job "nope"`},
 		{[]string{"plot"}, "at least one result"},
 		{[]string{"plot", "/nonexistent.json"}, "nonexistent"},
 	} {
@@ -89,15 +101,22 @@ func TestRunKillPlot(t *testing.T) {
 	}
 }
 
+// TestCompareSmall runs a comparison too small for a steady state: every
+// contender runs after a warm-up, and the ratios are either computed or
+// refused with the reason (exit 4); which is the machine's to say.
 func TestCompareSmall(t *testing.T) {
-	out, code := execute(t, "compare", "keyed-count", "--records", "20000", "--rounds", "1", "--interval", "100ms", "--out", "")
-	if code != 0 {
+	out, code := execute(t, "compare", "keyed-count", "--records", "20000", "--rounds", "1", "--out", "")
+	if code != 0 && code != 4 {
 		t.Fatalf("compare: exit %d\n%s", code, out)
 	}
-	for _, want := range []string{"round 1  engine", "round 1  ceiling", "round 1  franz-go", "engine/ceiling", "engine/franz-go"} {
+	for _, want := range []string{"warm-up  engine", "round 1  engine ", "round 1  engine-off", "round 1  ceiling", "round 1  franz-go",
+		"interval ", "sized from the warm-up", "commits   engine", "engine/ceiling", "engine/franz-go"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("compare output lacks %q:\n%s", want, out)
 		}
+	}
+	if refused := strings.Contains(out, "refused"); refused != (code == 4) {
+		t.Errorf("exit %d, and a refusal printed: %v; want exit 4 exactly when refused:\n%s", code, refused, out)
 	}
 }
 
@@ -119,6 +138,36 @@ func TestVersionAndCompletion(t *testing.T) {
 		out, code := execute(t, "completion", shell)
 		if code != 0 || !strings.Contains(out, "bench") || len(out) < 500 {
 			t.Errorf("completion %s: exit %d, %d bytes", shell, code, len(out))
+		}
+	}
+}
+
+// TestRunScaling runs a tiny job at two parallelisms and looks for the
+// table, not at its figures.
+func TestRunScaling(t *testing.T) {
+	dir := t.TempDir()
+	out, code := execute(t, "run", "copier", "--records", "2000", "--parallelism", "1,2", "--out", dir)
+	if code != 0 {
+		t.Fatalf("run --parallelism 1,2: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"parallelism      records/s  speed-up efficiency", "          1 ", "          2 ", "parallelism=2-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "scaling-copier-*-parallelism-1-2-*.json")); len(files) != 1 {
+		t.Errorf("result files: got %v, want one scaling result", files)
+	}
+}
+
+func TestSimScale(t *testing.T) {
+	out, code := execute(t, "sim", "--scale", "--seeds", "1", "--out", "")
+	if code != 0 {
+		t.Fatalf("sim --scale: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"parallelism  2 ", "parallelism  8 ", "parallelism 32 ", "wall-s/sim-s", "peak RSS", "BenchmarkSimScale/scale-keyed-count/parallelism=32"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
