@@ -204,7 +204,7 @@ func SimScale(ctx context.Context, o SimOptions, job string, sizes []int) ([]Sim
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			r, err := cluster.Run(ctx, scaleOptions(job, uint64(seed), p))
+			r, j, err := scenarios.RunCluster(ctx, scaleOptions(job, uint64(seed), p))
 			if err != nil {
 				return nil, fmt.Errorf("parallelism %d, seed %d: %w", p, seed, err)
 			}
@@ -212,7 +212,7 @@ func SimScale(ctx context.Context, o SimOptions, job string, sizes []int) ([]Sim
 			s.Seeds++
 			s.Events += int64(r.Events)
 			s.SimTime += r.SimTime
-			s.Verdicts[r.Verdict().String()]++
+			s.Verdicts[j.Verdict().String()]++
 		}
 		s.Wall = time.Since(t0)
 		runtime.ReadMemStats(&ms1)
