@@ -639,6 +639,12 @@ func (t *Task) trigger(n, triggeredAt int64) {
 	if t.failed || !t.running || t.src == nil {
 		return
 	}
+	if n <= t.lastBarrier {
+		// A repeated or late trigger: checkpoint n was taken (or a later
+		// one was). Taking it again would overwrite its snapshot with
+		// positions past the barrier already sent.
+		return
+	}
 	t.src.trigger(n, triggeredAt)
 }
 

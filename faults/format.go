@@ -101,10 +101,36 @@ func (a Action) String() string {
 		s = "corrupt checkpoint object " + a.Object
 	case DeleteCheckpointFile:
 		s = "delete checkpoint object " + a.Object
+	case DropMessage:
+		s = "drop " + a.messages()
+	case DelayMessage:
+		s = "delay " + a.messages() + " by " + a.Extra.String()
+	case DuplicateMessage:
+		s = "duplicate " + a.messages()
 	default:
 		return fmt.Sprintf("unknown action %q", a.Kind)
 	}
 	return s
+}
+
+// messages describes the control messages a message fault chooses:
+// "notify-complete message of checkpoint 3 from coordinator to sink/0".
+func (a Action) messages() string {
+	s := "any control message"
+	if a.Message != "" {
+		s = a.Message + " message"
+	}
+	if a.Checkpoint != 0 {
+		s += fmt.Sprintf(" of checkpoint %d", a.Checkpoint)
+	}
+	if a.From != "" {
+		s += " from " + a.From
+	}
+	if a.To != "" {
+		s += " to " + a.To
+	}
+	n := max(a.Count, 1)
+	return s + times(n)
 }
 
 func restart(d time.Duration) string {

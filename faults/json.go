@@ -125,6 +125,11 @@ type actionJSON struct {
 	TxnID    string       `json:"txn_id,omitempty"`
 	Object   string       `json:"object,omitempty"`
 	Percent  int          `json:"percent,omitempty"`
+	Message  string       `json:"message,omitempty"`
+	From     string       `json:"from,omitempty"`
+	To       string       `json:"to,omitempty"`
+	// Checkpoint of a message fault.
+	Checkpoint int64 `json:"checkpoint,omitempty"`
 }
 
 // MarshalJSON writes the faults, and [] rather than null for none.
@@ -175,6 +180,7 @@ func (a Action) MarshalJSON() ([]byte, error) {
 		Duration: durationText(durationString(a.Duration)), Extra: durationText(durationString(a.Extra)),
 		Request: a.Request, Error: a.Error, Count: a.Count,
 		TxnID: a.TxnID, Object: a.Object, Percent: a.Percent,
+		Message: a.Message, From: a.From, To: a.To, Checkpoint: a.Checkpoint,
 	})
 }
 
@@ -316,6 +322,7 @@ func decodeAction(data []byte, at string) (Action, []problem) {
 		Kind: j.Kind, Worker: j.Worker, Peer: j.Peer,
 		Request: j.Request, Error: j.Error, Count: j.Count,
 		TxnID: j.TxnID, Object: j.Object, Percent: j.Percent,
+		Message: j.Message, From: j.From, To: j.To, Checkpoint: j.Checkpoint,
 	}
 	var prs []problem
 	for _, d := range []struct {

@@ -143,6 +143,16 @@ const (
 	// of a retained completed checkpoint that goes is lost state, and the
 	// run must fail saying so.
 	DeleteCheckpointFile ActionKind = "delete-checkpoint-file"
+	// DropMessage loses the next Count control messages of the engine
+	// (0: one) that match Message (a type such as "notify-complete"), From,
+	// To ("coordinator", "executor" or a task such as "sink/0") and
+	// Checkpoint; an empty or zero field matches any.
+	DropMessage ActionKind = "drop-message"
+	// DelayMessage holds such messages for Extra before they are sent, so
+	// that later ones overtake them.
+	DelayMessage ActionKind = "delay-message"
+	// DuplicateMessage delivers such messages twice.
+	DuplicateMessage ActionKind = "duplicate-message"
 )
 
 // Coordinator is the name of the checkpoint coordinator's process, allowed
@@ -187,6 +197,13 @@ type Action struct {
 	Object string
 	// Percent is a probability in percent.
 	Percent int
+	// Message, From, To and Checkpoint choose the control messages a
+	// message fault hits: a message type, its sender and receiver, the
+	// checkpoint it is about.
+	Message  string
+	From, To string
+	// Checkpoint is a checkpoint number, from 1.
+	Checkpoint int64
 }
 
 // need says whether a kind uses a field.
@@ -202,6 +219,8 @@ const (
 // String and the swarm use.
 type kindSpec struct {
 	worker, peer, duration, extra, request, errorName, count, txnID, object, percent need
+	// message covers the four fields that choose a control message.
+	message need
 	// coordinator allows Coordinator as Worker and Peer.
 	coordinator bool
 }
@@ -230,6 +249,9 @@ var specs = []struct {
 	{StorageSlow, kindSpec{extra: required, duration: optional}},
 	{CorruptCheckpoint, kindSpec{object: required}},
 	{DeleteCheckpointFile, kindSpec{object: required}},
+	{DropMessage, kindSpec{message: optional, count: optional}},
+	{DelayMessage, kindSpec{message: optional, count: optional, extra: required}},
+	{DuplicateMessage, kindSpec{message: optional, count: optional}},
 }
 
 func specOf(k ActionKind) (kindSpec, bool) {
@@ -267,6 +289,9 @@ func LinkKinds() []ActionKind { return []ActionKind{Partition, PartitionOneWay, 
 func KafkaKinds() []ActionKind {
 	return []ActionKind{KafkaError, DropRequest, DropResponse, RestartBroker, ExpireTxn}
 }
+
+// MessageKinds returns the kinds that act on the engine's control messages.
+func MessageKinds() []ActionKind { return []ActionKind{DropMessage, DelayMessage, DuplicateMessage} }
 
 // StorageKinds returns the kinds that act on local disks and checkpoint
 // storage.
@@ -525,7 +550,49 @@ func (a Action) problems(workers int) []problem {
 	if use("percent", s.percent, a.Percent != 0) && (a.Percent < 0 || a.Percent > 100) {
 		out = append(out, problemf("action.percent", "%d is not a percentage (want 0..100)", a.Percent))
 	}
+	if use("message", s.message, a.Message != "") {
+		if t, err := protocol.ParseMsgType(a.Message); err != nil || !t.Control() {
+			out = append(out, problemf("action.message", "%q is not a control message (want one of %s)", a.Message, controlList()))
+		}
+	}
+	for _, e := range []struct{ field, name string }{{"from", a.From}, {"to", a.To}} {
+		if use(e.field, s.message, e.name != "") {
+			if pr, ok := endpointProblem(e.field, e.name); !ok {
+				out = append(out, pr)
+			}
+		}
+	}
+	if use("checkpoint", s.message, a.Checkpoint != 0) && a.Checkpoint < 0 {
+		out = append(out, problemf("action.checkpoint", "%d is not a checkpoint number (want >= 1)", a.Checkpoint))
+	}
 	return out
+}
+
+// ControlMessages lists the control message types a message fault can
+// name.
+func ControlMessages() []string {
+	var names []string
+	for _, t := range protocol.MsgTypes() {
+		if t.Control() {
+			names = append(names, t.String())
+		}
+	}
+	return names
+}
+
+func controlList() string { return strings.Join(ControlMessages(), ", ") }
+
+// endpointProblem checks a message endpoint: the coordinator, the executor,
+// or a task "operator/subtask".
+func endpointProblem(field, name string) (problem, bool) {
+	if name == Coordinator || name == "executor" {
+		return problem{}, true
+	}
+	op, sub, ok := strings.Cut(name, "/")
+	if n, err := strconv.Atoi(sub); !ok || op == "" || err != nil || n < 0 || strconv.Itoa(n) != sub {
+		return problemf("action."+field, "%q is not coordinator, executor or a task like \"sink/0\"", name), false
+	}
+	return problem{}, true
 }
 
 // objectProblem checks a storage object: a selector, or a relative path

@@ -26,6 +26,8 @@ func TestMessageRules(t *testing.T) {
 		{"duplicate ack", cluster.MessageRule{Type: protocol.MsgAck, From: "sink/0", Checkpoint: 2, Action: cluster.MessageDuplicate}},
 		{"drop ack", cluster.MessageRule{Type: protocol.MsgAck, From: "count/1", Checkpoint: 2, Action: cluster.MessageDrop}},
 		{"drop trigger", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 3, Action: cluster.MessageDrop}},
+		{"duplicate trigger", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/1", Checkpoint: 2, Action: cluster.MessageDuplicate}},
+		{"delay trigger past the next checkpoint", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 2, Action: cluster.MessageDelay, Delay: 3 * interval}},
 		{"duplicate deploy", cluster.MessageRule{Type: protocol.MsgDeploy, Action: cluster.MessageDuplicate, Times: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
