@@ -28,6 +28,8 @@ func TestMessageRules(t *testing.T) {
 		{"drop trigger", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 3, Action: cluster.MessageDrop}},
 		{"duplicate trigger", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/1", Checkpoint: 2, Action: cluster.MessageDuplicate}},
 		{"delay trigger past the next checkpoint", cluster.MessageRule{Type: protocol.MsgTrigger, To: "src/0", Checkpoint: 2, Action: cluster.MessageDelay, Delay: 3 * interval}},
+		{"drop deploy", cluster.MessageRule{Type: protocol.MsgDeploy, Action: cluster.MessageDrop, Times: 1}},
+		{"drop running", cluster.MessageRule{Type: protocol.MsgRunning, From: "sink/1", Action: cluster.MessageDrop, Times: 1}},
 		{"duplicate deploy", cluster.MessageRule{Type: protocol.MsgDeploy, Action: cluster.MessageDuplicate, Times: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,8 +50,12 @@ type jobMaster struct {
 	// placement of the current attempt: worker index per task.
 	placement []int
 	attempt   int
-	// lastPong is when each worker last answered a heartbeat (-1: never).
+	// lastPong is when each worker last answered a heartbeat (-1: never),
+	// and reported the attempt it last said it was deployed for.
 	lastPong []sim.Time
+	reported []int
+	// deployedAt is when the current attempt's deploys were sent.
+	deployedAt sim.Time
 	// waits counts heartbeats a deploy has waited for missing workers.
 	waits int
 	// told and toldFailed: what the workers said of the current attempt
@@ -72,7 +76,7 @@ func (jm *jobMaster) alive(wi int) bool {
 }
 
 func (c *Cluster) newJobMaster(p *sim.Proc) sim.Program {
-	jm := &jobMaster{c: c, p: p, lastPong: make([]sim.Time, len(c.workers))}
+	jm := &jobMaster{c: c, p: p, lastPong: make([]sim.Time, len(c.workers)), reported: make([]int, len(c.workers))}
 	for i := range jm.lastPong {
 		jm.lastPong[i] = -1
 	}
@@ -155,6 +159,14 @@ func (jm *jobMaster) checkWorkers() {
 			jm.coord.WorkerLost(jm.c.workers[wi].Name())
 			return
 		}
+		// A worker that still reports an older attempt a heartbeat
+		// timeout after the deploy never got it (a lost message): as a
+		// Flink task submission that times out, that fails the attempt.
+		if jm.reported[wi] < jm.attempt && jm.p.World().Now()-jm.deployedAt > sim.Time(jm.c.opts.HeartbeatTimeout) {
+			jm.p.Tracef("w%d still reports attempt %d: its deploy of attempt %d was lost", wi, jm.reported[wi], jm.attempt)
+			jm.coord.WorkerLost(jm.c.workers[wi].Name())
+			return
+		}
 	}
 }
 
@@ -177,6 +189,7 @@ func (jm *jobMaster) Receive(from sim.ProcID, msg any) {
 	switch m := msg.(type) {
 	case pongMsg:
 		jm.lastPong[m.Worker] = jm.p.World().Now()
+		jm.reported[m.Worker] = m.Attempt
 		// Both are no-ops for what the coordinator already knows.
 		if m.Attempt == co.Attempt() && m.Attempt == jm.attempt {
 			for _, id := range m.Running {
@@ -271,6 +284,7 @@ func (jm *jobMaster) deploy(m engine.Message) {
 		jm.placement[i] = usable[i%len(usable)]
 	}
 	jm.p.Tracef("deploy attempt %d on %s", attempt, jm.c.placementString(jm.placement))
+	jm.deployedAt = jm.p.World().Now()
 	jm.c.hist.noteDeploy(attempt, deps)
 	for _, wi := range jm.hosts() {
 		var mine []engine.Deployment
