@@ -102,11 +102,11 @@ func (a Action) String() string {
 	case DeleteCheckpointFile:
 		s = "delete checkpoint object " + a.Object
 	case DropMessage:
-		s = "drop " + a.messages()
+		s = "drop " + a.messages() + times(max(a.Count, 1))
 	case DelayMessage:
-		s = "delay " + a.messages() + " by " + a.Extra.String()
+		s = "delay " + a.messages() + " by " + a.Extra.String() + times(max(a.Count, 1))
 	case DuplicateMessage:
-		s = "duplicate " + a.messages()
+		s = "duplicate " + a.messages() + times(max(a.Count, 1))
 	default:
 		return fmt.Sprintf("unknown action %q", a.Kind)
 	}
@@ -129,8 +129,7 @@ func (a Action) messages() string {
 	if a.To != "" {
 		s += " to " + a.To
 	}
-	n := max(a.Count, 1)
-	return s + times(n)
+	return s
 }
 
 func restart(d time.Duration) string {

@@ -173,7 +173,8 @@ const LatestShared = "latest-shared"
 // Action is what a fault does. Kind decides which other fields are used (see
 // the ActionKind constants); the rest stay zero. In JSON the fields are
 // kind, worker, peer, duration, extra, request, error, count, txn_id,
-// object and percent, durations as strings, zero fields omitted.
+// object, percent, message, from, to and checkpoint, durations as strings,
+// zero fields omitted.
 type Action struct {
 	Kind ActionKind
 	// Worker is "w0".."wN", or Coordinator where the kind allows it.
@@ -270,7 +271,7 @@ func (k ActionKind) Valid() bool {
 }
 
 // AllKinds returns every action kind: processes, links, Kafka, disks and
-// storage, in that order.
+// storage, control messages, in that order.
 func AllKinds() []ActionKind {
 	out := make([]ActionKind, len(specs))
 	for i, s := range specs {

@@ -35,6 +35,9 @@ func examplePlan() Plan {
 		{Trigger: At(1500 * ms), Action: Action{Kind: StorageSlow, Extra: 100 * ms, Duration: time.Second}},
 		{Trigger: AtPhase(3, protocol.CompleteDelivered, "sink/0"), Action: Action{Kind: CorruptCheckpoint, Object: LatestCheckpoint}},
 		{Name: "lose an SST", Trigger: AtPhase(4, protocol.MetadataWritten, ""), Action: Action{Kind: DeleteCheckpointFile, Object: LatestShared}},
+		{Name: "lost notification", Trigger: At(0), Action: Action{Kind: DropMessage, Message: "notify-complete", To: "sink/0", Checkpoint: 2}},
+		{Trigger: AtPhase(2, protocol.Triggered, ""), Action: Action{Kind: DelayMessage, Message: "ack", From: "sink/1", Extra: 300 * ms, Count: 2}},
+		{Trigger: At(0), Action: Action{Kind: DuplicateMessage, Message: "trigger", Checkpoint: 3}},
 	}}
 }
 
@@ -55,7 +58,7 @@ func TestExamplePlanCoversEveryKind(t *testing.T) {
 
 func TestKindGroupsPartitionAllKinds(t *testing.T) {
 	var groups []ActionKind
-	for _, g := range [][]ActionKind{ProcessKinds(), LinkKinds(), KafkaKinds(), StorageKinds()} {
+	for _, g := range [][]ActionKind{ProcessKinds(), LinkKinds(), KafkaKinds(), StorageKinds(), MessageKinds()} {
 		groups = append(groups, g...)
 	}
 	if got, want := groups, AllKinds(); !reflect.DeepEqual(got, want) {

@@ -284,6 +284,17 @@ func drawAction(r *rand.Rand, k ActionKind, workers int) Action {
 		a.Extra, a.Duration = msIn(r, 10, 500), span(r, 100, 2000)
 	case CorruptCheckpoint, DeleteCheckpointFile:
 		a.Object = LatestCheckpoint
+	case DropMessage, DelayMessage, DuplicateMessage:
+		// A type, and half the time a checkpoint: the endpoints are the
+		// job's, which a swarm does not know.
+		msgs := ControlMessages()
+		a.Message, a.Count = msgs[r.IntN(len(msgs))], count()
+		if r.IntN(2) == 0 {
+			a.Checkpoint = 1 + r.Int64N(5)
+		}
+		if k == DelayMessage {
+			a.Extra = msIn(r, 1, 2000)
+		}
 	default:
 		panic(fmt.Sprintf("faults: DrawSwarm: no draw for kind %q", k))
 	}

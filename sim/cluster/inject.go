@@ -250,6 +250,14 @@ func (in *injector) fire(i int) {
 		wi, _ := strconv.Atoi(strings.TrimPrefix(a.Worker, "w"))
 		c.armDiskReadError(i, wi, a.Count, a.Percent)
 		in.lifted = append(in.lifted, c.disarmDiskReadErrors)
+	case faults.DropMessage, faults.DelayMessage, faults.DuplicateMessage:
+		r := &MessageRule{From: a.From, To: a.To, Checkpoint: a.Checkpoint, Delay: a.Extra, Times: max(a.Count, 1)}
+		r.Type, _ = protocol.ParseMsgType(a.Message) // 0 (any) when empty; the plan was validated
+		r.Action = map[faults.ActionKind]MessageAction{faults.DropMessage: MessageDrop, faults.DelayMessage: MessageDelay, faults.DuplicateMessage: MessageDuplicate}[a.Kind]
+		if err := c.InterceptMessages(r); err != nil {
+			panic(fmt.Sprintf("fault %d: %v (the plan was validated)", i, err))
+		}
+		in.lifted = append(in.lifted, func() { c.removeMessageRule(r) })
 	}
 }
 

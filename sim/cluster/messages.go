@@ -79,6 +79,16 @@ func (c *Cluster) InterceptMessages(r *MessageRule) error {
 	return nil
 }
 
+// removeMessageRule lifts r: messages sent from now on pass it.
+func (c *Cluster) removeMessageRule(r *MessageRule) {
+	for i, x := range c.msgRules {
+		if x == r {
+			c.msgRules = append(c.msgRules[:i], c.msgRules[i+1:]...)
+			return
+		}
+	}
+}
+
 // endpointName is how rules and traces name e.
 func (c *Cluster) endpointName(e engine.Endpoint) string {
 	switch e.Role {
