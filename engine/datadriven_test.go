@@ -72,8 +72,11 @@ package engine
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"maps"
+	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -624,3 +627,58 @@ func fetchResponse(topic string, first int64, recs ...kproto.Record) *kmsg.Fetch
 	resp.Topics = append(resp.Topics, rt)
 	return resp
 }
+
+// TestScriptMismatchFails shows that the interpreter can fail: the script
+// of alignment/holds-records-behind-barrier passes as written and fails,
+// naming both lines, once one expected line is changed.
+func TestScriptMismatchFails(t *testing.T) {
+	if f := flag.Lookup("rewrite"); f != nil && f.Value.String() == "true" {
+		t.Skip("-rewrite compares nothing")
+	}
+	const path = "testdata/alignment/holds-records-behind-barrier"
+	script, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(script string) (failed bool, msg string) {
+		tb := &recordingTB{TB: t}
+		done := make(chan struct{})
+		go func() { // Fatalf ends the goroutine it is called on
+			defer close(done)
+			r := new(scriptRunner)
+			datadriven.RunTestFromStringAny(tb, script, func(_ testing.TB, td *datadriven.TestData) string { return r.step(t, td) })
+		}()
+		<-done
+		return tb.failed, tb.msg
+	}
+	if failed, msg := run(string(script)); failed {
+		t.Fatalf("%s as written failed: %s", path, msg)
+	}
+	changed := strings.Replace(string(script), "\nack 1\n", "\nack 2\n", 1)
+	if changed == string(script) {
+		t.Fatalf("%s has no line \"ack 1\" to change", path)
+	}
+	failed, msg := run(changed)
+	if !failed || !strings.Contains(msg, "ack 2") || !strings.Contains(msg, "ack 1") {
+		t.Fatalf("with \"ack 1\" changed to \"ack 2\": failed %v, message:\n%s", failed, msg)
+	}
+}
+
+// recordingTB is a testing.TB whose failures are recorded, not reported.
+type recordingTB struct {
+	testing.TB
+	failed bool
+	msg    string
+}
+
+func (r *recordingTB) Fatalf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recordingTB) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.failed, r.msg = true, fmt.Sprintf(format, args...)
+}
+func (r *recordingTB) FailNow()            { r.failed = true; runtime.Goexit() }
+func (r *recordingTB) Failed() bool        { return r.failed }
+func (r *recordingTB) Logf(string, ...any) {}
