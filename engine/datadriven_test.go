@@ -136,6 +136,12 @@ func (r *scriptRunner) step(t *testing.T, td *datadriven.TestData) string {
 }
 
 func (r *scriptRunner) do(t *testing.T, d *datadriven.TestData) {
+	for _, a := range d.CmdArgs {
+		_, partition := strings.CutPrefix(a.Key, "p")
+		if !slices.Contains(strings.Fields(commandArgs[d.Cmd]), a.Key) && !(d.Cmd == "kafka-done" && partition) {
+			d.Fatalf(t, "%s takes no argument %q (it takes: %s)", d.Cmd, a.Key, commandArgs[d.Cmd])
+		}
+	}
 	switch d.Cmd {
 	case "task":
 		r.newTask(t, d)
@@ -157,6 +163,39 @@ func (r *scriptRunner) do(t *testing.T, d *datadriven.TestData) {
 		}
 	}
 	d.Fatalf(t, "unknown command %q here (a script starts with task or coordinator)", d.Cmd)
+}
+
+// arg is the value of d's argument key, which it must have.
+func arg[T any](t *testing.T, d *datadriven.TestData, key string) T {
+	var v T
+	d.ScanArgs(t, key, &v)
+	return v
+}
+
+// commandArgs are the arguments each command takes (kafka-done also pN,
+// one per partition answered), so that a misspelt one fails the script
+// rather than being read as absent.
+var commandArgs = map[string]string{
+	"task":          "job vertex credits restore mutant window agg lateness",
+	"coordinator":   "tolerable restart mutant",
+	"rec":           "in k v ts",
+	"barrier":       "in cp",
+	"watermark":     "in w",
+	"idle":          "in",
+	"credit":        "gate ch n",
+	"trigger":       "cp",
+	"persist-done":  "i err",
+	"load-done":     "i",
+	"kafka-done":    "now err",
+	"fire-to":       "at",
+	"show-snapshot": "i",
+	"state-done":    "err",
+	"metadata-done": "err",
+	"running":       "attempt",
+	"ack":           "attempt cp tasks",
+	"decline":       "attempt cp task reason",
+	"task-failed":   "attempt task reason restore",
+	"show-deploys":  "attempt",
 }
 
 // argOr is the value of d's argument key, or def.
@@ -196,9 +235,7 @@ type taskHarness struct {
 }
 
 func (r *scriptRunner) newTask(t *testing.T, d *datadriven.TestData) {
-	var jobName, vertex string
-	d.ScanArgs(t, "job", &jobName)
-	d.ScanArgs(t, "vertex", &vertex)
+	jobName, vertex := arg[string](t, d, "job"), arg[string](t, d, "vertex")
 	build, ok := scriptJobs[jobName]
 	if !ok {
 		d.Fatalf(t, "no job %q", jobName)
@@ -224,48 +261,32 @@ func (r *scriptRunner) newTask(t *testing.T, d *datadriven.TestData) {
 	r.coord, r.log = nil, &env.fakeLog
 }
 
+// deliver delivers sm to the task on the directive's vertex input in.
+func (r *scriptRunner) deliver(t *testing.T, d *datadriven.TestData, sm StreamMsg) {
+	deliverStream(r.task.task, arg[int](t, d, "in"), 0, sm)
+}
+
 // taskCommands are the actions on a task harness.
 var taskCommands = map[string]func(t *testing.T, r *scriptRunner, d *datadriven.TestData){
 	"start": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) { r.task.task.Start() },
 	"rec": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var in int
-		var rec Record
-		d.ScanArgs(t, "in", &in)
-		d.ScanArgs(t, "k", &rec.Key)
-		d.ScanArgs(t, "v", &rec.Value)
-		rec.Time = argOr(t, d, "ts", int64(0))
-		deliverStream(r.task.task, in, 0, StreamMsg{Kind: KindRecord, Record: rec})
+		rec := Record{Key: arg[string](t, d, "k"), Value: arg[string](t, d, "v"), Time: argOr(t, d, "ts", int64(0))}
+		r.deliver(t, d, StreamMsg{Kind: KindRecord, Record: rec})
 	},
 	"barrier": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var in int
-		var n int64
-		d.ScanArgs(t, "in", &in)
-		d.ScanArgs(t, "cp", &n)
-		deliverStream(r.task.task, in, 0, StreamMsg{Kind: KindBarrier, Checkpoint: n})
+		r.deliver(t, d, StreamMsg{Kind: KindBarrier, Checkpoint: arg[int64](t, d, "cp")})
 	},
 	"watermark": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var in int
-		var w int64
-		d.ScanArgs(t, "in", &in)
-		d.ScanArgs(t, "w", &w)
-		deliverStream(r.task.task, in, 0, StreamMsg{Kind: KindWatermark, Watermark: w})
+		r.deliver(t, d, StreamMsg{Kind: KindWatermark, Watermark: arg[int64](t, d, "w")})
 	},
 	"idle": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var in int
-		d.ScanArgs(t, "in", &in)
-		deliverStream(r.task.task, in, 0, StreamMsg{Kind: KindWatermark, Idle: true})
+		r.deliver(t, d, StreamMsg{Kind: KindWatermark, Idle: true})
 	},
 	"credit": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var g, ch, n int
-		d.ScanArgs(t, "gate", &g)
-		d.ScanArgs(t, "ch", &ch)
-		d.ScanArgs(t, "n", &n)
-		deliverCredit(r.task.task, g, ch, n)
+		deliverCredit(r.task.task, arg[int](t, d, "gate"), arg[int](t, d, "ch"), arg[int](t, d, "n"))
 	},
 	"trigger": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
-		var n int64
-		d.ScanArgs(t, "cp", &n)
-		deliverControl(r.task.task, MsgTrigger, n, 0)
+		deliverControl(r.task.task, MsgTrigger, arg[int64](t, d, "cp"), 0)
 	},
 	"persist-done": func(t *testing.T, r *scriptRunner, d *datadriven.TestData) {
 		r.task.env.completePersist(argOr(t, d, "i", 0), argErr(t, d))
@@ -294,9 +315,12 @@ var taskCommands = map[string]func(t *testing.T, r *scriptRunner, d *datadriven.
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic = topic
 		for _, a := range d.CmdArgs {
-			p, err := strconv.ParseInt(strings.TrimPrefix(a.Key, "p"), 10, 32)
-			if !strings.HasPrefix(a.Key, "p") || err != nil {
+			if a.Key == "now" || a.Key == "err" {
 				continue
+			}
+			p, err := strconv.ParseInt(strings.TrimPrefix(a.Key, "p"), 10, 32)
+			if err != nil {
+				d.Fatalf(t, "%s: not a partition pN", a.Key)
 			}
 			first, err := strconv.ParseInt(a.Vals[0], 10, 64)
 			if err != nil {
@@ -412,8 +436,7 @@ var coordCommands = map[string]func(t *testing.T, h *coordHarness, d *datadriven
 		}
 	},
 	"ack": func(t *testing.T, h *coordHarness, d *datadriven.TestData) {
-		var n int64
-		d.ScanArgs(t, "cp", &n)
+		n := arg[int64](t, d, "cp")
 		for _, name := range argOr(t, d, "tasks", allTasks) {
 			a := Ack{Task: h.task(name), Checkpoint: n, Handle: handle(name, n), Size: 100}
 			if v := h.job.Vertices[a.Task.Vertex]; v.Kind == SourceVertex {
@@ -423,19 +446,12 @@ var coordCommands = map[string]func(t *testing.T, h *coordHarness, d *datadriven
 		}
 	},
 	"decline": func(t *testing.T, h *coordHarness, d *datadriven.TestData) {
-		var n int64
-		var name, reason string
-		d.ScanArgs(t, "cp", &n)
-		d.ScanArgs(t, "task", &name)
-		d.ScanArgs(t, "reason", &reason)
-		fromTask(h.c, Message{Type: MsgDecline, Checkpoint: n, Reason: reason}, argOr(t, d, "attempt", 1), h.task(name))
+		m := Message{Type: MsgDecline, Checkpoint: arg[int64](t, d, "cp"), Reason: arg[string](t, d, "reason")}
+		fromTask(h.c, m, argOr(t, d, "attempt", 1), h.task(arg[string](t, d, "task")))
 	},
 	"task-failed": func(t *testing.T, h *coordHarness, d *datadriven.TestData) {
-		var name, reason string
-		d.ScanArgs(t, "task", &name)
-		d.ScanArgs(t, "reason", &reason)
-		f := &Failure{Reason: reason, RestoreCheckpoint: argOr(t, d, "restore", int64(0))}
-		fromTask(h.c, Message{Type: MsgFailed, Failure: f}, argOr(t, d, "attempt", 1), h.task(name))
+		f := &Failure{Reason: arg[string](t, d, "reason"), RestoreCheckpoint: argOr(t, d, "restore", int64(0))}
+		fromTask(h.c, Message{Type: MsgFailed, Failure: f}, argOr(t, d, "attempt", 1), h.task(arg[string](t, d, "task")))
 	},
 	"show-completed": func(t *testing.T, h *coordHarness, d *datadriven.TestData) {
 		switch md, err := h.c.LatestCompleted(); {
