@@ -14,6 +14,10 @@ package engine
 //	go test ./engine/ -run TestAlignmentScripts -rewrite
 //	go test ./engine/ -run 'Scripts$' -rewrite
 //
+// testdata/late-metadata-agrees-with-storage is not walked: it is the
+// golden start of TestCoordinatorLateMetadataAgreesWithStorage, whose end
+// checks properties in Go (coordinator_test.go).
+//
 // A directive is one action, "cmd arg=value ..."; its input lines, if any,
 // are further actions of the same step, run in order after it, and the
 // expected output is what all of them log. The vocabulary:
