@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/onceproof/onceproof/engine/protocol"
@@ -448,67 +447,3 @@ func (e *fakeCoordEnv) completeMetadata(i int, err error) {
 	e.metadata = slices.Delete(e.metadata, i, i+1)
 	m.cb(err)
 }
-
-// step is one line of a script: an action and the exact log lines it must
-// produce, in order.
-type step[H any] struct {
-	// what says what the step does, in the words of the protocol.
-	what string
-	do   func(h H)
-	want []string
-}
-
-// runScript runs steps in order against h, comparing the lines each step
-// logs with its want. On a mismatch it prints the step, a line diff and
-// both logs, and stops: later steps would only repeat the damage.
-func runScript[H any](t *testing.T, h H, log *fakeLog, steps []step[H]) {
-	t.Helper()
-	for i, s := range steps {
-		log.take()
-		s.do(h)
-		got := log.take()
-		if !slices.Equal(got, s.want) {
-			t.Fatalf("step %d (%s): log differs (- want, + got):\n%s\ngot:\n\t%s\nwant:\n\t%s",
-				i+1, s.what, diffLines(s.want, got), strings.Join(got, "\n\t"), strings.Join(s.want, "\n\t"))
-		}
-	}
-}
-
-// diffLines renders a line diff of want and got: "  " common, "- " only in
-// want, "+ " only in got (longest common subsequence).
-func diffLines(want, got []string) string {
-	n, m := len(want), len(got)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if want[i] == got[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && want[i] == got[j]:
-			fmt.Fprintf(&b, "\t  %s\n", want[i])
-			i++
-			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&b, "\t+ %s\n", got[j])
-			j++
-		default:
-			fmt.Fprintf(&b, "\t- %s\n", want[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-// lines is a readability helper for want lists.
-func lines(ls ...string) []string { return ls }
