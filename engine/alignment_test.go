@@ -115,7 +115,7 @@ func snapshotTaken(n int64) string {
 	return fmt.Sprintf("event snapshot-taken cp=%d bytes=%d", n, opSnapshotBytes)
 }
 func persistLine(n int64) string {
-	return fmt.Sprintf("persist chk/chk-%d/op-0 (%d bytes)", n, opSnapshotBytes)
+	return fmt.Sprintf("persist %s (%d bytes)", Layout{Prefix: "chk"}.TaskHandle(n, "op", 0), opSnapshotBytes)
 }
 
 // TestAlignmentHoldsRecordsBehindBarrier is script (a): the basic aligned

@@ -264,7 +264,7 @@ func (c *Coordinator) deploy() {
 		restore = &Metadata{Checkpoint: c.counter, Handles: map[string]string{}}
 		for _, id := range c.job.Tasks() {
 			v := c.job.Vertices[id.Vertex]
-			restore.Handles[c.job.TaskName(id)] = fmt.Sprintf("%s/chk-%d/%s-%d", c.prefix, c.counter, v.Name, id.Subtask)
+			restore.Handles[c.job.TaskName(id)] = Layout{Prefix: c.prefix}.TaskHandle(c.counter, v.Name, id.Subtask)
 		}
 	}
 	var deps []Deployment

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,9 @@ func (h *coordHarness) task(name string) TaskID {
 // handle is where task name's snapshot of checkpoint n lives, as tasks name
 // it.
 func handle(name string, n int64) string {
-	return fmt.Sprintf("chk/chk-%d/%s", n, strings.ReplaceAll(name, "/", "-"))
+	vertex, subtask, _ := strings.Cut(name, "/")
+	i, _ := strconv.Atoi(subtask)
+	return Layout{Prefix: "chk"}.TaskHandle(n, vertex, i)
 }
 
 // The actions coordinator scripts are made of.
@@ -476,8 +479,8 @@ func TestCoordinatorIgnoresOldAttempt(t *testing.T) {
 // metadata in place: either it counts 1 as completed (and restores it), or
 // it deletes it before the next attempt runs. Otherwise attempt 2 restores
 // 0 and fences (aborts) checkpoint 1's pre-committed transactions, and a
-// coordinator restarted later (sim/cluster recoverCoordinator lists every
-// chk-N/_metadata) restores 1, whose transactions no longer exist: the
+// coordinator restarted later (RecoverCoordinator reads the metadata of
+// every checkpoint directory) restores 1, whose transactions no longer exist: the
 // records before 1's offsets are lost.
 func TestCoordinatorLateMetadataAgreesWithStorage(t *testing.T) {
 	h := newCoordHarness(t, testCheckpointConfig(), fixedRestart(), nil)

@@ -651,7 +651,7 @@ func (b *PebbleBackend) Checkpoint(n int64) (files []CheckpointFile, err error) 
 		return nil, err
 	}
 	fs := b.cfg.FS
-	dir := path.Join(b.cfg.Dir, fmt.Sprintf("chk-%d", n))
+	dir := Layout{Prefix: b.cfg.Dir}.CheckpointDir(n)
 	if err := fs.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", dir, err)
 	}

@@ -16,13 +16,9 @@ import (
 // checkpoint storage through Persist and Load, and the backend only touches
 // the local disk it was given.
 //
-// Storage layout under Deployment.StoragePrefix:
-//
-//	chk-N/<vertex>-<subtask>          the task's snapshot (the handle): it lists the files
-//	chk-N/<vertex>-<subtask>.<name>   a private file (MANIFEST, OPTIONS, WAL, markers)
-//	shared/<sha256>.sst               a shared file: an SST, named by its content
-//
-// Deleting checkpoint N's directory deletes its private files. A shared file
+// Storage layout: Layout over Deployment.StoragePrefix (layout.go) names the
+// task's snapshot (its handle), its private state files and the shared ones.
+// Deleting a checkpoint's directory deletes its private files. A shared file
 // is deleted by the coordinator once no retained checkpoint references it
 // (Ack.Shared, Metadata.Shared).
 //
@@ -219,9 +215,9 @@ func (t *Task) snapshotState(n int64, snap *TaskSnapshot) error {
 	for _, f := range files {
 		if f.Object == "" {
 			if f.Shared {
-				f.Object = fmt.Sprintf("%s/shared/%s.sst", t.dep.StoragePrefix, f.SHA256)
+				f.Object = t.layout().SharedFile(f.SHA256)
 			} else {
-				f.Object = fmt.Sprintf("%s/chk-%d/%s-%d.%s", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask, f.Name)
+				f.Object = t.layout().PrivateFile(n, t.v.Name, t.id.Subtask, f.Name)
 			}
 			snap.uploads = append(snap.uploads, f)
 		}
@@ -292,6 +288,9 @@ func (s *TaskSnapshot) sharedObjects() []string {
 	sort.Strings(out)
 	return out
 }
+
+// layout names the task's objects in checkpoint storage.
+func (t *Task) layout() Layout { return Layout{Prefix: t.dep.StoragePrefix} }
 
 // closeState releases a file backend (the task was cancelled).
 func (t *Task) closeState() {

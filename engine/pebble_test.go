@@ -36,9 +36,9 @@ func uploadAll(t *testing.T, b *PebbleBackend, n int64, store map[string][]byte)
 	var uploaded int64
 	for _, f := range files {
 		if f.Object == "" {
-			f.Object = fmt.Sprintf("chk-%d/%s", n, f.Name)
+			f.Object = Layout{}.PrivateFile(n, "t", 0, f.Name)
 			if f.Shared {
-				f.Object = "shared/" + f.SHA256
+				f.Object = Layout{}.SharedFile(f.SHA256)
 			}
 			store[f.Object] = f.Data
 			uploaded += int64(len(f.Data))
@@ -370,7 +370,7 @@ func storeTask(t *testing.T, env *memEnv, state StateBackend, restore int64) *Ta
 	job := storeJob(t)
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "store")}, StoragePrefix: "chk", FenceUpTo: 1}
 	if restore > 0 {
-		dep.Restore, dep.Handle = restore, fmt.Sprintf("chk/chk-%d/store-0", restore)
+		dep.Restore, dep.Handle = restore, Layout{Prefix: "chk"}.TaskHandle(restore, "store", 0)
 	}
 	task := NewTask(job, dep, env, DefaultTaskConfig(), state)
 	task.Start()

@@ -529,7 +529,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		return
 	}
 	t.event(PhaseSnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
-	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
+	handle := t.layout().TaskHandle(n, t.v.Name, t.id.Subtask)
 	// Bytes written for this checkpoint: the handle and, with a file
 	// backend, the state files storage did not hold yet (incremental).
 	size := int64(len(data)) + snap.uploadBytes()
