@@ -141,7 +141,7 @@ func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapsh
 		switch got, err := engine.DecodeMetadata(data, md.Checkpoint); {
 		case err != nil:
 			lose(meta, err)
-		case  !maps.Equal(got.Handles, md.Handles) || !maps.Equal(got.Offsets, md.Offsets) || !slices.Equal(got.Shared, md.Shared):
+		case !maps.Equal(got.Handles, md.Handles) || !maps.Equal(got.Offsets, md.Offsets) || !slices.Equal(got.Shared, md.Shared):
 			lose(meta, fmt.Errorf("%w: metadata differs from what the coordinator committed", engine.ErrCorruptSnapshot))
 		}
 	}
