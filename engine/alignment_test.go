@@ -23,9 +23,12 @@ import (
 // passThrough emits every record unchanged and remembers the last value it
 // saw per key in value state "last", so that a snapshot shows which records
 // it covers.
-func passThrough(ctx *Context, _ int, r Record) {
-	ctx.Value("last").Set(r.Value)
+func passThrough(ctx *Context, _ int, r Record) error {
+	if err := ctx.Value("last").Set(r.Value); err != nil {
+		return err
+	}
 	ctx.Emit(r)
+	return nil
 }
 
 // twoInputJob builds source a + source b -> op -> sink, parallelism 1.

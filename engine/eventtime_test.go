@@ -29,14 +29,18 @@ import (
 // watermark that fired it.
 type timerFn struct{}
 
-func (timerFn) ProcessElement(ctx *Context, _ int, r Record) {
-	ctx.Value("last").Set(r.Value)
+func (timerFn) ProcessElement(ctx *Context, _ int, r Record) error {
+	if err := ctx.Value("last").Set(r.Value); err != nil {
+		return err
+	}
 	ctx.RegisterEventTimeTimer(r.Time + 10)
 	ctx.Emit(r)
+	return nil
 }
 
-func (timerFn) OnTimer(ctx *Context, at int64) {
+func (timerFn) OnTimer(ctx *Context, at int64) error {
 	ctx.Emit(Record{Key: ctx.Key(), Value: fmt.Sprintf("timer %s@%d wm=%d", ctx.TimeDomain(), at, ctx.CurrentWatermark())})
+	return nil
 }
 
 func eventTimeOpHarness(t *testing.T, cfg TaskConfig) *taskHarness {

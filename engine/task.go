@@ -224,8 +224,7 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	case SinkVertex:
 		t.snk = newSink(t)
 	default:
-		// The guard turns a failing state backend into a task failure.
-		t.op = guardedOperator{op: v.NewOperator(), t: t}
+		t.op = v.NewOperator()
 		t.valve = newValve(len(t.inputs))
 	}
 	return t
@@ -399,7 +398,9 @@ func (t *Task) process(input int, r Record) {
 		t.ctx.key = r.Key
 		t.ctx.kg = KeyGroup(r.Key, t.job.MaxParallelism)
 	}
-	t.op.Process(&t.ctx, input, r)
+	if err := t.op.Process(&t.ctx, input, r); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("process a record: %v", err)})
+	}
 }
 
 // emit sends r on every main output gate, to the channel its partitioning
@@ -484,6 +485,9 @@ func (t *Task) unblockAll() {
 // checkpoint takes the snapshot of checkpoint n (aligned), forwards the
 // barrier and uploads. firstAt is when the first barrier arrived.
 func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
+	if n < t.lastBarrier {
+		panic(fmt.Sprintf("task %s: checkpoint %d after checkpoint %d", t.name, n, t.lastBarrier))
+	}
 	t.lastBarrier = n
 	m := TaskMetrics{StartDelay: firstAt - triggeredAt, AlignmentDuration: t.env.Now() - firstAt}
 	if t.snk != nil {
@@ -634,5 +638,7 @@ func (t *Task) fireTimer(tm timer) {
 		}
 	}
 	t.ctx.key, t.ctx.kg, t.ctx.domain = tm.Key, tm.KG, ProcessingTime
-	t.op.OnTimer(&t.ctx, tm.At)
+	if err := t.op.OnTimer(&t.ctx, tm.At); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("processing-time timer at %d: %v", tm.At, err)})
+	}
 }

@@ -89,7 +89,7 @@ func (r *Runner) deploy(n int, deps []engine.Deployment) {
 }
 
 type fileState struct {
-	backend engine.FileBackend
+	backend engine.StateBackend
 	dir     string
 }
 

@@ -884,7 +884,7 @@ func (c *coordEnv) DeleteCheckpoint(n int64) {
 	}()
 }
 
-// DeleteShared implements engine.SharedStateDeleter: shared state files
+// DeleteShared implements engine.CoordinatorEnv: shared state files
 // (incremental pebble checkpoints) no retained checkpoint references.
 func (c *coordEnv) DeleteShared(objects []string) {
 	r := c.r

@@ -96,7 +96,7 @@ func (c *Cluster) closeState() {
 	}
 }
 
-// DeleteShared implements engine.SharedStateDeleter: shared state files no
+// DeleteShared implements engine.CoordinatorEnv: shared state files no
 // retained checkpoint references any more.
 func (jm *jobMaster) DeleteShared(objects []string) {
 	st := jm.c.w.Store()

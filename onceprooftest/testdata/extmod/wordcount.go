@@ -4,6 +4,7 @@
 package wordcount
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -74,16 +75,29 @@ func Spec() *jobs.Spec {
 }
 
 // count adds a line's words to its key's totals.
-func count(ctx *engine.Context, _ int, r engine.Record) {
-	lines, total := 0, 0
-	if s, ok := ctx.Value("lines").Get(); ok {
-		lines, _ = strconv.Atoi(s)
+func count(ctx *engine.Context, _ int, r engine.Record) error {
+	lines, err := intValue(ctx.Value("lines"))
+	if err != nil {
+		return err
 	}
-	if s, ok := ctx.Value("words").Get(); ok {
-		total, _ = strconv.Atoi(s)
+	total, err := intValue(ctx.Value("words"))
+	if err != nil {
+		return err
 	}
 	lines, total = lines+1, total+len(strings.Fields(r.Value))
-	ctx.Value("lines").Set(strconv.Itoa(lines))
-	ctx.Value("words").Set(strconv.Itoa(total))
+	if err := errors.Join(ctx.Value("lines").Set(strconv.Itoa(lines)), ctx.Value("words").Set(strconv.Itoa(total))); err != nil {
+		return err
+	}
 	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, lines, total), Origin: r.Origin})
+	return nil
+}
+
+// intValue reads an integer value state (0 when unset); an unreadable or
+// non-integer state fails the task, so the job restores from a checkpoint.
+func intValue(st engine.ValueState) (int, error) {
+	s, ok, err := st.Get()
+	if err != nil || !ok {
+		return 0, err
+	}
+	return strconv.Atoi(s)
 }
