@@ -117,10 +117,13 @@ func TestRecoverCoordinator(t *testing.T) {
 		t.Errorf("empty storage: got %+v, %v; want zeros", fresh, err)
 	}
 
-	s := store()
-	s.objects[l.CoordinatorState()] = []byte("{not json")
-	if _, err := RecoverCoordinator(s, l); !errors.Is(err, ErrCorruptCoordinatorState) {
-		t.Errorf("damaged coordinator state: got %v, want ErrCorruptCoordinatorState", err)
+	// A flipped byte in a field name is damage too, not a missing field.
+	for _, bad := range []string{"{not json", `{"count?r":4,"attempt":3}`, `{"counter":4,"attempt":3}x`} {
+		s := store()
+		s.objects[l.CoordinatorState()] = []byte(bad)
+		if _, err := RecoverCoordinator(s, l); !errors.Is(err, ErrCorruptCoordinatorState) {
+			t.Errorf("coordinator state %s: got %v, want ErrCorruptCoordinatorState", bad, err)
+		}
 	}
 	injected := errors.New("injected")
 	for _, name := range []string{l.CoordinatorState(), l.Metadata(10)} {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func RecoverCoordinator(store CheckpointStore, l Layout) (Recovery, error) {
 	data, err := store.Get(name)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(data, &r.State); err != nil {
+		if err := decodeStrict(data, &r.State); err != nil {
 			return r, fmt.Errorf("recover %s: %w: %v", name, ErrCorruptCoordinatorState, err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -117,13 +118,28 @@ func RecoverCoordinator(store CheckpointStore, l Layout) (Recovery, error) {
 // error wrapping ErrCorruptSnapshot.
 func DecodeMetadata(data []byte, want int64) (Metadata, error) {
 	var md Metadata
-	if err := json.Unmarshal(data, &md); err != nil {
+	if err := decodeStrict(data, &md); err != nil {
 		return md, fmt.Errorf("%w: metadata: %v", ErrCorruptSnapshot, err)
 	}
 	if want > 0 && md.Checkpoint != want {
 		return md, fmt.Errorf("%w: metadata of checkpoint %d found in the directory of %d", ErrCorruptSnapshot, md.Checkpoint, want)
 	}
 	return md, nil
+}
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields and
+// trailing data: a flipped byte in a field name must not pass for a
+// missing field (a zero counter would reuse checkpoint ids).
+func decodeStrict(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
 }
 
 // DeleteCheckpointFiles deletes checkpoint n's directory from store: its

@@ -130,24 +130,20 @@ func (s *storage) removeCheckpoint(prefix string, n int64) error {
 }
 
 // removeIncomplete deletes every checkpoint directory of the job under
-// prefix numbered above above and below below that has no metadata file: a checkpoint that
-// never reached its commit point, whose snapshots nothing will read. A
+// prefix numbered above above and below below that has no metadata file: a
+// checkpoint that never reached its commit point, whose snapshots nothing will read. A
 // directory whose metadata exists but cannot be read is left alone: it may
 // be a completed checkpoint damaged on disk, which is evidence, not garbage.
 // It returns the ids it removed.
 func (s *storage) removeIncomplete(prefix string, above, below int64) ([]int64, error) {
-	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := s.List(engine.Layout{Prefix: prefix}.Root())
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", root, err)
+		return nil, err
 	}
 	var removed []int64
 	var errs []error
-	for _, e := range entries {
-		n, ok := checkpointDirID(e)
+	for _, name := range names {
+		n, ok := engine.ParseCheckpointDir(name)
 		if !ok || n <= above || n >= below {
 			continue
 		}
@@ -181,14 +177,6 @@ func (s *storage) removeIncompleteOne(prefix string, n int64) (bool, error) {
 		return false, fmt.Errorf("discard incomplete checkpoint %d: %w", n, err)
 	}
 	return true, nil
-}
-
-// checkpointDirID is the n of a checkpoint directory entry.
-func checkpointDirID(e fs.DirEntry) (int64, bool) {
-	if !e.IsDir() {
-		return 0, false
-	}
-	return engine.ParseCheckpointDir(e.Name())
 }
 
 // tmpPrefix starts the name of a temporary file.

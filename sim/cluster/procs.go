@@ -120,7 +120,7 @@ func (jm *jobMaster) Start(p *sim.Proc) {
 	c := jm.c
 	jm.coord = engine.NewCoordinator(c.job, jm, c.opts.Checkpoint, c.opts.Restart, c.opts.Mutants, c.prefix)
 	// A restarted coordinator starts once it has read storage.
-	recovered := p.Incarnation() == 0 || jm.recover()
+	recovered := p.Incarnation() == 0 || jm.recover("")
 	jm.pingAll()
 	if recovered {
 		jm.coord.Start()

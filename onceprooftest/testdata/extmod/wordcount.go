@@ -4,7 +4,6 @@
 package wordcount
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -76,28 +75,25 @@ func Spec() *jobs.Spec {
 
 // count adds a line's words to its key's totals.
 func count(ctx *engine.Context, _ int, r engine.Record) error {
-	lines, err := intValue(ctx.Value("lines"))
-	if err != nil {
-		return err
+	// A state the backend cannot read, or that holds no integer, fails the
+	// task: the job restores from a checkpoint rather than count from zero.
+	names := [2]string{"lines", "words"}
+	var n [2]int
+	for i, name := range names {
+		s, ok, err := ctx.Value(name).Get()
+		if err == nil && ok {
+			n[i], err = strconv.Atoi(s)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	total, err := intValue(ctx.Value("words"))
-	if err != nil {
-		return err
+	n[0], n[1] = n[0]+1, n[1]+len(strings.Fields(r.Value))
+	for i, name := range names {
+		if err := ctx.Value(name).Set(strconv.Itoa(n[i])); err != nil {
+			return err
+		}
 	}
-	lines, total = lines+1, total+len(strings.Fields(r.Value))
-	if err := errors.Join(ctx.Value("lines").Set(strconv.Itoa(lines)), ctx.Value("words").Set(strconv.Itoa(total))); err != nil {
-		return err
-	}
-	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, lines, total), Origin: r.Origin})
+	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, n[0], n[1]), Origin: r.Origin})
 	return nil
-}
-
-// intValue reads an integer value state (0 when unset); an unreadable or
-// non-integer state fails the task, so the job restores from a checkpoint.
-func intValue(st engine.ValueState) (int, error) {
-	s, ok, err := st.Get()
-	if err != nil || !ok {
-		return 0, err
-	}
-	return strconv.Atoi(s)
 }
