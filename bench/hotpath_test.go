@@ -90,8 +90,13 @@ func getPut(b *testing.B, st engine.StateBackend, keys int) {
 	for i := range b.N {
 		k := names[i%keys]
 		kg := engine.KeyGroup(k, 128)
-		v, _ := st.Get(kg, "count", k)
-		st.Set(kg, "count", k, v)
+		v, _, err := st.Get(kg, "count", k)
+		if err == nil {
+			err = st.Set(kg, "count", k, v)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -205,12 +205,12 @@ func TestCheckpointsIntact(t *testing.T) {
 		t.Fatalf("good: got %s %s (%s), want ok from checkpoints-intact", got.Checker, got.Verdict, got.Explanation)
 	}
 	bad := goodCheckpoints()
-	bad[1].Lost = []LostFile{{Object: "checkpoints/job/chk-2/_metadata", Reason: "missing"}}
+	bad[1].Lost = []LostFile{{Object: "checkpoints/job/chk-2/count-0", Reason: "missing"}}
 	got := CheckpointsIntact(bad)
 	if got.Verdict != Violation || got.Anomaly != "lost-state" {
-		t.Fatalf("lost metadata: got %s %q (%s), want violation lost-state", got.Verdict, got.Anomaly, got.Explanation)
+		t.Fatalf("lost snapshot: got %s %q (%s), want violation lost-state", got.Verdict, got.Anomaly, got.Explanation)
 	}
-	if want := "checkpoint 2: checkpoints/job/chk-2/_metadata: missing"; got.FirstBad != want {
+	if want := "checkpoint 2: checkpoints/job/chk-2/count-0: missing"; got.FirstBad != want {
 		t.Errorf("first bad: got %q, want %q", got.FirstBad, want)
 	}
 	if got := CheckpointsIntact(nil); got.Verdict != Unknown {

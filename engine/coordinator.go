@@ -107,6 +107,9 @@ type CoordinatorEnv interface {
 	// checkpoint id or an attempt number.
 	PersistState(data []byte, cb func(error))
 	DeleteCheckpoint(n int64)
+	// DeleteShared removes shared state files (Layout.SharedFile) that no
+	// retained checkpoint references any more (pebble_shared.go).
+	DeleteShared(objects []string)
 	Event(e Event)
 }
 
@@ -194,6 +197,11 @@ type State struct {
 // Recover primes a restarted coordinator, before Start, with its durable
 // state and the completed checkpoints found in storage (oldest first).
 func (c *Coordinator) Recover(st State, completed []Metadata) {
+	for i, md := range completed {
+		if md.Checkpoint > st.Counter || (i > 0 && md.Checkpoint <= completed[i-1].Checkpoint) {
+			panic(fmt.Sprintf("coordinator: recovered checkpoint %d is out of order or above the counter %d", md.Checkpoint, st.Counter))
+		}
+	}
 	c.counter, c.attempt = st.Counter, st.Attempt
 	c.completed = completed
 	for len(c.completed) > c.cfg.Retained {
@@ -208,7 +216,10 @@ func (c *Coordinator) Recover(st State, completed []Metadata) {
 
 // persistState writes the counter and attempt, then runs next.
 func (c *Coordinator) persistState(next func(error)) {
-	data, _ := json.Marshal(State{Counter: c.counter, Attempt: c.attempt})
+	data, err := json.Marshal(State{Counter: c.counter, Attempt: c.attempt})
+	if err != nil {
+		panic(fmt.Sprintf("coordinator: encode a State of two integers: %v", err)) // cannot happen
+	}
 	c.env.PersistState(data, next)
 }
 
@@ -262,7 +273,7 @@ func (c *Coordinator) deploy() {
 		restore = &Metadata{Checkpoint: c.counter, Handles: map[string]string{}}
 		for _, id := range c.job.Tasks() {
 			v := c.job.Vertices[id.Vertex]
-			restore.Handles[c.job.TaskName(id)] = fmt.Sprintf("%s/chk-%d/%s-%d", c.prefix, c.counter, v.Name, id.Subtask)
+			restore.Handles[c.job.TaskName(id)] = Layout{Prefix: c.prefix}.TaskHandle(c.counter, v.Name, id.Subtask)
 		}
 	}
 	var deps []Deployment
@@ -454,6 +465,13 @@ func (c *Coordinator) ack(attempt int, a Ack) {
 	p := c.pending
 	if attempt != c.attempt || p == nil || a.Checkpoint != p.n {
 		return
+	}
+	// An ack of the current attempt and checkpoint comes from one of its
+	// tasks (a repeated one, a duplicated message, changes nothing):
+	// anything else is a broken driver or task.
+	if a.Task.Vertex < 0 || a.Task.Vertex >= len(c.job.Vertices) ||
+		a.Task.Subtask < 0 || a.Task.Subtask >= c.job.Vertices[a.Task.Vertex].Parallelism {
+		panic(fmt.Sprintf("coordinator: unexpected ack of checkpoint %d from task %+v (attempt %d)", a.Checkpoint, a.Task, attempt))
 	}
 	p.acks[a.Task] = a
 	if len(p.acks) < len(c.job.Tasks()) {

@@ -42,8 +42,8 @@ func TestRestartStrategyNext(t *testing.T) {
 // metadata in place: either it counts 1 as completed (and restores it), or
 // it deletes it before the next attempt runs. Otherwise attempt 2 restores
 // 0 and fences (aborts) checkpoint 1's pre-committed transactions, and a
-// coordinator restarted later (sim/cluster recoverCoordinator lists every
-// chk-N/_metadata) restores 1, whose transactions no longer exist: the
+// coordinator restarted later (RecoverCoordinator reads the metadata of
+// every checkpoint directory) restores 1, whose transactions no longer exist: the
 // records before 1's offsets are lost.
 func TestCoordinatorLateMetadataAgreesWithStorage(t *testing.T) {
 	// The script up to the race: a task fails while checkpoint 1's metadata

@@ -420,7 +420,9 @@ func (h *coordHarness) task(name string) TaskID {
 // handle is where task name's snapshot of checkpoint n lives, as tasks name
 // it.
 func handle(name string, n int64) string {
-	return fmt.Sprintf("chk/chk-%d/%s", n, strings.ReplaceAll(name, "/", "-"))
+	vertex, subtask, _ := strings.Cut(name, "/")
+	i, _ := strconv.Atoi(subtask)
+	return Layout{Prefix: "chk"}.TaskHandle(n, vertex, i)
 }
 
 var allTasks = []string{"a/0", "b/0", "op/0", "sink/0"}
@@ -559,9 +561,12 @@ func buildJob(t *testing.T, b *Builder) *Job {
 // passThrough emits every record unchanged and remembers the last value it
 // saw per key in value state "last", so that a snapshot shows which records
 // it covers.
-func passThrough(ctx *Context, _ int, r Record) {
-	ctx.Value("last").Set(r.Value)
+func passThrough(ctx *Context, _ int, r Record) error {
+	if err := ctx.Value("last").Set(r.Value); err != nil {
+		return err
+	}
 	ctx.Emit(r)
+	return nil
 }
 
 // twoInputJob builds source a + source b -> op -> sink, parallelism 1.
@@ -587,14 +592,18 @@ func connectedJob(t *testing.T, name string, fn func() KeyedProcessFunction) *Jo
 // watermark that fired it.
 type timerFn struct{}
 
-func (timerFn) ProcessElement(ctx *Context, _ int, r Record) {
-	ctx.Value("last").Set(r.Value)
+func (timerFn) ProcessElement(ctx *Context, _ int, r Record) error {
+	if err := ctx.Value("last").Set(r.Value); err != nil {
+		return err
+	}
 	ctx.RegisterEventTimeTimer(r.Time + 10)
 	ctx.Emit(r)
+	return nil
 }
 
-func (timerFn) OnTimer(ctx *Context, at int64) {
+func (timerFn) OnTimer(ctx *Context, at int64) error {
 	ctx.Emit(Record{Key: ctx.Key(), Value: fmt.Sprintf("timer %s@%d wm=%d", ctx.TimeDomain(), at, ctx.CurrentWatermark())})
+	return nil
 }
 
 // amount reads the number after ':' in a record's value.

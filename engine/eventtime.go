@@ -350,8 +350,12 @@ func (t *Task) fireEventTimers(w int64) {
 		}
 		tm := t.etimers.pop()
 		t.ctx.key, t.ctx.kg, t.ctx.domain = tm.Key, tm.KG, EventTime
-		t.op.OnTimer(&t.ctx, tm.At)
+		err := t.op.OnTimer(&t.ctx, tm.At)
 		t.ctx.domain = ProcessingTime
+		if err != nil {
+			t.fail(Failure{Reason: fmt.Sprintf("event-time timer at %d: %v", tm.At, err)})
+			return
+		}
 	}
 	panic(fmt.Sprintf("task %s: more than %d event-time timers fired at watermark %d", t.name, eventTimersFiredMax, w))
 }

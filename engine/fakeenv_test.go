@@ -432,6 +432,10 @@ func (e *fakeCoordEnv) PersistState(data []byte, cb func(error)) {
 
 func (e *fakeCoordEnv) DeleteCheckpoint(n int64) { e.logf("delete cp=%d", n) }
 
+func (e *fakeCoordEnv) DeleteShared(objects []string) {
+	e.logf("delete-shared %s", strings.Join(objects, ","))
+}
+
 func (e *fakeCoordEnv) Event(ev Event) { e.logf("event %s", renderEvent(ev)) }
 
 // completeState runs the callback of the i-th outstanding PersistState.

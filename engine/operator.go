@@ -4,32 +4,37 @@ import "sort"
 
 // Operator is what an operator task runs. Its state lives in the task's
 // state backend, never in its own fields, so that a snapshot holds all of it.
+// An error (a state access that failed, say) fails the task: the job
+// restarts from its latest checkpoint. What the operator emitted before it
+// is harmless: no barrier follows those records, so no checkpoint includes
+// them.
 type Operator interface {
 	// Process handles one record from input.
-	Process(ctx *Context, input int, r Record)
+	Process(ctx *Context, input int, r Record) error
 	// OnTimer runs when a timer registered for ctx's current key fires.
-	OnTimer(ctx *Context, at int64)
+	OnTimer(ctx *Context, at int64) error
 }
 
 // KeyedProcessFunction is user code on a keyed stream: it sees one record at
-// a time with its key's state, and timers.
+// a time with its key's state, and timers. An error it returns fails the
+// task, as Operator's do.
 type KeyedProcessFunction interface {
 	// ProcessElement handles r, which arrived on input (0, or 1 for the
 	// second stream of ConnectKeyed).
-	ProcessElement(ctx *Context, input int, r Record)
+	ProcessElement(ctx *Context, input int, r Record) error
 	// OnTimer runs when a timer of ctx.Key() fires at time at;
 	// ctx.TimeDomain() says which kind of timer it is.
-	OnTimer(ctx *Context, at int64)
+	OnTimer(ctx *Context, at int64) error
 }
 
 // ProcessFunc adapts a function to a KeyedProcessFunction without timers.
-type ProcessFunc func(ctx *Context, input int, r Record)
+type ProcessFunc func(ctx *Context, input int, r Record) error
 
 // ProcessElement calls f.
-func (f ProcessFunc) ProcessElement(ctx *Context, input int, r Record) { f(ctx, input, r) }
+func (f ProcessFunc) ProcessElement(ctx *Context, input int, r Record) error { return f(ctx, input, r) }
 
 // OnTimer does nothing.
-func (ProcessFunc) OnTimer(*Context, int64) {}
+func (ProcessFunc) OnTimer(*Context, int64) error { return nil }
 
 // Context is what an operator sees while it handles a record or a timer.
 type Context struct {
@@ -86,13 +91,13 @@ type ValueState struct {
 }
 
 // Get returns the value and whether it is set.
-func (s ValueState) Get() (string, bool) { return s.c.t.state.Get(s.c.kg, s.name, s.c.key) }
+func (s ValueState) Get() (string, bool, error) { return s.c.t.state.Get(s.c.kg, s.name, s.c.key) }
 
 // Set sets the value.
-func (s ValueState) Set(v string) { s.c.t.state.Set(s.c.kg, s.name, s.c.key, v) }
+func (s ValueState) Set(v string) error { return s.c.t.state.Set(s.c.kg, s.name, s.c.key, v) }
 
 // Clear removes the value.
-func (s ValueState) Clear() { s.c.t.state.Delete(s.c.kg, s.name, s.c.key) }
+func (s ValueState) Clear() error { return s.c.t.state.Delete(s.c.kg, s.name, s.c.key) }
 
 // ListState is one keyed list.
 type ListState struct {
@@ -100,22 +105,22 @@ type ListState struct {
 	name string
 }
 
-// Get returns the list.
-func (s ListState) Get() []string { return s.c.t.state.GetList(s.c.kg, s.name, s.c.key) }
+// Get returns the list; the caller may not modify it.
+func (s ListState) Get() ([]string, error) { return s.c.t.state.GetList(s.c.kg, s.name, s.c.key) }
 
 // Add appends v.
-func (s ListState) Add(v string) { s.c.t.state.Append(s.c.kg, s.name, s.c.key, v) }
+func (s ListState) Add(v string) error { return s.c.t.state.Append(s.c.kg, s.name, s.c.key, v) }
 
 // Clear empties the list.
-func (s ListState) Clear() { s.c.t.state.ClearList(s.c.kg, s.name, s.c.key) }
+func (s ListState) Clear() error { return s.c.t.state.ClearList(s.c.kg, s.name, s.c.key) }
 
 // funcOp is a stateless map, filter or flatMap.
 type funcOp struct {
 	fn func(r Record, emit func(Record))
 }
 
-func (o *funcOp) Process(ctx *Context, _ int, r Record) { o.fn(r, ctx.Emit) }
-func (o *funcOp) OnTimer(*Context, int64)               {}
+func (o *funcOp) Process(ctx *Context, _ int, r Record) error { o.fn(r, ctx.Emit); return nil }
+func (o *funcOp) OnTimer(*Context, int64) error               { return nil }
 
 // keyedOp runs a KeyedProcessFunction. Records arrive keyed: the sender
 // applies the KeyBy selector of the edge (Edge.KeyOf).
@@ -123,8 +128,10 @@ type keyedOp struct {
 	fn KeyedProcessFunction
 }
 
-func (o *keyedOp) Process(ctx *Context, input int, r Record) { o.fn.ProcessElement(ctx, input, r) }
-func (o *keyedOp) OnTimer(ctx *Context, at int64)            { o.fn.OnTimer(ctx, at) }
+func (o *keyedOp) Process(ctx *Context, input int, r Record) error {
+	return o.fn.ProcessElement(ctx, input, r)
+}
+func (o *keyedOp) OnTimer(ctx *Context, at int64) error { return o.fn.OnTimer(ctx, at) }
 
 // timer is one registered timer.
 type timer struct {

@@ -47,9 +47,10 @@ import (
 // and only the size reaches a trace.
 //
 // A read or write that fails (a disk error, or a fatal pebble error, which
-// pebble reports through Logger.Fatalf) panics with a *StateError, which the
-// task turns into a failure: the job restarts from its latest checkpoint.
-// After a fatal error the DB is never touched again, not even to close it.
+// pebble reports through Logger.Fatalf, a panic the backend recovers at the
+// boundary of each method) returns a *StateError, which the task turns into
+// a failure: the job restarts from its latest checkpoint. After a fatal
+// error the DB is never touched again, not even to close it.
 type PebbleBackend struct {
 	cfg PebbleConfig
 	db  *pebble.DB
@@ -101,8 +102,8 @@ type PebbleConfig struct {
 	Dir string
 	// Logger gets pebble's informational and error messages (nil: they are
 	// dropped). Its Fatalf is never called: the backend turns a fatal error
-	// into a *StateError panic of its own, so that the task can fail
-	// instead of the process exiting.
+	// into a *StateError, so that the task can fail instead of the process
+	// exiting.
 	Logger pebble.Logger
 	// FlushBytes is how many bytes (keys, values and an allowance per
 	// entry) may be written before the memtable is flushed. It must stay
@@ -151,9 +152,8 @@ func NewPebbleBackend(cfg PebbleConfig) *PebbleBackend {
 	return &PebbleBackend{cfg: cfg, known: map[string]StateFile{}}
 }
 
-// StateError is the panic value of a state backend that cannot serve a read
-// or a write. Operator code cannot handle it (ValueState.Get has no error
-// result); the task recovers it around every operator call and fails.
+// StateError is the error of a state backend that cannot serve a read, a
+// write or a checkpoint.
 type StateError struct {
 	Op  string
 	Err error
@@ -187,49 +187,33 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	panic(pebbleFatal{msg: fmt.Sprintf(format, args...)})
 }
 
-// guard is deferred by every method that calls pebble: it turns a fatal
-// pebble error into a *StateError panic and marks the DB broken. Other
-// panics (programmer errors) go on unchanged.
-func (b *PebbleBackend) guard(op string) {
+// catch is deferred by every method that calls pebble: a fatal pebble error
+// (pebbleLogger's panic) becomes *err and marks the DB broken. Other panics
+// (programmer errors) go on unchanged.
+func (b *PebbleBackend) catch(op string, err *error) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	if f, ok := r.(pebbleFatal); ok {
 		b.broken = f
-		panic(&StateError{Op: op, Err: f})
+		*err = &StateError{Op: op, Err: f}
+		return
 	}
 	panic(r)
 }
 
-// catch is guard for methods that return an error: a *StateError panic
-// (a fatal pebble error included) becomes *err.
-func (b *PebbleBackend) catch(op string, err *error) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	switch v := r.(type) {
-	case pebbleFatal:
-		b.broken = v
-		*err = &StateError{Op: op, Err: v}
-	case *StateError:
-		*err = v
-	default:
-		panic(r)
-	}
-}
-
-// usable panics unless the DB can be used.
-func (b *PebbleBackend) usable(op string) {
+// usable reports why the DB cannot be used, if it cannot.
+func (b *PebbleBackend) usable(op string) error {
 	switch {
 	case b.broken != nil:
-		panic(&StateError{Op: op, Err: fmt.Errorf("db unusable after an earlier fatal error: %w", b.broken)})
+		return &StateError{Op: op, Err: fmt.Errorf("db unusable after an earlier fatal error: %w", b.broken)}
 	case b.closed:
-		panic(&StateError{Op: op, Err: errors.New("backend closed")})
+		return &StateError{Op: op, Err: errors.New("backend closed")}
 	case b.db == nil:
-		panic(&StateError{Op: op, Err: errors.New("backend not opened")})
+		return &StateError{Op: op, Err: errors.New("backend not opened")}
 	}
+	return nil
 }
 
 func (b *PebbleBackend) options() *pebble.Options {
@@ -419,47 +403,48 @@ func decodeList(b []byte) ([]string, error) {
 
 // Reads and writes.
 
-func (b *PebbleBackend) get(op string, k []byte) ([]byte, bool) {
+func (b *PebbleBackend) get(op string, k []byte) ([]byte, bool, error) {
 	v, closer, err := b.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false
+		return nil, false, nil
 	}
 	if err != nil {
-		panic(&StateError{Op: op, Err: err})
+		return nil, false, &StateError{Op: op, Err: err}
 	}
 	out := bytes.Clone(v)
 	if err := closer.Close(); err != nil {
-		panic(&StateError{Op: op, Err: err})
+		return nil, false, &StateError{Op: op, Err: err}
 	}
-	return out, true
+	return out, true, nil
 }
 
-func (b *PebbleBackend) set(op string, k, v []byte) {
+func (b *PebbleBackend) set(op string, k, v []byte) error {
 	if err := b.db.Set(k, v, pebble.NoSync); err != nil {
-		panic(&StateError{Op: op, Err: err})
+		return &StateError{Op: op, Err: err}
 	}
-	b.wrote(len(k) + len(v))
+	return b.wrote(len(k) + len(v))
 }
 
-func (b *PebbleBackend) del(op string, k []byte) {
+func (b *PebbleBackend) del(op string, k []byte) error {
 	if err := b.db.Delete(k, pebble.NoSync); err != nil {
-		panic(&StateError{Op: op, Err: err})
+		return &StateError{Op: op, Err: err}
 	}
-	b.wrote(len(k))
+	return b.wrote(len(k))
 }
 
 // wrote counts a write and flushes once FlushBytes were written.
-func (b *PebbleBackend) wrote(n int) {
+func (b *PebbleBackend) wrote(n int) error {
 	b.dirty = true
 	if b.cfg.Background {
-		return // pebble flushes and compacts on its own
+		return nil // pebble flushes and compacts on its own
 	}
 	b.written += n + pebbleEntryOverhead
 	if b.written >= b.cfg.FlushBytes {
 		if err := b.flush(); err != nil {
-			panic(&StateError{Op: "flush", Err: err})
+			return &StateError{Op: "flush", Err: err}
 		}
 	}
+	return nil
 }
 
 // flush turns the memtable into an L0 SST and waits for it, then compacts
@@ -483,84 +468,108 @@ func (b *PebbleBackend) flush() error {
 }
 
 // Get implements StateBackend.
-func (b *PebbleBackend) Get(kg int, name, key string) (string, bool) {
-	defer b.guard("get")
-	b.usable("get")
+func (b *PebbleBackend) Get(kg int, name, key string) (v string, ok bool, err error) {
+	defer b.catch("get", &err)
+	if err := b.usable("get"); err != nil {
+		return "", false, err
+	}
 	k := stateKeyBytes(kg, kindValue, name, key)
 	if c, hit := b.values[string(k)]; hit {
-		return c.v, c.ok
+		return c.v, c.ok, nil
 	}
-	v, ok := b.get("get", k)
-	b.cacheValue(k, string(v), ok)
-	return string(v), ok
+	raw, ok, err := b.get("get", k)
+	if err != nil {
+		return "", false, err
+	}
+	b.cacheValue(k, string(raw), ok)
+	return string(raw), ok, nil
 }
 
 // Set implements StateBackend.
-func (b *PebbleBackend) Set(kg int, name, key, value string) {
-	defer b.guard("set")
-	b.usable("set")
+func (b *PebbleBackend) Set(kg int, name, key, value string) (err error) {
+	defer b.catch("set", &err)
+	if err := b.usable("set"); err != nil {
+		return err
+	}
 	k := stateKeyBytes(kg, kindValue, name, key)
-	b.set("set", k, []byte(value))
+	if err := b.set("set", k, []byte(value)); err != nil {
+		return err
+	}
 	b.cacheValue(k, value, true)
+	return nil
 }
 
 // Delete implements StateBackend.
-func (b *PebbleBackend) Delete(kg int, name, key string) {
-	defer b.guard("delete")
-	b.usable("delete")
+func (b *PebbleBackend) Delete(kg int, name, key string) (err error) {
+	defer b.catch("delete", &err)
+	if err := b.usable("delete"); err != nil {
+		return err
+	}
 	k := stateKeyBytes(kg, kindValue, name, key)
-	b.del("delete", k)
+	if err := b.del("delete", k); err != nil {
+		return err
+	}
 	b.cacheValue(k, "", false)
+	return nil
 }
 
 // GetList implements StateBackend. The result is the caller's.
-func (b *PebbleBackend) GetList(kg int, name, key string) []string {
-	defer b.guard("get list")
-	b.usable("get list")
-	v, ok := b.get("get list", stateKeyBytes(kg, kindList, name, key))
-	if !ok {
-		return nil
+func (b *PebbleBackend) GetList(kg int, name, key string) (l []string, err error) {
+	defer b.catch("get list", &err)
+	if err := b.usable("get list"); err != nil {
+		return nil, err
 	}
-	l, err := decodeList(v)
-	if err != nil {
-		panic(&StateError{Op: "get list", Err: err})
+	v, ok, err := b.get("get list", stateKeyBytes(kg, kindList, name, key))
+	if err != nil || !ok {
+		return nil, err
 	}
-	return l
+	if l, err = decodeList(v); err != nil {
+		return nil, &StateError{Op: "get list", Err: err}
+	}
+	return l, nil
 }
 
 // Append implements StateBackend: read, append, write back.
-func (b *PebbleBackend) Append(kg int, name, key, value string) {
-	defer b.guard("append")
-	b.usable("append")
+func (b *PebbleBackend) Append(kg int, name, key, value string) (err error) {
+	defer b.catch("append", &err)
+	if err := b.usable("append"); err != nil {
+		return err
+	}
 	k := stateKeyBytes(kg, kindList, name, key)
+	v, ok, err := b.get("append", k)
+	if err != nil {
+		return err
+	}
 	var l []string
-	if v, ok := b.get("append", k); ok {
-		var err error
+	if ok {
 		if l, err = decodeList(v); err != nil {
-			panic(&StateError{Op: "append", Err: err})
+			return &StateError{Op: "append", Err: err}
 		}
 	}
-	b.set("append", k, encodeList(append(l, value)))
+	return b.set("append", k, encodeList(append(l, value)))
 }
 
 // ClearList implements StateBackend.
-func (b *PebbleBackend) ClearList(kg int, name, key string) {
-	defer b.guard("clear list")
-	b.usable("clear list")
-	b.del("clear list", stateKeyBytes(kg, kindList, name, key))
+func (b *PebbleBackend) ClearList(kg int, name, key string) (err error) {
+	defer b.catch("clear list", &err)
+	if err := b.usable("clear list"); err != nil {
+		return err
+	}
+	return b.del("clear list", stateKeyBytes(kg, kindList, name, key))
 }
 
-// Snapshot implements StateBackend: the whole state, read back from the DB,
-// sorted as the heap backend sorts it. Checkpoints do not use it (they
-// upload files); tests and backend switches do.
-func (b *PebbleBackend) Snapshot() []KeyGroupState {
-	defer b.guard("snapshot")
-	b.usable("snapshot")
-	groups, err := scanState(b.db)
-	if err != nil {
-		panic(&StateError{Op: "snapshot", Err: err})
+// Snapshot returns the whole state, read back from the DB, sorted as the
+// heap backend sorts it. Checkpoints do not use it (they upload files);
+// tests and backend switches do.
+func (b *PebbleBackend) Snapshot() (groups []KeyGroupState, err error) {
+	defer b.catch("snapshot", &err)
+	if err := b.usable("snapshot"); err != nil {
+		return nil, err
 	}
-	return groups
+	if groups, err = scanState(b.db); err != nil {
+		return nil, &StateError{Op: "snapshot", Err: err}
+	}
+	return groups, nil
 }
 
 // scanState reads every key of db into key groups.
@@ -620,19 +629,24 @@ func scanState(db *pebble.DB) (out []KeyGroupState, err error) {
 
 // Restore implements StateBackend: it replaces the state with groups (a
 // full snapshot, from the heap backend say), in a freshly opened DB.
-func (b *PebbleBackend) Restore(groups []KeyGroupState) {
+func (b *PebbleBackend) Restore(groups []KeyGroupState) (err error) {
 	if err := b.Open(); err != nil {
-		panic(&StateError{Op: "restore", Err: err})
+		return &StateError{Op: "restore", Err: err}
 	}
-	defer b.guard("restore")
+	defer b.catch("restore", &err)
 	for _, g := range groups {
 		for _, v := range g.Values {
-			b.set("restore", stateKeyBytes(g.KG, kindValue, v.Name, v.Key), []byte(v.Value))
+			if err := b.set("restore", stateKeyBytes(g.KG, kindValue, v.Name, v.Key), []byte(v.Value)); err != nil {
+				return err
+			}
 		}
 		for _, l := range g.Lists {
-			b.set("restore", stateKeyBytes(g.KG, kindList, l.Name, l.Key), encodeList(l.Values))
+			if err := b.set("restore", stateKeyBytes(g.KG, kindList, l.Name, l.Key), encodeList(l.Values)); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // Checkpoints.
@@ -644,14 +658,21 @@ func (b *PebbleBackend) Restore(groups []KeyGroupState) {
 // Object (the task names it). The local directory is removed before
 // Checkpoint returns: the bytes are in memory, the DB's own files are
 // immutable.
-func (b *PebbleBackend) Checkpoint(n int64) (files []CheckpointFile, err error) {
+func (b *PebbleBackend) Checkpoint(n int64) (StateCheckpoint, error) {
+	files, err := b.checkpointFiles(n)
+	return StateCheckpoint{Files: files}, err
+}
+
+func (b *PebbleBackend) checkpointFiles(n int64) (files []CheckpointFile, err error) {
 	defer b.catch("checkpoint", &err)
-	b.usable("checkpoint")
+	if err := b.usable("checkpoint"); err != nil {
+		return nil, err
+	}
 	if err := b.flush(); err != nil {
 		return nil, err
 	}
 	fs := b.cfg.FS
-	dir := path.Join(b.cfg.Dir, fmt.Sprintf("chk-%d", n))
+	dir := Layout{Prefix: b.cfg.Dir}.CheckpointDir(n)
 	if err := fs.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", dir, err)
 	}

@@ -23,20 +23,10 @@ import "sort"
 // completed are referenced by no metadata and are never deleted here (a
 // leak, not a loss).
 
-// SharedStateDeleter is implemented by a CoordinatorEnv whose checkpoints
-// may reference shared state files. One that does not leaves them in
-// storage.
-type SharedStateDeleter interface {
-	// DeleteShared removes shared state files no retained checkpoint
-	// references any more.
-	DeleteShared(objects []string)
-}
-
 // releaseShared deletes the shared files of evicted that no retained
 // checkpoint references.
 func (c *Coordinator) releaseShared(evicted Metadata) {
-	d, ok := c.env.(SharedStateDeleter)
-	if !ok || len(evicted.Shared) == 0 {
+	if len(evicted.Shared) == 0 {
 		return
 	}
 	live := map[string]bool{}
@@ -54,7 +44,7 @@ func (c *Coordinator) releaseShared(evicted Metadata) {
 		}
 	}
 	if len(unused) > 0 {
-		d.DeleteShared(unused)
+		c.env.DeleteShared(unused)
 	}
 }
 

@@ -6,23 +6,19 @@ import (
 	"sort"
 )
 
-// This file is the task's side of file-based state (PebbleBackend):
-// choosing it, uploading a checkpoint's files, restoring from them, and
-// turning a state failure into a task failure.
+// This file is the task's side of its state backend, file-based state
+// (PebbleBackend) above all: uploading a checkpoint's files, restoring from
+// them, and turning a state failure into a task failure.
 //
-// The driver chooses the backend: it passes NewTask a FileBackend built on
+// The driver chooses the backend: it passes NewTask a StateBackend built on
 // the worker's local disk (NewPebbleBackend) as the task's state, or nil for
 // the heap. TaskEnv does not change: the task still does all its I/O with
 // checkpoint storage through Persist and Load, and the backend only touches
 // the local disk it was given.
 //
-// Storage layout under Deployment.StoragePrefix:
-//
-//	chk-N/<vertex>-<subtask>          the task's snapshot (the handle): it lists the files
-//	chk-N/<vertex>-<subtask>.<name>   a private file (MANIFEST, OPTIONS, WAL, markers)
-//	shared/<sha256>.sst               a shared file: an SST, named by its content
-//
-// Deleting checkpoint N's directory deletes its private files. A shared file
+// Storage layout: Layout over Deployment.StoragePrefix (layout.go) names the
+// task's snapshot (its handle), its private state files and the shared ones.
+// Deleting a checkpoint's directory deletes its private files. A shared file
 // is deleted by the coordinator once no retained checkpoint references it
 // (Ack.Shared, Metadata.Shared).
 //
@@ -43,68 +39,12 @@ import (
 // checkpoint), writes them into a fresh local directory and opens the DB
 // there, dropping the key groups outside the task's range.
 
-// FileBackend is a StateBackend that keeps its state in files on the task's
-// local disk and checkpoints incrementally. The task calls Open or
-// RestoreFiles before anything else, Checkpoint at each barrier, Uploaded
-// as shared files become durable, and Close when it is cancelled.
-type FileBackend interface {
-	StateBackend
-	// Open opens empty state.
-	Open() error
-	// Checkpoint takes checkpoint n's files (the synchronous part). A file
-	// with an Object is in storage already; the others carry their bytes.
-	Checkpoint(n int64) ([]CheckpointFile, error)
-	// Uploaded records that a shared file is durable under f.Object.
-	Uploaded(f StateFile)
-	// RestoreFiles opens the state held by files (data[i] is files[i]'s
-	// checked bytes), keeping key groups [start, end) only.
-	RestoreFiles(files []StateFile, data [][]byte, start, end int) error
-	// Close releases the state; nothing may use it afterwards.
-	Close()
-}
-
-var _ FileBackend = (*PebbleBackend)(nil)
-
-// guardedOperator runs the operator so that a state failure (a *StateError
-// panic from the backend) fails the task instead of the process.
-type guardedOperator struct {
-	op Operator
-	t  *Task
-}
-
-func (g guardedOperator) Process(ctx *Context, input int, r Record) {
-	defer g.t.recoverState()
-	g.op.Process(ctx, input, r)
-}
-
-func (g guardedOperator) OnTimer(ctx *Context, at int64) {
-	defer g.t.recoverState()
-	g.op.OnTimer(ctx, at)
-}
-
-// recoverState, deferred, turns a *StateError panic into a task failure.
-// What the operator emitted before it is harmless: the task stops here, so
-// no barrier follows those records and no checkpoint can include them.
-func (t *Task) recoverState() {
-	r := recover()
-	if r == nil {
-		return
-	}
-	se, ok := r.(*StateError)
-	if !ok {
-		panic(r)
-	}
-	t.fail(Failure{Reason: se.Error()})
-}
+var _ StateBackend = (*PebbleBackend)(nil)
 
 // openState opens empty state for a task that restores nothing. It reports
 // whether the task can go on.
 func (t *Task) openState() bool {
-	fb, ok := t.state.(FileBackend)
-	if !ok {
-		return true
-	}
-	if err := fb.Open(); err != nil {
+	if err := t.state.Open(); err != nil {
 		t.fail(Failure{Reason: fmt.Sprintf("open state: %v", err)})
 		return false
 	}
@@ -121,24 +61,15 @@ func (t *Task) restoreState(s *TaskSnapshot, done func()) {
 	}
 	start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
 	t.loadStateFiles(s, func(data [][]byte) {
-		if fb, ok := t.state.(FileBackend); ok {
-			if err := fb.RestoreFiles(s.Files, data, start, end); err != nil {
-				// A local disk error is not the checkpoint's fault: restart
-				// from the same one. Bad content is.
-				f := Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err)}
-				if errors.Is(err, ErrCorruptSnapshot) {
-					f.RestoreCheckpoint = t.dep.Restore
-				}
-				t.fail(f)
-				return
+		if err := t.state.RestoreFiles(s.Files, data, start, end); err != nil {
+			// A local disk error is not the checkpoint's fault: restart
+			// from the same one. Bad content is.
+			f := Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err)}
+			if errors.Is(err, ErrCorruptSnapshot) {
+				f.RestoreCheckpoint = t.dep.Restore
 			}
-		} else {
-			groups, err := ReadStateFiles(s.Files, data)
-			if err != nil {
-				t.fail(Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err), RestoreCheckpoint: t.dep.Restore})
-				return
-			}
-			t.state.Restore(keyGroupsIn(groups, start, end))
+			t.fail(f)
+			return
 		}
 		done()
 	})
@@ -152,17 +83,12 @@ func (t *Task) restoreKeyed(s *TaskSnapshot) bool {
 		return true
 	}
 	start, end := KeyGroupRange(t.id.Subtask, t.job.MaxParallelism, t.v.Parallelism)
-	mine := keyGroupsIn(s.Keyed, start, end)
-	if _, ok := t.state.(FileBackend); !ok {
-		t.state.Restore(mine)
-		return true
-	}
 	// A file backend writes them key by key, and may fail doing so.
-	func() {
-		defer t.recoverState()
-		t.state.Restore(mine)
-	}()
-	return !t.failed
+	if err := t.state.Restore(keyGroupsIn(s.Keyed, start, end)); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("restore state of checkpoint %d: %v", s.Checkpoint, err)})
+		return false
+	}
+	return true
 }
 
 // keyGroupsIn returns the groups in [start, end).
@@ -206,22 +132,22 @@ func (t *Task) loadStateFiles(s *TaskSnapshot, done func(data [][]byte)) {
 // the heap's full snapshot, or a file backend's local checkpoint, whose new
 // files get their names in storage here and wait in snap for the upload.
 func (t *Task) snapshotState(n int64, snap *TaskSnapshot) error {
-	fb, ok := t.state.(FileBackend)
-	if !ok {
-		snap.Keyed = t.state.Snapshot()
-		return nil
-	}
-	files, err := fb.Checkpoint(n)
+	c, err := t.state.Checkpoint(n)
 	if err != nil {
 		return err
 	}
+	snap.Keyed = c.Keyed
+	if len(c.Files) == 0 {
+		return nil
+	}
+	files := c.Files
 	snap.Files = make([]StateFile, 0, len(files))
 	for _, f := range files {
 		if f.Object == "" {
 			if f.Shared {
-				f.Object = fmt.Sprintf("%s/shared/%s.sst", t.dep.StoragePrefix, f.SHA256)
+				f.Object = t.layout().SharedFile(f.SHA256)
 			} else {
-				f.Object = fmt.Sprintf("%s/chk-%d/%s-%d.%s", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask, f.Name)
+				f.Object = t.layout().PrivateFile(n, t.v.Name, t.id.Subtask, f.Name)
 			}
 			snap.uploads = append(snap.uploads, f)
 		}
@@ -247,9 +173,7 @@ func (t *Task) uploadStateFiles(snap *TaskSnapshot, done func(error)) {
 			case err != nil && first == nil:
 				first = fmt.Errorf("upload state file %s: %w", f.Name, err)
 			case err == nil:
-				if fb, ok := t.state.(FileBackend); ok {
-					fb.Uploaded(f.StateFile)
-				}
+				t.state.Uploaded(f.StateFile)
 			}
 			if left--; left == 0 {
 				done(first)
@@ -293,9 +217,8 @@ func (s *TaskSnapshot) sharedObjects() []string {
 	return out
 }
 
-// closeState releases a file backend (the task was cancelled).
-func (t *Task) closeState() {
-	if fb, ok := t.state.(FileBackend); ok {
-		fb.Close()
-	}
-}
+// layout names the task's objects in checkpoint storage.
+func (t *Task) layout() Layout { return Layout{Prefix: t.dep.StoragePrefix} }
+
+// closeState releases the state backend (the task was cancelled).
+func (t *Task) closeState() { t.state.Close() }

@@ -29,7 +29,8 @@ func newTestPebble(t *testing.T, fs vfs.FS, dir string) *PebbleBackend {
 // checkpoint's file list and the bytes it uploaded.
 func uploadAll(t *testing.T, b *PebbleBackend, n int64, store map[string][]byte) ([]StateFile, int64) {
 	t.Helper()
-	files, err := b.Checkpoint(n)
+	c, err := b.Checkpoint(n)
+	files := c.Files
 	if err != nil {
 		t.Fatalf("checkpoint %d: %v", n, err)
 	}
@@ -37,9 +38,9 @@ func uploadAll(t *testing.T, b *PebbleBackend, n int64, store map[string][]byte)
 	var uploaded int64
 	for _, f := range files {
 		if f.Object == "" {
-			f.Object = fmt.Sprintf("chk-%d/%s", n, f.Name)
+			f.Object = Layout{}.PrivateFile(n, "t", 0, f.Name)
 			if f.Shared {
-				f.Object = "shared/" + f.SHA256
+				f.Object = Layout{}.SharedFile(f.SHA256)
 			}
 			store[f.Object] = f.Data
 			uploaded += int64(len(f.Data))
@@ -76,7 +77,7 @@ func TestPebbleBackendOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyOps(b, sampleOps)
-	if got := b.Snapshot(); !reflect.DeepEqual(got, sampleState) {
+	if got := mustSnapshot(t, b); !reflect.DeepEqual(got, sampleState) {
 		t.Errorf("Snapshot:\ngot  %+v\nwant %+v", got, sampleState)
 	}
 	for _, c := range []struct {
@@ -91,20 +92,20 @@ func TestPebbleBackendOps(t *testing.T) {
 		{8, "count", "k1", "", false}, // same name and key, other key group
 		{7, "left", "k1", "", false},  // a list is not a value
 	} {
-		if v, ok := b.Get(c.kg, c.name, c.key); v != c.want || ok != c.ok {
+		if v, ok, _ := b.Get(c.kg, c.name, c.key); v != c.want || ok != c.ok {
 			t.Errorf("Get(%d, %s, %s): got %q %v, want %q %v", c.kg, c.name, c.key, v, ok, c.want, c.ok)
 		}
 	}
-	if got := b.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
+	if got, _ := b.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
 		t.Errorf("GetList(7, left, k1): got %q", got)
 	}
-	if got := b.GetList(64, "tmp", "ky"); got != nil {
+	if got, _ := b.GetList(64, "tmp", "ky"); got != nil {
 		t.Errorf("GetList of a cleared list: got %q, want nil", got)
 	}
 	// Lists keep empty strings and separators as they are.
 	b.Append(3, "l", "k", "")
 	b.Append(3, "l", "k", "a,b")
-	if got := b.GetList(3, "l", "k"); !slices.Equal(got, []string{"", "a,b"}) {
+	if got, _ := b.GetList(3, "l", "k"); !slices.Equal(got, []string{"", "a,b"}) {
 		t.Errorf("GetList with awkward elements: got %q", got)
 	}
 }
@@ -123,7 +124,7 @@ func TestPebbleCheckpointRestoreRoundTrip(t *testing.T) {
 	b.Set(7, "count", "k1", "4")
 	b.Delete(0, "count", "k0")
 	b.Append(127, "right", "kz", "r2")
-	want2 := b.Snapshot()
+	want2 := mustSnapshot(t, b)
 	files2, _ := uploadAll(t, b, 2, store)
 
 	for _, f := range files1 {
@@ -135,11 +136,11 @@ func TestPebbleCheckpointRestoreRoundTrip(t *testing.T) {
 			t.Errorf("checkpoint 2 does not reference checkpoint 1's %s as %s", f.Name, f.Object)
 		}
 	}
-	if got := restoreFrom(t, files1, store, 0, 128).Snapshot(); !reflect.DeepEqual(got, sampleState) {
+	if got := mustSnapshot(t, restoreFrom(t, files1, store, 0, 128)); !reflect.DeepEqual(got, sampleState) {
 		t.Errorf("restored checkpoint 1:\ngot  %+v\nwant %+v", got, sampleState)
 	}
 	r := restoreFrom(t, files2, store, 0, 128)
-	if got := r.Snapshot(); !reflect.DeepEqual(got, want2) {
+	if got := mustSnapshot(t, r); !reflect.DeepEqual(got, want2) {
 		t.Errorf("restored checkpoint 2:\ngot  %+v\nwant %+v", got, want2)
 	}
 	// The restored DB goes on: its own next checkpoint references the
@@ -177,10 +178,10 @@ func TestPebbleRestoreKeyGroupRange(t *testing.T) {
 	files, _ := uploadAll(t, b, 1, store)
 	r := restoreFrom(t, files, store, 7, 64)
 	want := []KeyGroupState{sampleState[1]}
-	if got := r.Snapshot(); !reflect.DeepEqual(got, want) {
+	if got := mustSnapshot(t, r); !reflect.DeepEqual(got, want) {
 		t.Errorf("restored [7,64):\ngot  %+v\nwant %+v", got, want)
 	}
-	if _, ok := r.Get(0, "count", "k0"); ok {
+	if _, ok, _ := r.Get(0, "count", "k0"); ok {
 		t.Error("key group 0 is outside [7,64) but still readable")
 	}
 	files2, _ := uploadAll(t, r, 2, store)
@@ -229,29 +230,23 @@ func TestPebbleDeterministicFiles(t *testing.T) {
 }
 
 // TestPebbleFatalBecomesStateError: a fatal pebble error (Logger.Fatalf)
-// surfaces as a *StateError panic and leaves the backend unusable.
+// surfaces as a *StateError and leaves the backend unusable.
 func TestPebbleFatalBecomesStateError(t *testing.T) {
 	b := newTestPebble(t, vfs.NewMem(), "s")
 	if err := b.Open(); err != nil {
 		t.Fatal(err)
 	}
-	got := func() (r any) {
-		defer func() { r = recover() }()
-		defer b.guard("set")
+	got := func() (err error) {
+		defer b.catch("set", &err)
 		pebbleLogger{}.Fatalf("pebble: fatal commit error: %v", "disk on fire")
 		return nil
 	}()
-	se, ok := got.(*StateError)
-	if !ok || !strings.Contains(se.Error(), "disk on fire") {
-		t.Fatalf("got panic %v, want a *StateError", got)
+	var se *StateError
+	if !errors.As(got, &se) || !strings.Contains(se.Error(), "disk on fire") {
+		t.Fatalf("got %v, want a *StateError", got)
 	}
-	got = func() (r any) {
-		defer func() { r = recover() }()
-		b.Get(1, "v", "k")
-		return nil
-	}()
-	if _, ok := got.(*StateError); !ok {
-		t.Fatalf("a get after the fatal error: got %v, want a *StateError", got)
+	if _, _, err := b.Get(1, "v", "k"); !errors.As(err, &se) {
+		t.Fatalf("a get after the fatal error: got %v, want a *StateError", err)
 	}
 	if _, err := b.Checkpoint(1); err == nil {
 		t.Fatal("a checkpoint after the fatal error succeeded")
@@ -285,19 +280,20 @@ func TestTrimWALKeepsRecords(t *testing.T) {
 // boomBackend is a backend whose reads fail for key "boom".
 type boomBackend struct{ StateBackend }
 
-func (b boomBackend) Get(kg int, name, key string) (string, bool) {
+func (b boomBackend) Get(kg int, name, key string) (string, bool, error) {
 	if key == "boom" {
-		panic(&StateError{Op: "get", Err: errors.New("injected read error")})
+		return "", false, &StateError{Op: "get", Err: errors.New("injected read error")}
 	}
 	return b.StateBackend.Get(kg, name, key)
 }
 
-func storeFn(ctx *Context, _ int, r Record) {
+func storeFn(ctx *Context, _ int, r Record) error {
 	v := ctx.Value("v")
-	if old, _ := v.Get(); old == r.Value {
-		return
+	old, _, err := v.Get()
+	if err != nil || old == r.Value {
+		return err
 	}
-	v.Set(r.Value)
+	return v.Set(r.Value)
 }
 
 func storeJob(t *testing.T) *Job {
@@ -375,7 +371,7 @@ func storeTask(t *testing.T, env *memEnv, state StateBackend, restore int64) *Ta
 	job := storeJob(t)
 	dep := Deployment{Task: TaskID{Vertex: vertexIndex(t, job, "store")}, StoragePrefix: "chk", FenceUpTo: 1}
 	if restore > 0 {
-		dep.Restore, dep.Handle = restore, fmt.Sprintf("chk/chk-%d/store-0", restore)
+		dep.Restore, dep.Handle = restore, Layout{Prefix: "chk"}.TaskHandle(restore, "store", 0)
 	}
 	task := NewTask(job, dep, env, DefaultTaskConfig(), state)
 	task.Start()
@@ -450,7 +446,7 @@ func TestIncrementalCheckpointUploadsLittle(t *testing.T) {
 		if len(renv.fails) > 0 {
 			t.Fatalf("restore of checkpoint %d: %v", restore.n, renv.fails)
 		}
-		got := r.state.Snapshot()
+		got := mustSnapshot(t, r.state)
 		n := 0
 		for _, g := range got {
 			n += len(g.Values)
@@ -508,17 +504,13 @@ func TestStateErrorFailsTask(t *testing.T) {
 	if len(env.fails) != 1 || !strings.Contains(env.fails[0].Reason, "injected read error") || env.fails[0].RestoreCheckpoint != 0 {
 		t.Fatalf("got failures %+v, want one naming the read error", env.fails)
 	}
-	if _, ok := task.state.Get(KeyGroup("b", task.job.MaxParallelism), "v", "b"); ok {
+	if _, ok, _ := task.state.Get(KeyGroup("b", task.job.MaxParallelism), "v", "b"); ok {
 		t.Fatal("the failed task went on processing input")
 	}
 }
 
-// sharedCoordEnv is fakeCoordEnv with shared-file deletion.
+// sharedCoordEnv is fakeCoordEnv (which logs shared-file deletion).
 type sharedCoordEnv struct{ *fakeCoordEnv }
-
-func (e sharedCoordEnv) DeleteShared(objects []string) {
-	e.logf("delete-shared %s", strings.Join(objects, ","))
-}
 
 // TestCoordinatorDeletesSharedAtRefcountZero: with two checkpoints
 // retained, retiring a checkpoint deletes its directory and only those of
@@ -588,7 +580,7 @@ func TestPebbleBackgroundValueCache(t *testing.T) {
 			b.Delete(i%4, "n", k)
 			delete(want, fmt.Sprint(i%4, "/", k))
 		}
-		if got, ok := b.Get(i%4, "n", k); ok != (i%5 != 0) || (ok && got != v) {
+		if got, ok, _ := b.Get(i%4, "n", k); ok != (i%5 != 0) || (ok && got != v) {
 			t.Fatalf("write %d: get %q=%q,%v after writing %q", i, k, got, ok, v)
 		}
 	}
@@ -596,7 +588,7 @@ func TestPebbleBackgroundValueCache(t *testing.T) {
 	files, _ := uploadAll(t, b, 1, store)
 	r := restoreFrom(t, files, store, 0, 4)
 	got := map[string]string{}
-	for _, g := range r.Snapshot() {
+	for _, g := range mustSnapshot(t, r) {
 		for _, v := range g.Values {
 			got[fmt.Sprint(g.KG, "/", v.Key)] = v.Value
 		}
@@ -609,4 +601,21 @@ func TestPebbleBackgroundValueCache(t *testing.T) {
 			t.Fatalf("restored %s=%q, want %q", k, got[k], v)
 		}
 	}
+}
+
+// mustSnapshot is b's whole state.
+func mustSnapshot(t *testing.T, b StateBackend) []KeyGroupState {
+	t.Helper()
+	switch b := b.(type) {
+	case *HeapBackend:
+		return b.Snapshot()
+	case *PebbleBackend:
+		groups, err := b.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return groups
+	}
+	t.Fatalf("no snapshot of a %T", b)
+	return nil
 }

@@ -11,20 +11,49 @@ import (
 
 // StateBackend holds a task's keyed state, by key group, so that a snapshot
 // can be split by key group when a job is restored at another parallelism.
+//
+// Every method that can fail returns an error: a failed read or write fails
+// the task (the job restarts from its latest checkpoint), a failed
+// Checkpoint fails the task too (the synchronous part of a checkpoint, as
+// in Flink). The task calls Open or a Restore before anything else, and
+// Close when it is cancelled; nothing may use the backend afterwards.
 type StateBackend interface {
-	Get(kg int, name, key string) (string, bool)
-	Set(kg int, name, key, value string)
-	Delete(kg int, name, key string)
-	GetList(kg int, name, key string) []string
-	Append(kg int, name, key, value string)
-	ClearList(kg int, name, key string)
-	// Snapshot returns the whole state, sorted, for a full checkpoint. It is
-	// the synchronous part of a checkpoint: the state must not change while
-	// it runs, and what it returns must not change afterwards.
-	Snapshot() []KeyGroupState
+	Get(kg int, name, key string) (string, bool, error)
+	Set(kg int, name, key, value string) error
+	Delete(kg int, name, key string) error
+	// GetList returns the list; the caller may not modify it.
+	GetList(kg int, name, key string) ([]string, error)
+	Append(kg int, name, key, value string) error
+	ClearList(kg int, name, key string) error
+	// Open opens empty state, for a task that restores nothing.
+	Open() error
+	// Checkpoint is the synchronous part of checkpoint n: the state must
+	// not change while it runs, and what it returns must not change
+	// afterwards. The backend declares there what checkpoint storage must
+	// hold for it: its whole state as key groups (a full checkpoint), or
+	// the files it owns (an incremental one).
+	Checkpoint(n int64) (StateCheckpoint, error)
+	// Uploaded records that a shared file of a checkpoint is durable under
+	// f.Object: later checkpoints reference it instead of uploading it.
+	Uploaded(f StateFile)
 	// Restore replaces the state with groups (those outside the task's
-	// range are ignored by the caller before it gets here).
-	Restore(groups []KeyGroupState)
+	// range are dropped by the caller before it gets here).
+	Restore(groups []KeyGroupState) error
+	// RestoreFiles replaces the state with what files hold (data[i] is
+	// files[i]'s checked bytes), keeping key groups [start, end) only.
+	// Damaged content gives an error wrapping ErrCorruptSnapshot.
+	RestoreFiles(files []StateFile, data [][]byte, start, end int) error
+	// Close releases the state.
+	Close()
+}
+
+// StateCheckpoint is what a backend's checkpoint consists of: Keyed (a full
+// snapshot, sorted) or Files (every file a restore needs, private and
+// shared; a file with an Object is in storage already, the others carry
+// their bytes and are named by the task, see Layout).
+type StateCheckpoint struct {
+	Keyed []KeyGroupState
+	Files []CheckpointFile
 }
 
 // KeyGroupState is the state of one key group, sorted by name then key.
@@ -81,29 +110,31 @@ func (h *HeapBackend) group(kg int) *heapGroup {
 	return g
 }
 
-// Get implements StateBackend.
-func (h *HeapBackend) Get(kg int, name, key string) (string, bool) {
+// Get implements StateBackend; the heap never fails.
+func (h *HeapBackend) Get(kg int, name, key string) (string, bool, error) {
 	v, ok := h.group(kg).values[stateKey{name, key}]
-	return v, ok
+	return v, ok, nil
 }
 
 // Set implements StateBackend.
-func (h *HeapBackend) Set(kg int, name, key, value string) {
+func (h *HeapBackend) Set(kg int, name, key, value string) error {
 	h.group(kg).values[stateKey{name, key}] = value
+	return nil
 }
 
 // Delete implements StateBackend.
-func (h *HeapBackend) Delete(kg int, name, key string) {
+func (h *HeapBackend) Delete(kg int, name, key string) error {
 	delete(h.group(kg).values, stateKey{name, key})
+	return nil
 }
 
 // GetList implements StateBackend. The caller may not modify the result.
-func (h *HeapBackend) GetList(kg int, name, key string) []string {
-	return h.group(kg).lists[stateKey{name, key}]
+func (h *HeapBackend) GetList(kg int, name, key string) ([]string, error) {
+	return h.group(kg).lists[stateKey{name, key}], nil
 }
 
 // Append implements StateBackend.
-func (h *HeapBackend) Append(kg int, name, key, value string) {
+func (h *HeapBackend) Append(kg int, name, key, value string) error {
 	g := h.group(kg)
 	k := stateKey{name, key}
 	// Copy on append so that a slice handed out by GetList or held by a
@@ -112,14 +143,44 @@ func (h *HeapBackend) Append(kg int, name, key, value string) {
 	nl := make([]string, len(l), len(l)+1)
 	copy(nl, l)
 	g.lists[k] = append(nl, value)
+	return nil
 }
 
 // ClearList implements StateBackend.
-func (h *HeapBackend) ClearList(kg int, name, key string) {
+func (h *HeapBackend) ClearList(kg int, name, key string) error {
 	delete(h.group(kg).lists, stateKey{name, key})
+	return nil
 }
 
-// Snapshot implements StateBackend.
+// Open implements StateBackend: the heap starts empty.
+func (h *HeapBackend) Open() error { return nil }
+
+// Checkpoint implements StateBackend: a full snapshot.
+func (h *HeapBackend) Checkpoint(int64) (StateCheckpoint, error) {
+	return StateCheckpoint{Keyed: h.Snapshot()}, nil
+}
+
+// Uploaded implements StateBackend: the heap has no files.
+func (h *HeapBackend) Uploaded(StateFile) {}
+
+// RestoreFiles implements StateBackend: the heap reads a file-based
+// snapshot (a pebble one) into memory.
+func (h *HeapBackend) RestoreFiles(files []StateFile, data [][]byte, start, end int) error {
+	groups, err := ReadStateFiles(files, data)
+	if err != nil {
+		if !errors.Is(err, ErrCorruptSnapshot) {
+			// Every file checked out, yet they do not open.
+			err = fmt.Errorf("%w: state files do not open: %v", ErrCorruptSnapshot, err)
+		}
+		return err
+	}
+	return h.Restore(keyGroupsIn(groups, start, end))
+}
+
+// Close implements StateBackend.
+func (h *HeapBackend) Close() {}
+
+// Snapshot returns the whole state, sorted.
 func (h *HeapBackend) Snapshot() []KeyGroupState {
 	kgs := make([]int, 0, len(h.groups))
 	for kg := range h.groups { // lint:sorted the key groups are sorted below
@@ -152,7 +213,7 @@ func (h *HeapBackend) Snapshot() []KeyGroupState {
 }
 
 // Restore implements StateBackend.
-func (h *HeapBackend) Restore(groups []KeyGroupState) {
+func (h *HeapBackend) Restore(groups []KeyGroupState) error {
 	h.groups, h.last = map[int]*heapGroup{}, nil
 	for _, s := range groups {
 		g := h.group(s.KG)
@@ -163,6 +224,7 @@ func (h *HeapBackend) Restore(groups []KeyGroupState) {
 			g.lists[stateKey{e.Name, e.Key}] = append([]string(nil), e.Values...)
 		}
 	}
+	return nil
 }
 
 // TaskSnapshot is everything one task saves at a checkpoint.

@@ -122,11 +122,12 @@ func TestHeapSnapshotRestoreRoundTrip(t *testing.T) {
 		{99, "stale", "k", "", false},
 		{0, "count", "k1", "", false}, // the same key in another key group is another entry
 	} {
-		if got, ok := r.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
+		if got, ok, _ := r.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
 			t.Errorf("Get(%d, %s, %s) after restore: got %q, %v, want %q, %v", c.kg, c.name, c.key, got, ok, c.want, c.ok)
 		}
 	}
-	if got, want := r.GetList(7, "left", "k1"), []string{"l1", "l2"}; !slices.Equal(got, want) {
+	if got, _ := r.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
+		want := []string{"l1", "l2"}
 		t.Errorf("GetList(7, left, k1) after restore: got %q, want %q", got, want)
 	}
 

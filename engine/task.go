@@ -241,8 +241,7 @@ func NewTask(job *Job, dep Deployment, env TaskEnv, cfg TaskConfig, state StateB
 	case SinkVertex:
 		t.snk = newSink(t)
 	default:
-		// The guard turns a failing state backend into a task failure.
-		t.op = guardedOperator{op: v.NewOperator(), t: t}
+		t.op = v.NewOperator()
 		t.valve = newValve(len(t.inputs))
 	}
 	return t
@@ -465,7 +464,9 @@ func (t *Task) process(input int, r Record) {
 		t.ctx.key = r.Key
 		t.ctx.kg = KeyGroup(r.Key, t.job.MaxParallelism)
 	}
-	t.op.Process(&t.ctx, input, r)
+	if err := t.op.Process(&t.ctx, input, r); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("process a record: %v", err)})
+	}
 }
 
 // emit sends r on every main output gate, to the channel its partitioning
@@ -550,6 +551,9 @@ func (t *Task) unblockAll() {
 // checkpoint takes the snapshot of checkpoint n (aligned), forwards the
 // barrier and uploads. firstAt is when the first barrier arrived.
 func (t *Task) checkpoint(n, triggeredAt, firstAt int64) {
+	if n < t.lastBarrier {
+		panic(fmt.Sprintf("task %s: checkpoint %d after checkpoint %d", t.name, n, t.lastBarrier))
+	}
 	t.lastBarrier = n
 	m := TaskMetrics{StartDelay: firstAt - triggeredAt, AlignmentDuration: t.env.Now() - firstAt}
 	if t.snk != nil {
@@ -595,7 +599,7 @@ func (t *Task) upload(n, triggeredAt int64, snap *TaskSnapshot, m TaskMetrics, o
 		return
 	}
 	t.event(protocol.SnapshotTaken, n, fmt.Sprintf("bytes=%d", len(data))+snap.stateFilesDetail())
-	handle := fmt.Sprintf("%s/chk-%d/%s-%d", t.dep.StoragePrefix, n, t.v.Name, t.id.Subtask)
+	handle := t.layout().TaskHandle(n, t.v.Name, t.id.Subtask)
 	// Bytes written for this checkpoint: the handle and, with a file
 	// backend, the state files storage did not hold yet (incremental).
 	size := int64(len(data)) + snap.uploadBytes()
@@ -729,5 +733,7 @@ func (t *Task) fireTimer(tm timer) {
 		}
 	}
 	t.ctx.key, t.ctx.kg, t.ctx.domain = tm.Key, tm.KG, ProcessingTime
-	t.op.OnTimer(&t.ctx, tm.At)
+	if err := t.op.OnTimer(&t.ctx, tm.At); err != nil {
+		t.fail(Failure{Reason: fmt.Sprintf("processing-time timer at %d: %v", tm.At, err)})
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -206,20 +207,24 @@ func windowState(ctx *Context, w Window) ValueState {
 	return ctx.Value("window@" + strconv.FormatInt(w.Start, 10))
 }
 
-func loadAcc(st ValueState) (accumulator, bool) {
-	v, ok := st.Get()
-	if !ok {
-		return accumulator{}, false
+func loadAcc(st ValueState) (accumulator, bool, error) {
+	v, ok, err := st.Get()
+	if err != nil || !ok {
+		return accumulator{}, false, err
 	}
 	var a accumulator
 	parts := strings.Split(v, ",")
 	if len(parts) != 3 {
-		panic(fmt.Sprintf("window state %q: want count,value,fires", v))
+		return a, false, fmt.Errorf("window state %q: want count,value,fires", v)
 	}
-	a.count, _ = strconv.ParseInt(parts[0], 10, 64)
-	a.value, _ = strconv.ParseInt(parts[1], 10, 64)
-	a.fires, _ = strconv.Atoi(parts[2])
-	return a, true
+	var errs [3]error
+	a.count, errs[0] = strconv.ParseInt(parts[0], 10, 64)
+	a.value, errs[1] = strconv.ParseInt(parts[1], 10, 64)
+	a.fires, errs[2] = strconv.Atoi(parts[2])
+	if err := errors.Join(errs[:]...); err != nil {
+		return a, false, fmt.Errorf("window state %q: %w", v, err)
+	}
+	return a, true, nil
 }
 
 func (a accumulator) String() string { return fmt.Sprintf("%d,%d,%d", a.count, a.value, a.fires) }
@@ -228,7 +233,7 @@ func (a accumulator) String() string { return fmt.Sprintf("%d,%d,%d", a.count, a
 // allowed lateness.
 func (o *windowOp) cleanupTime(w Window) int64 { return w.MaxTimestamp() + o.lateness }
 
-func (o *windowOp) Process(ctx *Context, _ int, r Record) {
+func (o *windowOp) Process(ctx *Context, _ int, r Record) error {
 	wm := ctx.CurrentWatermark()
 	late := true
 	for _, w := range o.assigner.windows(r.Time) {
@@ -237,7 +242,10 @@ func (o *windowOp) Process(ctx *Context, _ int, r Record) {
 		}
 		late = false
 		st := windowState(ctx, w)
-		a, ok := loadAcc(st)
+		a, ok, err := loadAcc(st)
+		if err != nil {
+			return err
+		}
 		v := o.agg.value(r)
 		if ok {
 			a.value = o.agg.fold(a.value, v)
@@ -248,46 +256,66 @@ func (o *windowOp) Process(ctx *Context, _ int, r Record) {
 		if w.MaxTimestamp() <= wm {
 			// Fired already, within its lateness: fire again now.
 			a.fires++
-			st.Set(a.String())
+			if err := st.Set(a.String()); err != nil {
+				return err
+			}
 			o.emit(ctx, w, a)
 		} else {
-			st.Set(a.String())
+			if err := st.Set(a.String()); err != nil {
+				return err
+			}
 			ctx.RegisterEventTimeTimer(w.MaxTimestamp())
 		}
 		ctx.RegisterEventTimeTimer(o.cleanupTime(w))
 	}
 	if late {
 		lv := ctx.Value("late")
-		n := 0
-		if s, ok := lv.Get(); ok {
-			n, _ = strconv.Atoi(s)
+		s, ok, err := lv.Get()
+		if err != nil {
+			return err
 		}
-		lv.Set(strconv.Itoa(n + 1))
+		n := 0
+		if ok {
+			if n, err = strconv.Atoi(s); err != nil {
+				return fmt.Errorf("late count %q: %w", s, err)
+			}
+		}
+		if err := lv.Set(strconv.Itoa(n + 1)); err != nil {
+			return err
+		}
 		ctx.t.late++
 		ctx.Output(LateDataTag, r)
 	}
+	return nil
 }
 
 // OnTimer fires the window whose max timestamp is at, then drops the state
 // of the window whose cleanup time is at (the same window when there is no
 // allowed lateness).
-func (o *windowOp) OnTimer(ctx *Context, at int64) {
+func (o *windowOp) OnTimer(ctx *Context, at int64) error {
 	if ctx.TimeDomain() != EventTime {
-		return
+		return nil
 	}
 	size := o.assigner.Size.Milliseconds()
 	if w := (Window{Start: at + 1 - size, End: at + 1}); o.isWindow(w) {
 		st := windowState(ctx, w)
-		if a, ok := loadAcc(st); ok && a.fires == 0 {
+		a, ok, err := loadAcc(st)
+		if err != nil {
+			return err
+		}
+		if ok && a.fires == 0 {
 			a.fires = 1
-			st.Set(a.String())
+			if err := st.Set(a.String()); err != nil {
+				return err
+			}
 			o.emit(ctx, w, a)
 		}
 	}
 	end := at + 1 - o.lateness
 	if w := (Window{Start: end - size, End: end}); o.isWindow(w) {
-		windowState(ctx, w).Clear()
+		return windowState(ctx, w).Clear()
 	}
+	return nil
 }
 
 // isWindow reports whether w is a window the assigner makes.

@@ -604,7 +604,7 @@ func objectProblem(o string) error {
 	}
 	// An empty element is a leading, trailing or doubled slash.
 	if parts := strings.Split(o, "/"); slices.Contains(parts, "..") || slices.Contains(parts, ".") || slices.Contains(parts, "") {
-		return fmt.Errorf("%q is not a file path in checkpoint storage (want %q, %q or a relative path like \"checkpoints/keyed-count/chk-3/_metadata\")", o, LatestCheckpoint, LatestShared)
+		return fmt.Errorf("%q is not a file path in checkpoint storage (want %q, %q or a relative path like \"checkpoints/keyed-count/chk-3/count-0\")", o, LatestCheckpoint, LatestShared)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package onceprooftest_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -83,19 +84,33 @@ func runningSum() *jobs.Spec {
 
 // sum keeps the count and the sum of its key in keyed value state, which
 // every checkpoint captures and every restore brings back.
-func sum(ctx *engine.Context, _ int, r engine.Record) {
-	n, total := 0, 0
-	if s, ok := ctx.Value("n").Get(); ok {
-		n, _ = strconv.Atoi(s)
+func sum(ctx *engine.Context, _ int, r engine.Record) error {
+	n, err := intValue(ctx.Value("n"))
+	if err != nil {
+		return err
 	}
-	if s, ok := ctx.Value("sum").Get(); ok {
-		total, _ = strconv.Atoi(s)
+	total, err := intValue(ctx.Value("sum"))
+	if err != nil {
+		return err
 	}
 	v, _ := strconv.Atoi(r.Value)
 	n, total = n+1, total+v
-	ctx.Value("n").Set(strconv.Itoa(n))
-	ctx.Value("sum").Set(strconv.Itoa(total))
+	if err := errors.Join(ctx.Value("n").Set(strconv.Itoa(n)), ctx.Value("sum").Set(strconv.Itoa(total))); err != nil {
+		return err
+	}
 	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, n, total), Origin: r.Origin})
+	return nil
+}
+
+// intValue reads an integer value state (0 when unset). A state the backend
+// cannot read, or that holds no integer, is an error: the task fails and
+// the job restores, rather than count from zero.
+func intValue(st engine.ValueState) (int, error) {
+	s, ok, err := st.Get()
+	if err != nil || !ok {
+		return 0, err
+	}
+	return strconv.Atoi(s)
 }
 
 // printTB prints what a check reports. In a test, pass the *testing.T:

@@ -38,15 +38,16 @@ func sumInField() *jobs.Spec {
 // fieldSum keeps its state where no checkpoint can see it.
 type fieldSum struct{ sums map[string][2]int }
 
-func (f *fieldSum) ProcessElement(ctx *engine.Context, _ int, r engine.Record) {
+func (f *fieldSum) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
 	v, _ := strconv.Atoi(r.Value)
 	s := f.sums[r.Key]
 	s[0], s[1] = s[0]+1, s[1]+v
 	f.sums[r.Key] = s
 	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, s[0], s[1]), Origin: r.Origin})
+	return nil
 }
 
-func (f *fieldSum) OnTimer(*engine.Context, int64) {}
+func (f *fieldSum) OnTimer(*engine.Context, int64) error { return nil }
 
 // recorder captures what a check reports, to test that a check can fail.
 type recorder struct {

@@ -38,12 +38,13 @@ func countInField(t *testing.T) *jobs.Spec {
 
 type fieldCount struct{ n map[string]int }
 
-func (f *fieldCount) ProcessElement(ctx *engine.Context, _ int, r engine.Record) {
+func (f *fieldCount) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
 	f.n[r.Key]++
 	ctx.Emit(engine.Record{Key: r.Key, Value: r.Key + "#" + strconv.Itoa(f.n[r.Key]), Origin: r.Origin})
+	return nil
 }
 
-func (f *fieldCount) OnTimer(*engine.Context, int64) {}
+func (f *fieldCount) OnTimer(*engine.Context, int64) error { return nil }
 
 // TestShrinkKeepsTheFailure is the report that offered "minimal fault
 // schedule (0 of 2 faults): no faults" beside a duplicate: the state check

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"sort"
@@ -21,8 +22,9 @@ const (
 	StoreDelete StoreOp = "delete"
 )
 
-// ErrNotFound is returned by Store.Get for a missing object.
-var ErrNotFound = errors.New("sim: object not found")
+// ErrNotFound is returned by Store.Get for a missing object. It wraps
+// fs.ErrNotExist, as engine.CheckpointStore asks.
+var ErrNotFound = fmt.Errorf("sim: object not found: %w", fs.ErrNotExist)
 
 // Store is durable storage outside the workers, where checkpoints and the
 // checkpoint metadata live: it survives every kill. Objects are written

@@ -356,36 +356,48 @@ func countValue(key string, n int) string { return key + "#" + strconv.Itoa(n) }
 
 // countFn counts records per key in value state. A count that does not
 // parse is corrupted state: the task fails rather than count from zero.
-func countFn(ctx *engine.Context, _ int, r engine.Record) {
+func countFn(ctx *engine.Context, _ int, r engine.Record) error {
 	st := ctx.Value("count")
+	v, ok, err := st.Get()
+	if err != nil {
+		return err
+	}
 	n := 0
-	if v, ok := st.Get(); ok {
-		var err error
+	if ok {
 		if n, err = strconv.Atoi(v); err != nil {
-			// A *StateError fails the task (and the job restores).
-			panic(&engine.StateError{Op: "get count", Err: fmt.Errorf("key %q holds %q, not a count", r.Key, v)})
+			return fmt.Errorf("get count: key %q holds %q, not a count", r.Key, v)
 		}
 	}
 	n++
-	st.Set(strconv.Itoa(n))
+	if err := st.Set(strconv.Itoa(n)); err != nil {
+		return err
+	}
 	ctx.Emit(engine.Record{Key: r.Key, Value: countValue(r.Key, n), Origin: r.Origin})
+	return nil
 }
 
 func pairValue(l, r string) string { return "L=" + l + ",R=" + r }
 
 // joinFn keeps both sides in list state and emits each new pair once: a
 // record meets every record the other side has already stored.
-func joinFn(ctx *engine.Context, input int, r engine.Record) {
+func joinFn(ctx *engine.Context, input int, r engine.Record) error {
 	mine, other := ctx.List("left"), ctx.List("right")
 	if input == 1 {
 		mine, other = other, mine
 	}
-	mine.Add(r.Value)
-	for _, o := range other.Get() {
+	if err := mine.Add(r.Value); err != nil {
+		return err
+	}
+	others, err := other.Get()
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
 		l, rv := r.Value, o
 		if input == 1 {
 			l, rv = o, r.Value
 		}
 		ctx.Emit(engine.Record{Key: r.Key, Value: pairValue(l, rv), Origin: r.Origin})
 	}
+	return nil
 }

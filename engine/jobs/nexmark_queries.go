@@ -2,7 +2,8 @@ package jobs
 
 import (
 	"cmp"
-	"github.com/onceproof/onceproof/internal/order"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onceproof/onceproof/internal/order"
 
 	"github.com/onceproof/onceproof/engine"
 )
@@ -181,46 +184,67 @@ func lessNumeric(a, b string) int {
 // window the watermark has passed. By the design above none ever does. One
 // that did is dropped, so its window's result could differ from the
 // oracle's; the count keeps the evidence in every snapshot.
-func nexmarkLate(ctx *engine.Context) {
+func nexmarkLate(ctx *engine.Context) error {
 	st := ctx.Value("late")
-	n := 0
-	if v, ok := st.Get(); ok {
-		n, _ = strconv.Atoi(v)
+	v, ok, err := st.Get()
+	if err != nil {
+		return err
 	}
-	st.Set(strconv.Itoa(n + 1))
+	n := 0
+	if ok {
+		if n, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("late count %q: %w", v, err)
+		}
+	}
+	return st.Set(strconv.Itoa(n + 1))
 }
 
 // topOf keeps, in keyed state, the largest score seen for the current key
 // ("max") and the items that reached it ("top"): the maxima of a window in
 // any arrival order.
-func topOf(ctx *engine.Context, score int64, item string) {
+func topOf(ctx *engine.Context, score int64, item string) error {
 	best, top := ctx.Value("max"), ctx.List("top")
-	if v, ok := best.Get(); ok {
-		m, _ := strconv.ParseInt(v, 10, 64)
+	v, ok, err := best.Get()
+	if err != nil {
+		return err
+	}
+	if ok {
+		m, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("max %q: %w", v, err)
+		}
 		switch {
 		case score < m:
-			return
+			return nil
 		case score == m:
-			top.Add(item)
-			return
+			return top.Add(item)
 		}
 	}
-	best.Set(strconv.FormatInt(score, 10))
-	top.Clear()
-	top.Add(item)
+	if err := best.Set(strconv.FormatInt(score, 10)); err != nil {
+		return err
+	}
+	if err := top.Clear(); err != nil {
+		return err
+	}
+	return top.Add(item)
 }
 
 // takeTop returns and clears the current key's maximum and its items.
-func takeTop(ctx *engine.Context) (string, []string, bool) {
+func takeTop(ctx *engine.Context) (string, []string, bool, error) {
 	best, top := ctx.Value("max"), ctx.List("top")
-	m, ok := best.Get()
-	if !ok {
-		return "", nil, false
+	m, ok, err := best.Get()
+	if err != nil || !ok {
+		return "", nil, false, err
 	}
-	items := slices.Clone(top.Get())
-	best.Clear()
-	top.Clear()
-	return m, items, true
+	items, err := top.Get()
+	if err != nil {
+		return "", nil, false, err
+	}
+	items = slices.Clone(items)
+	if err := errors.Join(best.Clear(), top.Clear()); err != nil {
+		return "", nil, false, err
+	}
+	return m, items, true, nil
 }
 
 // hotItems is q5's second stage, keyed by window start: it collects the
@@ -229,31 +253,34 @@ func takeTop(ctx *engine.Context) (string, []string, bool) {
 // by auction id.
 type hotItems struct{}
 
-func (hotItems) ProcessElement(ctx *engine.Context, _ int, r engine.Record) {
+func (hotItems) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
 	start, _ := strconv.ParseInt(ctx.Key(), 10, 64)
 	at := start + nexmarkQ5Size.Milliseconds() - 1
 	if at <= ctx.CurrentWatermark() {
-		nexmarkLate(ctx)
-		return
+		return nexmarkLate(ctx)
 	}
 	auction, count, _ := strings.Cut(r.Value, ",")
 	n, _ := strconv.ParseInt(count, 10, 64)
-	topOf(ctx, n, auction)
+	if err := topOf(ctx, n, auction); err != nil {
+		return err
+	}
 	ctx.RegisterEventTimeTimer(at)
+	return nil
 }
 
-func (hotItems) OnTimer(ctx *engine.Context, at int64) {
+func (hotItems) OnTimer(ctx *engine.Context, at int64) error {
 	if ctx.TimeDomain() != engine.EventTime {
-		return
+		return nil
 	}
-	count, auctions, ok := takeTop(ctx)
-	if !ok {
-		return
+	count, auctions, ok, err := takeTop(ctx)
+	if err != nil || !ok {
+		return err
 	}
 	slices.SortFunc(auctions, lessNumeric)
 	for _, a := range auctions {
 		ctx.Emit(engine.Record{Key: ctx.Key(), Value: a + "," + count, Time: at})
 	}
+	return nil
 }
 
 // q5Count is the first stage's output: keyed by window start for the
@@ -268,25 +295,27 @@ func q5Count(w engine.WindowResult) engine.Record {
 // them by event number.
 type highestBid struct{}
 
-func (highestBid) ProcessElement(ctx *engine.Context, _ int, r engine.Record) {
+func (highestBid) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
 	start, _ := strconv.ParseInt(ctx.Key(), 10, 64)
 	at := start + nexmarkQ7Size.Milliseconds() - 1
 	if at <= ctx.CurrentWatermark() {
-		nexmarkLate(ctx)
-		return
+		return nexmarkLate(ctx)
 	}
 	price, _ := nexmarkInt(r.Value, 5)
-	topOf(ctx, price, r.Value)
+	if err := topOf(ctx, price, r.Value); err != nil {
+		return err
+	}
 	ctx.RegisterEventTimeTimer(at)
+	return nil
 }
 
-func (highestBid) OnTimer(ctx *engine.Context, at int64) {
+func (highestBid) OnTimer(ctx *engine.Context, at int64) error {
 	if ctx.TimeDomain() != engine.EventTime {
-		return
+		return nil
 	}
-	_, bids, ok := takeTop(ctx)
-	if !ok {
-		return
+	_, bids, ok, err := takeTop(ctx)
+	if err != nil || !ok {
+		return err
 	}
 	slices.SortFunc(bids, func(a, b string) int {
 		na, _ := nexmarkField(a, 1)
@@ -296,6 +325,7 @@ func (highestBid) OnTimer(ctx *engine.Context, at int64) {
 	for _, b := range bids {
 		ctx.Emit(engine.Record{Key: ctx.Key(), Value: b, Time: at})
 	}
+	return nil
 }
 
 // nexmarkFinalWatermark is the watermark the job ends with over the

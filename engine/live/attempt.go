@@ -88,7 +88,7 @@ func (r *Runner) deploy(n int, deps []engine.Deployment) {
 }
 
 type fileState struct {
-	backend engine.FileBackend
+	backend engine.StateBackend
 	dir     string
 }
 
@@ -386,14 +386,14 @@ func (e *taskEnv) endTxnApplied(req kmsg.Request, resp kmsg.Response, err error)
 
 func (e *taskEnv) Persist(name string, data []byte, cb func(error)) {
 	e.spawn(func() func() {
-		err := e.r.store.put(name, data)
+		err := e.r.store.Put(name, data)
 		return func() { cb(err) }
 	})
 }
 
 func (e *taskEnv) Load(name string, cb func([]byte, error)) {
 	e.spawn(func() func() {
-		data, err := e.r.store.get(name)
+		data, err := e.r.store.Get(name)
 		return func() { cb(data, err) }
 	})
 }

@@ -47,7 +47,7 @@ type Config struct {
 	// checkpoint counter still continues from CheckpointDir, so ids and
 	// transactional ids are never reused), "latest" restores the latest
 	// completed checkpoint in CheckpointDir, anything else is the path of a
-	// chk-N directory (or its _metadata file), as Flink's -s takes.
+	// checkpoint directory (or its metadata file), as Flink's -s takes.
 	FromCheckpoint string `json:"from_checkpoint,omitempty"`
 	// Kafka are the kgo options that reach the brokers: seed brokers,
 	// dialer, TLS, SASL. They are passed through untouched.
@@ -332,13 +332,16 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Unlock()
 	r.epoch = time.Now()
 
-	rec, err := r.store.recoverJob(r.prefix)
+	rec, err := engine.RecoverCoordinator(r.store, r.layout())
 	if err != nil {
 		return fmt.Errorf("recover %s: %w", r.cfg.CheckpointDir, err)
 	}
+	for _, d := range rec.Damaged {
+		r.event(0, engine.Event{Phase: "recover-skipped", Checkpoint: d.Checkpoint, Detail: d.Err.Error()})
+	}
 	// Nothing is in flight yet, so a checkpoint directory without
 	// metadata is one an earlier run never completed: its files are
-	// garbage. (recoverJob has already counted it, so its id is not
+	// garbage. (RecoverCoordinator has already counted it, so its id is not
 	// reused.)
 	removed, err := r.store.removeIncomplete(r.prefix, 0, math.MaxInt64)
 	r.noteDiscarded(removed)
@@ -349,10 +352,10 @@ func (r *Runner) Start(ctx context.Context) error {
 	switch from := r.cfg.FromCheckpoint; from {
 	case "":
 	case "latest":
-		if len(rec.completed) == 0 {
+		if len(rec.Completed) == 0 {
 			return fmt.Errorf("from checkpoint latest: no completed checkpoint of job %s in %s", r.prefix, r.cfg.CheckpointDir)
 		}
-		completed = rec.completed
+		completed = rec.Completed
 	default:
 		md, root, err := loadCheckpointPath(from, r.prefix)
 		if err != nil {
@@ -362,7 +365,7 @@ func (r *Runner) Start(ctx context.Context) error {
 			return fmt.Errorf("from checkpoint %s: it is a checkpoint of job %q, not %q", from, md.Job, r.job.Name)
 		}
 		r.store.fallback = root
-		rec.state.Counter = max(rec.state.Counter, md.Checkpoint)
+		rec.State.Counter = max(rec.State.Counter, md.Checkpoint)
 		completed = []engine.Metadata{md}
 	}
 
@@ -394,11 +397,11 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.cbox = newMailbox("coordinator", r.cfg.MailboxSize)
 	env := &coordEnv{r: r}
 	r.coord = engine.NewCoordinator(r.job, env, r.cfg.Checkpoint, r.cfg.Restart, r.cfg.Task.Mutants, r.prefix)
-	for _, md := range rec.completed {
+	for _, md := range rec.Completed {
 		r.lastCompleted = max(r.lastCompleted, md.Checkpoint)
 	}
-	if rec.state != (engine.State{}) || len(completed) > 0 {
-		r.coord.Recover(rec.state, completed)
+	if rec.State != (engine.State{}) || len(completed) > 0 {
+		r.coord.Recover(rec.State, completed)
 	}
 	r.wg.Add(1)
 	go func() { defer r.wg.Done(); r.cbox.run() }()
@@ -616,7 +619,7 @@ func (r *Runner) noChannelState(md engine.Metadata) (bool, error) {
 		return true, nil
 	}
 	for _, name := range sortedValues(md.Handles) {
-		data, err := r.store.get(name)
+		data, err := r.store.Get(name)
 		if err != nil {
 			return false, fmt.Errorf("drain: %w", err)
 		}
@@ -813,6 +816,9 @@ func (c *coordEnv) After(d time.Duration, fn func()) {
 	ct.t = time.AfterFunc(d, func() { r.cbox.post(func() { r.fireCoordTimer(ct) }) })
 }
 
+// layout names the job's objects in checkpoint storage.
+func (r *Runner) layout() engine.Layout { return engine.Layout{Prefix: r.prefix} }
+
 // Send routes the coordinator's messages: the Runner is the executor of
 // deploys and cancels; triggers and notifications go to the task's mailbox
 // if their attempt is still the current one.
@@ -844,7 +850,7 @@ func (c *coordEnv) PutMetadata(n int64, data []byte, cb func(error)) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		err := r.store.put(fmt.Sprintf("%s/chk-%d/%s", r.prefix, n, metadataName), data)
+		err := r.store.Put(r.layout().Metadata(n), data)
 		if err == nil {
 			r.recordCheckpoint(attempt, data)
 			if s := r.stopAfter.Load(); s > 0 && n >= s {
@@ -864,7 +870,7 @@ func (c *coordEnv) PersistState(data []byte, cb func(error)) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		err := r.store.put(r.prefix+"/"+coordinatorStateName, data)
+		err := r.store.Put(r.layout().CoordinatorState(), data)
 		r.cbox.post(func() { cb(err) })
 	}()
 }
@@ -880,7 +886,7 @@ func (c *coordEnv) DeleteCheckpoint(n int64) {
 	}()
 }
 
-// DeleteShared implements engine.SharedStateDeleter: shared state files
+// DeleteShared implements engine.CoordinatorEnv: shared state files
 // (incremental pebble checkpoints) no retained checkpoint references.
 func (c *coordEnv) DeleteShared(objects []string) {
 	r := c.r

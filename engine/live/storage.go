@@ -1,40 +1,31 @@
 package live
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/onceproof/onceproof/engine"
 )
 
-// Checkpoint storage on disk. The layout, under the checkpoint directory:
-//
-//	<job>/coordinator.json      the coordinator's counter and attempt
-//	<job>/chk-<n>/_metadata     checkpoint n's metadata: its commit point
-//	<job>/chk-<n>/<vertex>-<i>  one task's snapshot
+// Checkpoint storage on disk: an engine.CheckpointStore in a directory,
+// whose paths engine.Layout makes (the job's name is the prefix).
 //
 // Every object is written atomically and durably: a temporary file in the
 // same directory, fsync, rename, fsync of the directory. A reader therefore
 // sees a whole object or none, and an object whose write returned nil
 // survives a crash.
 //
-// A chk-<n> directory without _metadata is a checkpoint that never
+// A checkpoint directory without metadata is a checkpoint that never
 // completed: the Runner deletes it when it starts (an earlier run's), when
 // the checkpoint fails or a restart drops it (unless its metadata write is
 // still in flight), and, for late snapshot writes, when the next checkpoint
-// completes. One whose _metadata exists but cannot be read is kept.
+// completes. One whose metadata exists but cannot be read is kept.
 
-// metadataName is the file that makes a checkpoint complete.
-const metadataName = "_metadata"
-
-// coordinatorStateName holds engine.State.
-const coordinatorStateName = "coordinator.json"
+var _ engine.CheckpointStore = (*storage)(nil)
 
 // storage is checkpoint storage in a directory.
 type storage struct {
@@ -53,8 +44,8 @@ func (s *storage) path(root, name string) (string, error) {
 	return filepath.Join(root, filepath.FromSlash(name)), nil
 }
 
-// put writes name atomically and durably.
-func (s *storage) put(name string, data []byte) error {
+// Put writes name atomically and durably.
+func (s *storage) Put(name string, data []byte) error {
 	p, err := s.path(s.dir, name)
 	if err != nil {
 		return err
@@ -62,8 +53,8 @@ func (s *storage) put(name string, data []byte) error {
 	return writeAtomic(p, data)
 }
 
-// get reads name, from the checkpoint directory or else the fallback.
-func (s *storage) get(name string) ([]byte, error) {
+// Get reads name, from the checkpoint directory or else the fallback.
+func (s *storage) Get(name string) ([]byte, error) {
 	p, err := s.path(s.dir, name)
 	if err != nil {
 		return nil, err
@@ -82,42 +73,77 @@ func (s *storage) get(name string) ([]byte, error) {
 	return data, nil
 }
 
-// removeCheckpoint deletes checkpoint n's directory: its metadata first, so
-// that a crash half-way leaves an incomplete checkpoint, never a complete
-// one with missing snapshots.
+// List returns the names in dir, sorted, without temporary files; a
+// missing dir lists nothing.
+func (s *storage) List(dir string) ([]string, error) {
+	p, err := s.path(s.dir, dir)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", p, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil // os.ReadDir sorts by name
+}
+
+// Delete removes name durably (its directory is synced); a missing object
+// is not an error.
+func (s *storage) Delete(name string) error {
+	p, err := s.path(s.dir, name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeCheckpoint deletes checkpoint n's directory, metadata first
+// (engine.DeleteCheckpointFiles), then the empty directory.
 func (s *storage) removeCheckpoint(prefix string, n int64) error {
-	dir := filepath.Join(s.dir, filepath.FromSlash(prefix), fmt.Sprintf("chk-%d", n))
-	if err := os.Remove(filepath.Join(dir, metadataName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete checkpoint %d: %w", n, err)
+	l := engine.Layout{Prefix: prefix}
+	if _, err := engine.DeleteCheckpointFiles(s, l, n); err != nil {
+		return err
 	}
-	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete checkpoint %d: %w", n, err)
-	}
-	if err := os.RemoveAll(dir); err != nil {
+	dir := filepath.Join(s.dir, filepath.FromSlash(l.CheckpointDir(n)))
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete checkpoint %d: %w", n, err)
 	}
 	return nil
 }
 
 // removeIncomplete deletes every checkpoint directory of the job under
-// prefix numbered above above and below below that has no metadata file: a checkpoint that
-// never reached its commit point, whose snapshots nothing will read. A
+// prefix numbered above above and below below that has no metadata file: a
+// checkpoint that never reached its commit point, whose snapshots nothing will read. A
 // directory whose metadata exists but cannot be read is left alone: it may
 // be a completed checkpoint damaged on disk, which is evidence, not garbage.
 // It returns the ids it removed.
 func (s *storage) removeIncomplete(prefix string, above, below int64) ([]int64, error) {
-	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := s.List(engine.Layout{Prefix: prefix}.Root())
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", root, err)
+		return nil, err
 	}
 	var removed []int64
 	var errs []error
-	for _, e := range entries {
-		n, ok := checkpointDirID(e)
+	for _, name := range names {
+		n, ok := engine.ParseCheckpointDir(name)
 		if !ok || n <= above || n >= below {
 			continue
 		}
@@ -135,8 +161,9 @@ func (s *storage) removeIncomplete(prefix string, above, below int64) ([]int64, 
 // removeIncompleteOne deletes checkpoint n's directory if it has no
 // metadata file, and reports whether it did.
 func (s *storage) removeIncompleteOne(prefix string, n int64) (bool, error) {
-	dir := filepath.Join(s.dir, filepath.FromSlash(prefix), fmt.Sprintf("chk-%d", n))
-	_, err := os.Lstat(filepath.Join(dir, metadataName))
+	l := engine.Layout{Prefix: prefix}
+	dir := filepath.Join(s.dir, filepath.FromSlash(l.CheckpointDir(n)))
+	_, err := os.Lstat(filepath.Join(s.dir, filepath.FromSlash(l.Metadata(n))))
 	switch {
 	case err == nil:
 		return false, nil
@@ -152,17 +179,8 @@ func (s *storage) removeIncompleteOne(prefix string, n int64) (bool, error) {
 	return true, nil
 }
 
-// checkpointDirID is the n of a chk-<n> directory entry.
-func checkpointDirID(e fs.DirEntry) (int64, bool) {
-	var n int64
-	if !e.IsDir() {
-		return 0, false
-	}
-	if _, err := fmt.Sscanf(e.Name(), "chk-%d", &n); err != nil || e.Name() != fmt.Sprintf("chk-%d", n) {
-		return 0, false
-	}
-	return n, true
-}
+// tmpPrefix starts the name of a temporary file.
+const tmpPrefix = ".tmp-"
 
 // writeAtomic writes data to path so that a crash leaves the old file or
 // the new one, never a mix, and returns only once the new one is durable.
@@ -171,7 +189,7 @@ func writeAtomic(path string, data []byte) error {
 	if err := mkdirAllSynced(dir); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -227,79 +245,25 @@ func syncDir(dir string) error {
 	return cerr
 }
 
-// recovered is what storage says about earlier runs of a job.
-type recovered struct {
-	state engine.State
-	// completed are the checkpoints whose metadata was written, oldest
-	// first.
-	completed []engine.Metadata
-}
-
-// recoverJob reads the coordinator state and every completed checkpoint of
-// the job under prefix. Unreadable metadata is skipped: as far as anyone can
-// tell, that checkpoint never reached its commit point. Every checkpoint
-// directory found raises the counter, so no id is ever reused.
-func (s *storage) recoverJob(prefix string) (recovered, error) {
-	var r recovered
-	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
-	data, err := os.ReadFile(filepath.Join(root, coordinatorStateName))
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(data, &r.state); err != nil {
-			return r, fmt.Errorf("read %s: %w", coordinatorStateName, err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return r, fmt.Errorf("read %s: %w", coordinatorStateName, err)
-	}
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return r, nil
-	}
-	if err != nil {
-		return r, fmt.Errorf("list %s: %w", root, err)
-	}
-	for _, e := range entries {
-		var n int64
-		if _, err := fmt.Sscanf(e.Name(), "chk-%d", &n); err != nil || !e.IsDir() {
-			continue
-		}
-		r.state.Counter = max(r.state.Counter, n)
-		md, err := readMetadata(filepath.Join(root, e.Name(), metadataName))
-		if err == nil && md.Checkpoint == n {
-			r.completed = append(r.completed, md)
-		}
-	}
-	sort.Slice(r.completed, func(i, j int) bool { return r.completed[i].Checkpoint < r.completed[j].Checkpoint })
-	return r, nil
-}
-
-func readMetadata(path string) (engine.Metadata, error) {
-	var md engine.Metadata
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return md, err
-	}
-	if err := json.Unmarshal(data, &md); err != nil {
-		return md, fmt.Errorf("decode %s: %w", path, err)
-	}
-	return md, nil
-}
-
-// loadCheckpointPath reads the metadata of the checkpoint at path (a chk-N
-// directory or its _metadata file) and returns it with the storage root its
-// snapshot handles are relative to.
+// loadCheckpointPath reads the metadata of the checkpoint at path (a
+// checkpoint directory or its metadata file) and returns it with the
+// storage root its snapshot handles are relative to.
 func loadCheckpointPath(path, prefix string) (engine.Metadata, string, error) {
 	path = filepath.Clean(path)
-	if filepath.Base(path) == metadataName {
+	if filepath.Base(path) == engine.MetadataFile {
 		path = filepath.Dir(path)
 	}
-	md, err := readMetadata(filepath.Join(path, metadataName))
+	data, err := os.ReadFile(filepath.Join(path, engine.MetadataFile))
+	if err != nil {
+		return engine.Metadata{}, "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	md, err := engine.DecodeMetadata(data, 0)
 	if err != nil {
 		return md, "", fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	// Handles read "<prefix>/chk-<n>/<task>": the root is what is left of
-	// the path once "<prefix>/chk-<n>" is taken off its end.
-	suffix := filepath.Join(filepath.FromSlash(prefix), fmt.Sprintf("chk-%d", md.Checkpoint))
+	// Handles are Layout{Prefix: prefix} paths: the root is what is left
+	// of the path once the checkpoint's directory is taken off its end.
+	suffix := filepath.FromSlash(engine.Layout{Prefix: prefix}.CheckpointDir(md.Checkpoint))
 	if !strings.HasSuffix(path, string(filepath.Separator)+suffix) && path != suffix {
 		return md, "", fmt.Errorf("checkpoint %s: holds checkpoint %d of job %q, so the path should end in %s", path, md.Checkpoint, md.Job, suffix)
 	}
@@ -314,12 +278,12 @@ func loadCheckpointPath(path, prefix string) (engine.Metadata, string, error) {
 // checkpointDir, oldest first: those whose metadata was written, as Start
 // finds them.
 func CompletedCheckpoints(checkpointDir, job string) ([]int64, error) {
-	rec, err := (&storage{dir: checkpointDir}).recoverJob(job)
+	rec, err := engine.RecoverCoordinator(&storage{dir: checkpointDir}, engine.Layout{Prefix: job})
 	if err != nil {
 		return nil, fmt.Errorf("recover %s: %w", checkpointDir, err)
 	}
 	var out []int64
-	for _, md := range rec.completed {
+	for _, md := range rec.Completed {
 		out = append(out, md.Checkpoint)
 	}
 	return out, nil

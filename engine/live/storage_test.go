@@ -1,7 +1,7 @@
 package live
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,13 +13,13 @@ import (
 
 func TestStorageAtomicAndRecover(t *testing.T) {
 	s := &storage{dir: t.TempDir()}
-	if err := s.put("job/chk-1/src-0", []byte("a")); err != nil {
+	if err := s.Put("job/chk-1/src-0", []byte("a")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.put("job/chk-1/src-0", []byte("b")); err != nil {
+	if err := s.Put("job/chk-1/src-0", []byte("b")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.get("job/chk-1/src-0")
+	got, err := s.Get("job/chk-1/src-0")
 	if err != nil || string(got) != "b" {
 		t.Fatalf("get: got %q, %v; want b", got, err)
 	}
@@ -28,24 +28,28 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	if err := s.put("../escape", []byte("x")); err == nil {
+	if err := s.Put("../escape", []byte("x")); err == nil {
 		t.Error("put ../escape: got nil, want an error")
 	}
 	// Checkpoint 2 has metadata, 3 has none (incomplete), 4 has garbage.
+	l := engine.Layout{Prefix: "job"}
 	md := `{"job":"job","checkpoint":2,"handles":{},"offsets":{"in/0":7}}`
-	must(t, s.put("job/chk-2/_metadata", []byte(md)))
-	must(t, s.put("job/chk-3/src-0", []byte("x")))
-	must(t, s.put("job/chk-4/_metadata", []byte("{")))
-	must(t, s.put("job/coordinator.json", []byte(`{"counter":3,"attempt":2}`)))
-	rec, err := s.recoverJob("job")
+	must(t, s.Put(l.Metadata(2), []byte(md)))
+	must(t, s.Put("job/chk-3/src-0", []byte("x")))
+	must(t, s.Put(l.Metadata(4), []byte("{")))
+	must(t, s.Put(l.CoordinatorState(), []byte(`{"counter":3,"attempt":2}`)))
+	rec, err := engine.RecoverCoordinator(s, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.state != (engine.State{Counter: 4, Attempt: 2}) {
-		t.Errorf("state: got %+v, want counter 4 (the highest directory) and attempt 2", rec.state)
+	if rec.State != (engine.State{Counter: 4, Attempt: 2}) {
+		t.Errorf("state: got %+v, want counter 4 (the highest directory) and attempt 2", rec.State)
 	}
-	if len(rec.completed) != 1 || rec.completed[0].Checkpoint != 2 {
-		t.Errorf("completed: got %+v, want only checkpoint 2", rec.completed)
+	if len(rec.Completed) != 1 || rec.Completed[0].Checkpoint != 2 {
+		t.Errorf("completed: got %+v, want only checkpoint 2", rec.Completed)
+	}
+	if len(rec.Damaged) != 1 || rec.Damaged[0].Checkpoint != 4 || !errors.Is(rec.Damaged[0].Err, engine.ErrCorruptSnapshot) {
+		t.Errorf("damaged: got %+v, want checkpoint 4, corrupt", rec.Damaged)
 	}
 	// Checkpoints 1 and 3, which have no metadata, are garbage; 4's
 	// metadata exists, damaged, and is evidence.
@@ -54,13 +58,13 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 		t.Errorf("remove incomplete: got %v, %v; want [1 3]", removed, err)
 	}
 	for n, want := range map[int]bool{1: false, 2: true, 3: false, 4: true} {
-		_, err := os.Stat(filepath.Join(s.dir, "job", fmt.Sprintf("chk-%d", n)))
+		_, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(l.CheckpointDir(int64(n)))))
 		if got := err == nil; got != want {
 			t.Errorf("checkpoint %d there after removing incomplete ones: got %v, want %v", n, got, want)
 		}
 	}
-	must(t, s.put("job/chk-5/src-0", []byte("x")))
-	must(t, s.put("job/chk-7/src-0", []byte("x")))
+	must(t, s.Put("job/chk-5/src-0", []byte("x")))
+	must(t, s.Put("job/chk-7/src-0", []byte("x")))
 	if removed, err := s.removeIncomplete("job", 5, 7); err != nil || len(removed) != 0 {
 		t.Errorf("remove incomplete between 5 and 7: got %v, %v; want nothing (neither 5 nor 7 is between)", removed, err)
 	}
@@ -73,8 +77,9 @@ func TestStorageAtomicAndRecover(t *testing.T) {
 func TestLoadCheckpointPath(t *testing.T) {
 	root := t.TempDir()
 	s := &storage{dir: root}
-	must(t, s.put("job/chk-5/_metadata", []byte(`{"job":"job","checkpoint":5,"handles":{"src/0":"job/chk-5/src-0"}}`)))
-	for _, p := range []string{filepath.Join(root, "job", "chk-5"), filepath.Join(root, "job", "chk-5", "_metadata")} {
+	l := engine.Layout{Prefix: "job"}
+	must(t, s.Put(l.Metadata(5), []byte(`{"job":"job","checkpoint":5,"handles":{"src/0":"job/chk-5/src-0"}}`)))
+	for _, p := range []string{filepath.Join(root, "job", "chk-5"), filepath.Join(root, filepath.FromSlash(l.Metadata(5)))} {
 		md, r, err := loadCheckpointPath(p, "job")
 		if err != nil || md.Checkpoint != 5 || filepath.Clean(r) != filepath.Clean(root) {
 			t.Errorf("%s: got checkpoint %d root %q err %v; want 5, %q", p, md.Checkpoint, r, err, root)

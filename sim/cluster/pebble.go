@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -96,7 +95,7 @@ func (c *Cluster) closeState() {
 	}
 }
 
-// DeleteShared implements engine.SharedStateDeleter: shared state files no
+// DeleteShared implements engine.CoordinatorEnv: shared state files no
 // retained checkpoint references any more.
 func (jm *jobMaster) DeleteShared(objects []string) {
 	st := jm.c.w.Store()
@@ -131,18 +130,17 @@ func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapsh
 	// Metadata has no checksum of its own: it must decode and say what the
 	// coordinator committed (the completion time is stamped after the
 	// write, so it is left out).
-	meta := fmt.Sprintf("%s/chk-%d/_metadata", c.prefix, md.Checkpoint)
+	meta := c.layout().Metadata(md.Checkpoint)
 	if data, err := st.Peek(meta); err != nil {
 		if !errors.Is(err, sim.ErrNotFound) {
 			return nil, nil, err
 		}
 		lose(meta, err)
 	} else {
-		var got engine.Metadata
-		switch err := json.Unmarshal(data, &got); {
+		switch got, err := engine.DecodeMetadata(data, md.Checkpoint); {
 		case err != nil:
-			lose(meta, fmt.Errorf("%w: %v", engine.ErrCorruptSnapshot, err))
-		case got.Checkpoint != md.Checkpoint || !maps.Equal(got.Handles, md.Handles) || !maps.Equal(got.Offsets, md.Offsets) || !slices.Equal(got.Shared, md.Shared):
+			lose(meta, err)
+		case !maps.Equal(got.Handles, md.Handles) || !maps.Equal(got.Offsets, md.Offsets) || !slices.Equal(got.Shared, md.Shared):
 			lose(meta, fmt.Errorf("%w: metadata differs from what the coordinator committed", engine.ErrCorruptSnapshot))
 		}
 	}

@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
@@ -87,49 +85,18 @@ func (c *Cluster) newJobMaster(p *sim.Proc) sim.Program {
 func (jm *jobMaster) Start(p *sim.Proc) {
 	c := jm.c
 	jm.coord = engine.NewCoordinator(c.job, jm, c.opts.Checkpoint, c.opts.Restart, c.opts.Mutants, c.prefix)
-	if p.Incarnation() > 0 {
-		st, completed := c.recoverCoordinator()
-		jm.coord.Recover(st, completed)
-	}
+	// A restarted coordinator starts once it has read storage.
+	recovered := p.Incarnation() == 0 || jm.recover("")
 	jm.pingAll()
-	jm.coord.Start()
+	if recovered {
+		jm.coord.Start()
+	}
 	jm.heartbeat()
-}
-
-// recoverCoordinator reads what a restarted coordinator needs from durable
-// storage: its counter and attempt, and every checkpoint whose metadata was
-// written (the commit point), oldest first. Unreadable metadata is skipped:
-// that checkpoint never committed as far as anyone can tell.
-func (c *Cluster) recoverCoordinator() (engine.State, []engine.Metadata) {
-	st := c.w.Store()
-	var state engine.State
-	if data, err := st.Get(c.prefix + "/coordinator.json"); err == nil {
-		_ = json.Unmarshal(data, &state) // a damaged file leaves zeros, caught below by the ids found
-	}
-	names, _ := st.List(c.prefix)
-	var completed []engine.Metadata
-	for _, name := range names {
-		var n int64
-		if _, err := fmt.Sscanf(name, "chk-%d", &n); err != nil {
-			continue
-		}
-		state.Counter = max(state.Counter, n)
-		data, err := st.Get(fmt.Sprintf("%s/%s/_metadata", c.prefix, name))
-		if err != nil {
-			continue
-		}
-		var md engine.Metadata
-		if json.Unmarshal(data, &md) == nil && md.Checkpoint == n {
-			completed = append(completed, md)
-		}
-	}
-	sort.Slice(completed, func(i, j int) bool { return completed[i].Checkpoint < completed[j].Checkpoint })
-	return state, completed
 }
 
 func (jm *jobMaster) PersistState(data []byte, cb func(error)) {
 	c := jm.c
-	jm.p.After(c.storageDelay(), func() { cb(c.w.Store().Put(c.prefix+"/coordinator.json", data)) })
+	jm.p.After(c.storageDelay(), func() { cb(c.w.Store().Put(c.layout().CoordinatorState(), data)) })
 }
 
 // heartbeat probes the workers hosting the current attempt; a worker that
@@ -307,18 +274,18 @@ func (jm *jobMaster) deploy(m engine.Message) {
 func (jm *jobMaster) PutMetadata(n int64, data []byte, cb func(error)) {
 	c := jm.c
 	jm.p.After(c.storageDelay(), func() {
-		cb(c.w.Store().Put(fmt.Sprintf("%s/chk-%d/_metadata", c.prefix, n), data))
+		cb(c.w.Store().Put(c.layout().Metadata(n), data))
 	})
 }
 
 func (jm *jobMaster) DeleteCheckpoint(n int64) {
-	st := jm.c.w.Store()
-	dir := fmt.Sprintf("%s/chk-%d", jm.c.prefix, n)
-	names, _ := st.List(dir)
-	for _, name := range names {
-		_ = st.Delete(dir + "/" + name) // a leftover file costs space, not correctness
+	deleted, err := engine.DeleteCheckpointFiles(jm.c.w.Store(), jm.c.layout(), n)
+	if err != nil {
+		// A leftover file costs space, not correctness: the metadata goes
+		// first, so what is left is an incomplete checkpoint.
+		jm.p.Tracef("checkpoint %d: %v", n, err)
 	}
-	jm.p.Tracef("checkpoint %d deleted (%d objects)", n, len(names))
+	jm.p.Tracef("checkpoint %d deleted (%d objects)", n, deleted)
 }
 
 func (jm *jobMaster) Event(e engine.Event) { jm.c.event(jm.p, e) }

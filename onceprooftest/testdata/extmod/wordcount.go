@@ -74,16 +74,26 @@ func Spec() *jobs.Spec {
 }
 
 // count adds a line's words to its key's totals.
-func count(ctx *engine.Context, _ int, r engine.Record) {
-	lines, total := 0, 0
-	if s, ok := ctx.Value("lines").Get(); ok {
-		lines, _ = strconv.Atoi(s)
+func count(ctx *engine.Context, _ int, r engine.Record) error {
+	// A state the backend cannot read, or that holds no integer, fails the
+	// task: the job restores from a checkpoint rather than count from zero.
+	names := [2]string{"lines", "words"}
+	var n [2]int
+	for i, name := range names {
+		s, ok, err := ctx.Value(name).Get()
+		if err == nil && ok {
+			n[i], err = strconv.Atoi(s)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if s, ok := ctx.Value("words").Get(); ok {
-		total, _ = strconv.Atoi(s)
+	n[0], n[1] = n[0]+1, n[1]+len(strings.Fields(r.Value))
+	for i, name := range names {
+		if err := ctx.Value(name).Set(strconv.Itoa(n[i])); err != nil {
+			return err
+		}
 	}
-	lines, total = lines+1, total+len(strings.Fields(r.Value))
-	ctx.Value("lines").Set(strconv.Itoa(lines))
-	ctx.Value("words").Set(strconv.Itoa(total))
-	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, lines, total), Origin: r.Origin})
+	ctx.Emit(engine.Record{Key: r.Key, Value: fmt.Sprintf("%s#%d=%d", r.Key, n[0], n[1]), Origin: r.Origin})
+	return nil
 }
