@@ -268,17 +268,8 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 		"observed": len(observed),
 		"attempts": len(attempts),
 	}
-	var parts []string
-	total := 0
-	for _, a := range exactlyOnceAnomalies {
-		stats[a] = counts[a]
-		if counts[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
-			total += counts[a]
-		}
-	}
-
-	if total == 0 {
+	parts, worst := tally(exactlyOnceAnomalies, counts, stats)
+	if worst == "" {
 		order := ""
 		if opts.Order != Unordered {
 			order = ", in " + string(opts.Order) + " order"
@@ -291,12 +282,9 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 			Stats: stats,
 		}
 	}
-	var worst string
+	total := 0
 	for _, a := range exactlyOnceAnomalies {
-		if counts[a] > 0 {
-			worst = a
-			break
-		}
+		total += counts[a]
 	}
 	return Result{
 		Checker:  name,

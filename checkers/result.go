@@ -140,3 +140,19 @@ func (r Result) String() string {
 	}
 	return b.String()
 }
+
+// tally copies counts[a] into stats[a] for each anomaly a in order (most
+// serious first) and returns the non-zero ones as "N anomaly" parts and the
+// first of them, worst, which is empty when every count is zero.
+func tally(order []string, counts, stats map[string]int) (parts []string, worst string) {
+	for _, a := range order {
+		stats[a] = counts[a]
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+			if worst == "" {
+				worst = a
+			}
+		}
+	}
+	return parts, worst
+}
