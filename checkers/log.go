@@ -69,10 +69,7 @@ var statusNames = [...]string{StatusOpen: "open", StatusCommitted: "committed", 
 
 // String returns "open", "committed" or "aborted".
 func (s Status) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("status(%d)", int(s))
+	return nameOf(statusNames[:], "status", s)
 }
 
 // Labeled is a data record with its fate.

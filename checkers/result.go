@@ -37,31 +37,23 @@ var verdictNames = [...]string{
 
 // String returns the lower-case name of v, such as "no-progress".
 func (v Verdict) String() string {
-	if v >= 0 && int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", int(v))
+	return nameOf(verdictNames[:], "verdict", v)
 }
 
 // MarshalText encodes v as its lower-case name, so that JSON carries
 // "violation" rather than a number whose meaning depends on this file's
 // constant order.
 func (v Verdict) MarshalText() ([]byte, error) {
-	if v < 0 || int(v) >= len(verdictNames) {
-		return nil, fmt.Errorf("marshal verdict: invalid value %d", int(v))
-	}
-	return []byte(verdictNames[v]), nil
+	return marshalName(verdictNames[:], "verdict", v)
 }
 
 // UnmarshalText decodes a lower-case verdict name written by MarshalText.
 func (v *Verdict) UnmarshalText(text []byte) error {
-	for i, name := range verdictNames {
-		if string(text) == name {
-			*v = Verdict(i)
-			return nil
-		}
+	x, err := unmarshalName[Verdict](verdictNames[:], "verdict", text)
+	if err == nil {
+		*v = x
 	}
-	return fmt.Errorf("unmarshal verdict: unknown name %q", text)
+	return err
 }
 
 // severity orders verdicts for Worst: a safety violation outranks a liveness
