@@ -75,38 +75,26 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Instances <= 0 {
-		c.Instances = 2
-	}
-	if c.Brokers <= 0 {
-		c.Brokers = 3
-	}
-	if c.InputPartitions <= 0 {
-		c.InputPartitions = 4
-	}
-	if c.OutputPartitions <= 0 {
-		c.OutputPartitions = 4
-	}
-	if c.Records <= 0 {
-		c.Records = 200
-	}
-	if c.Keys <= 0 {
-		c.Keys = 16
-	}
-	if c.InputSpan <= 0 {
-		c.InputSpan = Duration(4 * time.Second)
-	}
-	if c.Deadline <= 0 {
-		c.Deadline = Duration(90 * time.Second)
-	}
-	if c.Settle <= 0 {
-		c.Settle = Duration(time.Second)
-	}
-	if c.Grace <= 0 {
-		c.Grace = Duration(3 * time.Second)
-	}
+	defaultTo(&c.Instances, 2)
+	defaultTo(&c.Brokers, 3)
+	defaultTo(&c.InputPartitions, 4)
+	defaultTo(&c.OutputPartitions, 4)
+	defaultTo(&c.Records, 200)
+	defaultTo(&c.Keys, 16)
+	defaultTo(&c.InputSpan, Duration(4*time.Second))
+	defaultTo(&c.Deadline, Duration(90*time.Second))
+	defaultTo(&c.Settle, Duration(time.Second))
+	defaultTo(&c.Grace, Duration(3*time.Second))
 	if c.Schedule == nil {
 		c.Schedule = &Schedule{Seed: c.Seed}
+	}
+}
+
+// defaultTo sets an option not given (zero, or a negative count or
+// duration) to its default d.
+func defaultTo[T ~int | ~int32 | ~int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 
