@@ -524,6 +524,15 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		}()
 	}
 	hold := func(slot, n int) { mu.Lock(); busy[slot] += n; mu.Unlock() }
+	// signalled records fault i, a signal to f.Instance, as fired, or as
+	// missed when the instance was not running.
+	signalled := func(i int, f Fault, ok bool, err error) {
+		if !ok || err != nil {
+			miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
+		} else {
+			fire(i, f.String())
+		}
+	}
 	restart := func(slot int) {
 		hold(slot, -1)
 		if !sup.Running(slot) {
@@ -548,30 +557,21 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		switch f.Kind {
 		case KindKill:
 			hold(f.Instance, 1)
-			if ok, err := sup.Kill(f.Instance); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Kill(f.Instance)
+			signalled(i, f, ok, err)
 			later(f.After, func() { restart(f.Instance) })
 		case KindPause:
 			hold(f.Instance, 1)
-			if ok, err := sup.Signal(f.Instance, syscall.SIGSTOP); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Signal(f.Instance, syscall.SIGSTOP)
+			signalled(i, f, ok, err)
 			later(f.After, func() {
 				sup.Signal(f.Instance, syscall.SIGCONT)
 				hold(f.Instance, -1)
 			})
 		case KindRestart:
 			hold(f.Instance, 1)
-			if ok, err := sup.Terminate(f.Instance); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Terminate(f.Instance)
+			signalled(i, f, ok, err)
 			later(f.After, func() { restart(f.Instance) })
 		case KindKillAt, KindPauseAt:
 			i, f := i, f
