@@ -78,23 +78,33 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int3
 	return c.CreateTopicSpec(ctx, topic, partitions, TopicSpec{})
 }
 
-// topicID asks the cluster for topic's ID.
-func (c *Cluster) topicID(ctx context.Context, topic string) ([16]byte, error) {
+// metadata asks the cluster about topic alone; the caller judges the
+// topic's error code.
+func (c *Cluster) metadata(ctx context.Context, topic string) (*kmsg.MetadataResponseTopic, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, c.admin)
 	if err != nil {
-		return [16]byte{}, fmt.Errorf("metadata for %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata for %s: %w", topic, err)
 	}
 	if len(resp.Topics) != 1 {
-		return [16]byte{}, fmt.Errorf("metadata for %s: %d topics", topic, len(resp.Topics))
+		return nil, fmt.Errorf("metadata for %s: %d topics", topic, len(resp.Topics))
 	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+	return &resp.Topics[0], nil
+}
+
+// topicID asks the cluster for topic's ID.
+func (c *Cluster) topicID(ctx context.Context, topic string) ([16]byte, error) {
+	t, err := c.metadata(ctx, topic)
+	if err != nil {
+		return [16]byte{}, err
+	}
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 		return [16]byte{}, fmt.Errorf("metadata for %s: %w", topic, err)
 	}
-	return resp.Topics[0].TopicID, nil
+	return t.TopicID, nil
 }
 
 // Ends returns the high watermark of each partition of topic, keyed
@@ -262,21 +272,14 @@ func (c *Cluster) DeleteTopics(ctx context.Context, topics ...string) error {
 // Partitions returns how many partitions topic has; a topic that does not
 // exist gives an error that wraps kerr.UnknownTopicOrPartition.
 func (c *Cluster) Partitions(ctx context.Context, topic string) (int32, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, c.admin)
+	t, err := c.metadata(ctx, topic)
 	if err != nil {
-		return 0, fmt.Errorf("metadata for %s: %w", topic, err)
+		return 0, err
 	}
-	if len(resp.Topics) != 1 {
-		return 0, fmt.Errorf("metadata for %s: %d topics", topic, len(resp.Topics))
-	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 		return 0, fmt.Errorf("topic %s: %w", topic, err)
 	}
-	return int32(len(resp.Topics[0].Partitions)), nil
+	return int32(len(t.Partitions)), nil
 }
 
 // Starts returns each partition's log start offset, keyed "topic/p".

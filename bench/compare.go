@@ -89,17 +89,13 @@ func (o CompareOptions) Validate() error {
 	if _, err := jobs.Lookup(o.Job); err != nil {
 		return err
 	}
-	switch {
-	case o.Job == "join":
+	if o.Job == "join" {
 		return errors.New("compare: join has two inputs; the ceiling and franz-go loops copy one topic (use copier or keyed-count)")
-	case o.Parallelism < 1:
-		return fmt.Errorf("--parallelism: must be at least 1, got %d", o.Parallelism)
-	case o.Partitions < 1:
-		return fmt.Errorf("--partitions: must be at least 1, got %d", o.Partitions)
-	case o.Records < 1:
-		return fmt.Errorf("--records: must be at least 1, got %d", o.Records)
-	case o.Keys < 1:
-		return fmt.Errorf("--keys: must be at least 1, got %d", o.Keys)
+	}
+	if err := validateSize(o.Parallelism, o.Partitions, o.Records, o.Keys); err != nil {
+		return err
+	}
+	switch {
 	case o.Interval < 0:
 		return fmt.Errorf("--interval: must be positive, got %v (leave it out to size it from the warm-up)", o.Interval)
 	case o.Backend != "heap" && o.Backend != "pebble":

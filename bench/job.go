@@ -193,32 +193,21 @@ func (m *Manifest) Mismatch(o RunOptions) error {
 // Apply takes every identity option o was not given (given false for its
 // flag) from m, so that a resume needs no more than --from-checkpoint.
 func (m *Manifest) Apply(o *RunOptions, given func(flag string) bool) {
-	if !given("job") {
-		o.Job = m.Job
-	}
-	if !given("--parallelism") {
-		o.Parallelism = m.Parallelism
-	}
-	if !given("--partitions") {
-		o.Partitions = m.Partitions
-	}
-	if !given("--records") {
-		o.Records = m.Records
-	}
-	if !given("--keys") {
-		o.Keys = m.Keys
-	}
-	if !given("--seed") {
-		o.Seed = m.Seed
-	}
-	if !given("--guarantee") {
-		o.Guarantee = m.Guarantee
-	}
-	if !given("--backend") {
-		o.Backend = m.Backend
-	}
-	if !given("--job-id") {
-		o.JobID = m.JobID
+	unlessGiven(given, "job", &o.Job, m.Job)
+	unlessGiven(given, "--parallelism", &o.Parallelism, m.Parallelism)
+	unlessGiven(given, "--partitions", &o.Partitions, m.Partitions)
+	unlessGiven(given, "--records", &o.Records, m.Records)
+	unlessGiven(given, "--keys", &o.Keys, m.Keys)
+	unlessGiven(given, "--seed", &o.Seed, m.Seed)
+	unlessGiven(given, "--guarantee", &o.Guarantee, m.Guarantee)
+	unlessGiven(given, "--backend", &o.Backend, m.Backend)
+	unlessGiven(given, "--job-id", &o.JobID, m.JobID)
+}
+
+// unlessGiven sets *opt to the manifest's v unless flag was given.
+func unlessGiven[T any](given func(flag string) bool, flag string, opt *T, v T) {
+	if !given(flag) {
+		*opt = v
 	}
 }
 

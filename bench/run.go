@@ -115,20 +115,31 @@ func DefaultRunOptions(job string) RunOptions {
 		Guarantee: "exactly-once", Checkpoints: "aligned", Backend: "heap", Interval: time.Second, Seed: 1, Verify: true}
 }
 
+// validateSize reports the first of a run's sizes, as bench run and bench
+// compare take them, that is below 1, naming its flag.
+func validateSize(parallelism int, partitions int32, records, keys int) error {
+	switch {
+	case parallelism < 1:
+		return fmt.Errorf("--parallelism: must be at least 1, got %d", parallelism)
+	case partitions < 1:
+		return fmt.Errorf("--partitions: must be at least 1, got %d", partitions)
+	case records < 1:
+		return fmt.Errorf("--records: must be at least 1, got %d", records)
+	case keys < 1:
+		return fmt.Errorf("--keys: must be at least 1, got %d", keys)
+	}
+	return nil
+}
+
 // Validate reports the first invalid option, naming the flag.
 func (o RunOptions) Validate() error {
 	if _, err := jobs.Lookup(o.Job); err != nil {
 		return err
 	}
+	if err := validateSize(o.Parallelism, o.Partitions, o.Records, o.Keys); err != nil {
+		return err
+	}
 	switch {
-	case o.Parallelism < 1:
-		return fmt.Errorf("--parallelism: must be at least 1, got %d", o.Parallelism)
-	case o.Partitions < 1:
-		return fmt.Errorf("--partitions: must be at least 1, got %d", o.Partitions)
-	case o.Records < 1:
-		return fmt.Errorf("--records: must be at least 1, got %d", o.Records)
-	case o.Keys < 1:
-		return fmt.Errorf("--keys: must be at least 1, got %d", o.Keys)
 	case o.Guarantee != "exactly-once" && o.Guarantee != "at-least-once":
 		return fmt.Errorf("--guarantee: %q is not exactly-once or at-least-once", o.Guarantee)
 	case o.Checkpoints != "aligned" && o.Checkpoints != "unaligned" && o.Checkpoints != "off":

@@ -83,29 +83,21 @@ var outcomeNames = [...]string{
 
 // String returns the lower-case name of o, such as "in-doubt".
 func (o Outcome) String() string {
-	if o >= 0 && int(o) < len(outcomeNames) {
-		return outcomeNames[o]
-	}
-	return fmt.Sprintf("outcome(%d)", int(o))
+	return nameOf(outcomeNames[:], "outcome", o)
 }
 
 // MarshalText encodes o as its lower-case name.
 func (o Outcome) MarshalText() ([]byte, error) {
-	if o < 0 || int(o) >= len(outcomeNames) {
-		return nil, fmt.Errorf("marshal outcome: invalid value %d", int(o))
-	}
-	return []byte(outcomeNames[o]), nil
+	return marshalName(outcomeNames[:], "outcome", o)
 }
 
 // UnmarshalText decodes a lower-case outcome name written by MarshalText.
 func (o *Outcome) UnmarshalText(text []byte) error {
-	for i, name := range outcomeNames {
-		if string(text) == name {
-			*o = Outcome(i)
-			return nil
-		}
+	x, err := unmarshalName[Outcome](outcomeNames[:], "outcome", text)
+	if err == nil {
+		*o = x
 	}
-	return fmt.Errorf("unmarshal outcome: unknown name %q", text)
+	return err
 }
 
 // Attempt is one write the sink attempted, with the fate of the transaction
@@ -268,17 +260,8 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 		"observed": len(observed),
 		"attempts": len(attempts),
 	}
-	var parts []string
-	total := 0
-	for _, a := range exactlyOnceAnomalies {
-		stats[a] = counts[a]
-		if counts[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
-			total += counts[a]
-		}
-	}
-
-	if total == 0 {
+	parts, worst := tally(exactlyOnceAnomalies, counts, stats)
+	if worst == "" {
 		order := ""
 		if opts.Order != Unordered {
 			order = ", in " + string(opts.Order) + " order"
@@ -291,12 +274,9 @@ func ExactlyOnce(expected []Expected, observed []Observed, attempts []Attempt, o
 			Stats: stats,
 		}
 	}
-	var worst string
+	total := 0
 	for _, a := range exactlyOnceAnomalies {
-		if counts[a] > 0 {
-			worst = a
-			break
-		}
+		total += counts[a]
 	}
 	return Result{
 		Checker:  name,

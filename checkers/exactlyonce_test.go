@@ -261,19 +261,9 @@ func TestExactlyOnce(t *testing.T) {
 			if got.Checker != "exactly-once" {
 				t.Errorf("checker: got %q, want %q", got.Checker, "exactly-once")
 			}
-			if got.Verdict != tt.wantVerdict || got.Anomaly != tt.wantAnomaly {
-				t.Fatalf("got %s %q (%s), want %s %q", got.Verdict, got.Anomaly, got.Explanation, tt.wantVerdict, tt.wantAnomaly)
-			}
-			if !strings.Contains(got.FirstBad, tt.wantFirstBad) {
-				t.Errorf("first bad: got %q, want it to contain %q", got.FirstBad, tt.wantFirstBad)
-			}
+			checkResult(t, got, tt.wantVerdict, tt.wantAnomaly, tt.wantFirstBad, tt.wantStats)
 			if tt.wantVerdict == Violation && !strings.Contains(got.Explanation, "partition") && tt.wantAnomaly != "lost-write" {
 				t.Errorf("explanation: got %q, want it to name the partition and offset", got.Explanation)
-			}
-			for k, want := range tt.wantStats {
-				if got.Stats[k] != want {
-					t.Errorf("stats[%q]: got %d, want %d", k, got.Stats[k], want)
-				}
 			}
 		})
 	}

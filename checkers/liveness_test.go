@@ -1,9 +1,6 @@
 package checkers
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // goodLiveness is a run that healed at 1000, checkpointed at 1500 (bound
 // 1000), drained both source partitions and left no transaction open.
@@ -117,17 +114,7 @@ func TestLiveness(t *testing.T) {
 			h := goodLiveness()
 			tt.edit(&h)
 			got := Liveness(h)
-			if got.Verdict != tt.wantVerdict || got.Anomaly != tt.wantAnomaly {
-				t.Fatalf("got %s %q (%s), want %s %q", got.Verdict, got.Anomaly, got.Explanation, tt.wantVerdict, tt.wantAnomaly)
-			}
-			if !strings.Contains(got.FirstBad, tt.wantFirstBad) {
-				t.Errorf("first bad: got %q, want it to contain %q", got.FirstBad, tt.wantFirstBad)
-			}
-			for k, want := range tt.wantStats {
-				if got.Stats[k] != want {
-					t.Errorf("stats[%q]: got %d, want %d", k, got.Stats[k], want)
-				}
-			}
+			checkResult(t, got, tt.wantVerdict, tt.wantAnomaly, tt.wantFirstBad, tt.wantStats)
 		})
 	}
 }

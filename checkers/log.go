@@ -69,10 +69,7 @@ var statusNames = [...]string{StatusOpen: "open", StatusCommitted: "committed", 
 
 // String returns "open", "committed" or "aborted".
 func (s Status) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("status(%d)", int(s))
+	return nameOf(statusNames[:], "status", s)
 }
 
 // Labeled is a data record with its fate.
@@ -195,19 +192,8 @@ func ReadCommittedIsolation(log *TopicLog, labeled []Labeled) Result {
 			note("unseen", l)
 		}
 	}
-	order := []string{"aborted-read", "dirty-read", "unseen"}
 	stats := map[string]int{"records": len(labeled), "read_committed": visible}
-	var parts []string
-	worst := ""
-	for _, a := range order {
-		stats[a] = counts[a]
-		if counts[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
-			if worst == "" {
-				worst = a
-			}
-		}
-	}
+	parts, worst := tally([]string{"aborted-read", "dirty-read", "unseen"}, counts, stats)
 	if worst == "" {
 		return Result{Checker: name, Verdict: Ok, Stats: stats,
 			Explanation: fmt.Sprintf("read_committed returned the %d committed records and none of the %d aborted or open ones", visible, len(labeled)-visible)}

@@ -127,17 +127,7 @@ func Input(generated, readBack []InputRecord) Result {
 		}
 	}
 	stats := map[string]int{"generated": len(generated), "read_back": len(readBack)}
-	var parts []string
-	worst := ""
-	for _, a := range []string{"input-lost", "input-duplicated", "input-altered"} {
-		stats[a] = counts[a]
-		if counts[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
-			if worst == "" {
-				worst = a
-			}
-		}
-	}
+	parts, worst := tally([]string{"input-lost", "input-duplicated", "input-altered"}, counts, stats)
 	if worst == "" {
 		return Result{Checker: name, Verdict: Ok, Stats: stats,
 			Explanation: fmt.Sprintf("the broker kept all %d generated input records, in order", len(generated))}

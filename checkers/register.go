@@ -1,17 +1,16 @@
 package checkers
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/onceproof/onceproof/internal/atomicfile"
 )
 
 // OpKind is the kind of a RegisterOp.
@@ -275,7 +274,7 @@ func Register(ops []RegisterOp, opts RegisterOptions) Result {
 
 	if opts.VisualizePath != "" && r.Verdict != Ok && found >= 0 {
 		foundInfo.AddAnnotations(porcupineAnnotations(opts.Annotations))
-		err := writeFileAtomic(opts.VisualizePath, func(w io.Writer) error {
+		err := atomicfile.Write(opts.VisualizePath, func(w io.Writer) error {
 			return porcupine.Visualize(registerModel, foundInfo, w)
 		})
 		if err != nil {
@@ -354,55 +353,4 @@ func porcupineAnnotations(as []Annotation) []porcupine.Annotation {
 		out = append(out, porcupine.Annotation{Tag: tag, Start: a.At, Description: a.Description})
 	}
 	return out
-}
-
-// writeFileAtomic writes path through a temporary file in the same
-// directory, synced and then renamed over path, so that a crash or a
-// concurrent reader never sees a partial file.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file for %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			// Best effort: the write already failed, and a leftover
-			// temporary file is harmless next to that error.
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file private; the visualization is meant to be
-	// opened by whoever reads the failure bundle.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	bw := bufio.NewWriter(f)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
-	}
-	// Sync the directory so the rename itself survives a crash.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -204,12 +204,7 @@ func TestRegister(t *testing.T) {
 			if got.Checker != "register" {
 				t.Errorf("checker: got %q, want %q", got.Checker, "register")
 			}
-			if got.Verdict != tt.wantVerdict || got.Anomaly != tt.wantAnomaly {
-				t.Fatalf("got %s %q (%s), want %s %q", got.Verdict, got.Anomaly, got.Explanation, tt.wantVerdict, tt.wantAnomaly)
-			}
-			if !strings.Contains(got.FirstBad, tt.wantFirstBad) {
-				t.Errorf("first bad: got %q, want it to contain %q", got.FirstBad, tt.wantFirstBad)
-			}
+			checkResult(t, got, tt.wantVerdict, tt.wantAnomaly, tt.wantFirstBad, nil)
 			if !strings.Contains(got.Explanation, tt.wantExplain) {
 				t.Errorf("explanation: got %q, want it to contain %q", got.Explanation, tt.wantExplain)
 			}

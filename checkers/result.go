@@ -37,31 +37,23 @@ var verdictNames = [...]string{
 
 // String returns the lower-case name of v, such as "no-progress".
 func (v Verdict) String() string {
-	if v >= 0 && int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", int(v))
+	return nameOf(verdictNames[:], "verdict", v)
 }
 
 // MarshalText encodes v as its lower-case name, so that JSON carries
 // "violation" rather than a number whose meaning depends on this file's
 // constant order.
 func (v Verdict) MarshalText() ([]byte, error) {
-	if v < 0 || int(v) >= len(verdictNames) {
-		return nil, fmt.Errorf("marshal verdict: invalid value %d", int(v))
-	}
-	return []byte(verdictNames[v]), nil
+	return marshalName(verdictNames[:], "verdict", v)
 }
 
 // UnmarshalText decodes a lower-case verdict name written by MarshalText.
 func (v *Verdict) UnmarshalText(text []byte) error {
-	for i, name := range verdictNames {
-		if string(text) == name {
-			*v = Verdict(i)
-			return nil
-		}
+	x, err := unmarshalName[Verdict](verdictNames[:], "verdict", text)
+	if err == nil {
+		*v = x
 	}
-	return fmt.Errorf("unmarshal verdict: unknown name %q", text)
+	return err
 }
 
 // severity orders verdicts for Worst: a safety violation outranks a liveness
@@ -139,4 +131,20 @@ func (r Result) String() string {
 		b.WriteString(r.FirstBad)
 	}
 	return b.String()
+}
+
+// tally copies counts[a] into stats[a] for each anomaly a in order (most
+// serious first) and returns the non-zero ones as "N anomaly" parts and the
+// first of them, worst, which is empty when every count is zero.
+func tally(order []string, counts, stats map[string]int) (parts []string, worst string) {
+	for _, a := range order {
+		stats[a] = counts[a]
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+			if worst == "" {
+				worst = a
+			}
+		}
+	}
+	return parts, worst
 }

@@ -3,7 +3,6 @@ package checkers
 import (
 	"maps"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -165,17 +164,7 @@ func TestStateAtCheckpoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := StateAtCheckpoint(tt.edit(goodCheckpoints()), countFold)
-			if got.Verdict != tt.wantVerdict || got.Anomaly != tt.wantAnomaly {
-				t.Fatalf("got %s %q (%s), want %s %q", got.Verdict, got.Anomaly, got.Explanation, tt.wantVerdict, tt.wantAnomaly)
-			}
-			if !strings.Contains(got.FirstBad, tt.wantFirstBad) {
-				t.Errorf("first bad: got %q, want it to contain %q", got.FirstBad, tt.wantFirstBad)
-			}
-			for k, want := range tt.wantStats {
-				if got.Stats[k] != want {
-					t.Errorf("stats[%q]: got %d, want %d", k, got.Stats[k], want)
-				}
-			}
+			checkResult(t, got, tt.wantVerdict, tt.wantAnomaly, tt.wantFirstBad, tt.wantStats)
 		})
 	}
 }

@@ -6,12 +6,16 @@ package faults
 // protocol's request keys and error codes, so an injector can hand them to
 // kmsg.Key and kerr.ErrorForCode without a second table.
 
+// kafkaName is a name of the protocol with its number: a request's key or
+// an error's code.
+type kafkaName struct {
+	name string
+	num  int16
+}
+
 // kafkaRequests are the requests onceproof's processes, its reader and its
 // set-up issue, by protocol key.
-var kafkaRequests = []struct {
-	name string
-	key  int16
-}{
+var kafkaRequests = []kafkaName{
 	{"Produce", 0},
 	{"Fetch", 1},
 	{"ListOffsets", 2},
@@ -29,10 +33,7 @@ var kafkaRequests = []struct {
 
 // kafkaErrors are the broker errors a plan can inject: the common ones a
 // client of a transactional pipeline must survive, by protocol code.
-var kafkaErrors = []struct {
-	name string
-	code int16
-}{
+var kafkaErrors = []kafkaName{
 	{"NOT_LEADER_FOR_PARTITION", 6},
 	{"REQUEST_TIMED_OUT", 7},
 	{"COORDINATOR_NOT_AVAILABLE", 15},
@@ -45,41 +46,35 @@ var kafkaErrors = []struct {
 
 // KafkaRequests returns the request names a plan may use, as kmsg spells
 // them ("Produce", "EndTxn", "InitProducerID", ...).
-func KafkaRequests() []string {
-	out := make([]string, len(kafkaRequests))
-	for i, r := range kafkaRequests {
-		out[i] = r.name
-	}
-	return out
-}
+func KafkaRequests() []string { return kafkaNames(kafkaRequests) }
 
 // KafkaRequestKey returns the protocol key of the request named name (the
 // value of kmsg.Key), and whether the name is known.
-func KafkaRequestKey(name string) (int16, bool) {
-	for _, r := range kafkaRequests {
-		if r.name == name {
-			return r.key, true
-		}
-	}
-	return 0, false
-}
+func KafkaRequestKey(name string) (int16, bool) { return kafkaNumber(kafkaRequests, name) }
 
 // KafkaErrors returns the error names a plan may inject, as kerr spells
 // them ("NOT_LEADER_FOR_PARTITION", ...).
-func KafkaErrors() []string {
-	out := make([]string, len(kafkaErrors))
-	for i, e := range kafkaErrors {
-		out[i] = e.name
+func KafkaErrors() []string { return kafkaNames(kafkaErrors) }
+
+// KafkaErrorCode returns the protocol code of the error named name (for
+// kerr.ErrorForCode), and whether the name is known.
+func KafkaErrorCode(name string) (int16, bool) { return kafkaNumber(kafkaErrors, name) }
+
+// kafkaNames returns the names of table, in its order.
+func kafkaNames(table []kafkaName) []string {
+	out := make([]string, len(table))
+	for i, n := range table {
+		out[i] = n.name
 	}
 	return out
 }
 
-// KafkaErrorCode returns the protocol code of the error named name (for
-// kerr.ErrorForCode), and whether the name is known.
-func KafkaErrorCode(name string) (int16, bool) {
-	for _, e := range kafkaErrors {
-		if e.name == name {
-			return e.code, true
+// kafkaNumber returns the number of the entry of table named name, and whether
+// there is one.
+func kafkaNumber(table []kafkaName, name string) (int16, bool) {
+	for _, n := range table {
+		if n.name == name {
+			return n.num, true
 		}
 	}
 	return 0, false

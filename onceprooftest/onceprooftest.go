@@ -100,20 +100,15 @@ func CheckJob(t TB, spec *jobs.Spec, o Options) {
 		t.Fatalf("onceproof: job %s: %v", spec.Name, err)
 		return
 	}
-	r, err := o.seeds()
-	if err != nil {
-		t.Fatalf("onceproof: %v", err)
-		return
-	}
-	for seed := r.First; seed <= r.Last; seed++ {
+	o.eachSeed(t, "job "+spec.Name, func(seed uint64) bool {
 		copts, plan := jobOptions(spec, o, seed)
 		j, err := runJob(copts, plan)
 		if err != nil {
 			t.Fatalf("onceproof: job %s seed %d: %v", spec.Name, seed, err)
-			return
+			return false
 		}
 		if j.Verdict() == checkers.Ok {
-			continue
+			return true
 		}
 		want := failing(j.Verdicts)
 		minimal, unfaulted := shrinkJob(copts, plan, want)
@@ -129,9 +124,8 @@ func CheckJob(t TB, spec *jobs.Spec, o Options) {
 		}
 		fmt.Fprintf(&b, "reproduce: go test -run '^%s$' -onceproof.seeds=%d", t.Name(), seed)
 		t.Errorf("%s", b.String())
-		return
-	}
-	t.Logf("onceproof: job %s passed seeds %s", spec.Name, r)
+		return false
+	})
 }
 
 // CheckScenario runs one of onceproof's named scenarios for every seed.
@@ -142,24 +136,37 @@ func CheckScenario(t TB, name string, o Options) {
 		t.Fatalf("onceproof: %v", err)
 		return
 	}
+	o.eachSeed(t, "scenario "+name, func(seed uint64) bool {
+		out, err := s.Run(context.Background(), scenarios.RunOptions{Seed: seed, Plan: o.Plan})
+		if err != nil {
+			t.Fatalf("onceproof: %v", err)
+			return false
+		}
+		if out.Verdict() != checkers.Ok {
+			t.Errorf("onceproof: scenario %s failed at seed %d: %s\n%s\nreproduce: go run github.com/onceproof/onceproof/cmd/chaosrun run %s --seed %d",
+				name, seed, out.Verdict(), verdictLines(out.Verdicts), name, seed)
+			return false
+		}
+		return true
+	})
+}
+
+// eachSeed calls check with each of o's seeds in turn until one fails
+// (check returns false, having said why on t), and logs that what passed
+// them all. Seeds that do not parse stop t with Fatalf.
+func (o Options) eachSeed(t TB, what string, check func(seed uint64) bool) {
+	t.Helper()
 	r, err := o.seeds()
 	if err != nil {
 		t.Fatalf("onceproof: %v", err)
 		return
 	}
 	for seed := r.First; seed <= r.Last; seed++ {
-		out, err := s.Run(context.Background(), scenarios.RunOptions{Seed: seed, Plan: o.Plan})
-		if err != nil {
-			t.Fatalf("onceproof: %v", err)
-			return
-		}
-		if out.Verdict() != checkers.Ok {
-			t.Errorf("onceproof: scenario %s failed at seed %d: %s\n%s\nreproduce: go run github.com/onceproof/onceproof/cmd/chaosrun run %s --seed %d",
-				name, seed, out.Verdict(), verdictLines(out.Verdicts), name, seed)
+		if !check(seed) {
 			return
 		}
 	}
-	t.Logf("onceproof: scenario %s passed seeds %s", name, r)
+	t.Logf("onceproof: %s passed seeds %s", what, r)
 }
 
 // jobOptions builds the run of spec at seed: the swarm (or the fixed plan)

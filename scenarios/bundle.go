@@ -192,13 +192,13 @@ func NewBundle(dir string, o *Outcome, ro RunOptions, build string) *Bundle {
 // directory of the machine that wrote it: chaosrun as it was invoked (see
 // invoke.Command) and the bundle's absolute path.
 func (b *Bundle) ReplayCommand() string {
-	return invoke.Command("chaosrun") + " replay " + shellQuote(absPath(b.Dir))
+	return invoke.Command("chaosrun") + " replay " + invoke.Quote(absPath(b.Dir))
 }
 
 // PortableReplayCommand replays the bundle from the root of a checkout of
 // onceproof at the bundle's build, with the bundle at its path as written.
 func (b *Bundle) PortableReplayCommand() string {
-	return "go run ./cmd/chaosrun replay " + shellQuote(b.Dir)
+	return "go run ./cmd/chaosrun replay " + invoke.Quote(b.Dir)
 }
 
 // absPath is path made absolute, or path when that fails.
@@ -213,18 +213,15 @@ func absPath(path string) string {
 // (without the digest comparison).
 func (b *Bundle) RunCommand() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s run %s --seed %d", invoke.Command("chaosrun"), shellQuote(b.Scenario), b.Seed)
+	fmt.Fprintf(&sb, "%s run %s --seed %d", invoke.Command("chaosrun"), invoke.Quote(b.Scenario), b.Seed)
 	if b.PlanSource == PlanGiven {
-		sb.WriteString(" --faults " + shellQuote(filepath.Join(absPath(b.Dir), BundlePlanFile)))
+		sb.WriteString(" --faults " + invoke.Quote(filepath.Join(absPath(b.Dir), BundlePlanFile)))
 	}
 	for _, m := range b.Mutants {
-		sb.WriteString(" --mutant " + shellQuote(m))
+		sb.WriteString(" --mutant " + invoke.Quote(m))
 	}
 	return sb.String()
 }
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string { return invoke.Quote(s) }
 
 // WriteBundle writes the failure bundle of outcome o, a run with options
 // ro, to dir (created if needed; files of an older bundle there are

@@ -226,15 +226,3 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Error("writing into a missing directory: got no error")
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"chaosrun-failures/a-seed1": "chaosrun-failures/a-seed1",
-		"/tmp/with space":           "'/tmp/with space'",
-		"it's":                      `'it'\''s'`,
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("%q: got %s, want %s", in, got, want)
-		}
-	}
-}

@@ -68,18 +68,23 @@ func TestSwarmScenarios(t *testing.T) {
 	}
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		s, _ := Lookup("swarm-" + job)
-		t.Run(job, func(t *testing.T) {
-			fired := 0
-			for seed := uint64(1); seed <= n; seed++ {
-				o := runScenario(t, s, RunOptions{Seed: seed})
-				if o.Verdict() != checkers.Ok {
-					t.Fatalf("%s\nswarm: %s\nplan:\n%s", describe(o), o.Swarm, o.Plan)
-				}
-				fired += len(o.Fired)
-			}
-			t.Logf("%d seeds, %d faults fired", n, fired)
-		})
+		t.Run(job, func(t *testing.T) { passSwarmSeeds(t, s, n) })
 	}
+}
+
+// passSwarmSeeds runs seeds 1 to n of the swarm scenario s, each of which
+// must pass, and logs how many faults fired.
+func passSwarmSeeds(t *testing.T, s *Scenario, n uint64) {
+	t.Helper()
+	fired := 0
+	for seed := uint64(1); seed <= n; seed++ {
+		o := runScenario(t, s, RunOptions{Seed: seed})
+		if o.Verdict() != checkers.Ok {
+			t.Fatalf("%s\nswarm: %s\nplan:\n%s", describe(o), o.Swarm, o.Plan)
+		}
+		fired += len(o.Fired)
+	}
+	t.Logf("%d seeds, %d faults fired", n, fired)
 }
 
 // TestExamplePlansApply: every scenario that takes a fault plan takes the

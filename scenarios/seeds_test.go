@@ -5,6 +5,18 @@ import (
 	"testing"
 )
 
+// checkParse fails t unless parsing in gave the error wantErr names (a
+// part of its message) or, with wantErr empty, no error and want.
+func checkParse[T comparable](t *testing.T, in string, got T, err error, want T, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Errorf("%q: got error %v, want %q", in, err, wantErr)
+	case wantErr == "" && (err != nil || got != want):
+		t.Errorf("%q: got %v, %v; want %v", in, got, err, want)
+	}
+}
+
 func TestParseSeedRange(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
@@ -22,12 +34,7 @@ func TestParseSeedRange(t *testing.T) {
 		{"", SeedRange{}, `seeds: none given`},
 	} {
 		got, err := ParseSeedRange(tc.in)
-		switch {
-		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-			t.Errorf("%q: got error %v, want %q", tc.in, err, tc.wantErr)
-		case tc.wantErr == "" && (err != nil || got != tc.want):
-			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
-		}
+		checkParse(t, tc.in, got, err, tc.want, tc.wantErr)
 	}
 	if r := (SeedRange{3, 9}); r.String() != "3-9" || r.Len() != 7 {
 		t.Errorf("got %s len %d, want 3-9 len 7", r, r.Len())
@@ -50,12 +57,7 @@ func TestParseShard(t *testing.T) {
 		{"a/b", Shard{}, `shard: "a/b" is not of the form I/N`},
 	} {
 		got, err := ParseShard(tc.in)
-		switch {
-		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-			t.Errorf("%q: got error %v, want %q", tc.in, err, tc.wantErr)
-		case tc.wantErr == "" && (err != nil || got != tc.want):
-			t.Errorf("%q: got %v, %v; want %v", tc.in, got, err, tc.want)
-		}
+		checkParse(t, tc.in, got, err, tc.want, tc.wantErr)
 	}
 }
 

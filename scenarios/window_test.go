@@ -86,13 +86,5 @@ func TestWindowSwarm(t *testing.T) {
 	if testing.Short() {
 		n = 10
 	}
-	fired := 0
-	for seed := uint64(1); seed <= n; seed++ {
-		o := runScenario(t, s, RunOptions{Seed: seed})
-		if o.Verdict() != checkers.Ok {
-			t.Fatalf("%s\nswarm: %s\nplan:\n%s", describe(o), o.Swarm, o.Plan)
-		}
-		fired += len(o.Fired)
-	}
-	t.Logf("%d seeds, %d faults fired", n, fired)
+	passSwarmSeeds(t, s, n)
 }

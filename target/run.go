@@ -75,38 +75,26 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Instances <= 0 {
-		c.Instances = 2
-	}
-	if c.Brokers <= 0 {
-		c.Brokers = 3
-	}
-	if c.InputPartitions <= 0 {
-		c.InputPartitions = 4
-	}
-	if c.OutputPartitions <= 0 {
-		c.OutputPartitions = 4
-	}
-	if c.Records <= 0 {
-		c.Records = 200
-	}
-	if c.Keys <= 0 {
-		c.Keys = 16
-	}
-	if c.InputSpan <= 0 {
-		c.InputSpan = Duration(4 * time.Second)
-	}
-	if c.Deadline <= 0 {
-		c.Deadline = Duration(90 * time.Second)
-	}
-	if c.Settle <= 0 {
-		c.Settle = Duration(time.Second)
-	}
-	if c.Grace <= 0 {
-		c.Grace = Duration(3 * time.Second)
-	}
+	defaultTo(&c.Instances, 2)
+	defaultTo(&c.Brokers, 3)
+	defaultTo(&c.InputPartitions, 4)
+	defaultTo(&c.OutputPartitions, 4)
+	defaultTo(&c.Records, 200)
+	defaultTo(&c.Keys, 16)
+	defaultTo(&c.InputSpan, Duration(4*time.Second))
+	defaultTo(&c.Deadline, Duration(90*time.Second))
+	defaultTo(&c.Settle, Duration(time.Second))
+	defaultTo(&c.Grace, Duration(3*time.Second))
 	if c.Schedule == nil {
 		c.Schedule = &Schedule{Seed: c.Seed}
+	}
+}
+
+// defaultTo sets an option not given (zero, or a negative count or
+// duration) to its default d.
+func defaultTo[T ~int | ~int32 | ~int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 
@@ -536,6 +524,15 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		}()
 	}
 	hold := func(slot, n int) { mu.Lock(); busy[slot] += n; mu.Unlock() }
+	// signalled records fault i, a signal to f.Instance, as fired, or as
+	// missed when the instance was not running.
+	signalled := func(i int, f Fault, ok bool, err error) {
+		if !ok || err != nil {
+			miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
+		} else {
+			fire(i, f.String())
+		}
+	}
 	restart := func(slot int) {
 		hold(slot, -1)
 		if !sup.Running(slot) {
@@ -560,30 +557,21 @@ func drive(ctx context.Context, cfg Config, cl *cluster, sup *Supervisor, copts 
 		switch f.Kind {
 		case KindKill:
 			hold(f.Instance, 1)
-			if ok, err := sup.Kill(f.Instance); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Kill(f.Instance)
+			signalled(i, f, ok, err)
 			later(f.After, func() { restart(f.Instance) })
 		case KindPause:
 			hold(f.Instance, 1)
-			if ok, err := sup.Signal(f.Instance, syscall.SIGSTOP); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Signal(f.Instance, syscall.SIGSTOP)
+			signalled(i, f, ok, err)
 			later(f.After, func() {
 				sup.Signal(f.Instance, syscall.SIGCONT)
 				hold(f.Instance, -1)
 			})
 		case KindRestart:
 			hold(f.Instance, 1)
-			if ok, err := sup.Terminate(f.Instance); !ok || err != nil {
-				miss(i, fmt.Sprintf("instance %d was not running (%v)", f.Instance, err))
-			} else {
-				fire(i, f.String())
-			}
+			ok, err := sup.Terminate(f.Instance)
+			signalled(i, f, ok, err)
 			later(f.After, func() { restart(f.Instance) })
 		case KindKillAt, KindPauseAt:
 			i, f := i, f

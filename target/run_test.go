@@ -59,6 +59,19 @@ func small(t *testing.T, bin string, s *Schedule) Config {
 	}
 }
 
+// runSmall runs bin at test size under s and logs every check's result.
+func runSmall(t *testing.T, bin string, s *Schedule) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), small(t, bin, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		t.Log(r)
+	}
+	return res
+}
+
 func ms(n int) Duration { return Duration(time.Duration(n) * time.Millisecond) }
 
 // TestCorrectExamplePasses runs examples/franzgo-eos under a kill at its
@@ -76,13 +89,7 @@ func TestCorrectExamplePasses(t *testing.T) {
 		{At: ms(1200), Kind: KindPause, Instance: 1, After: ms(700)},
 		{At: ms(1500), Kind: KindJoin, After: ms(800)},
 	}}
-	res, err := Run(context.Background(), small(t, bin, s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res.Results {
-		t.Log(r)
-	}
+	res := runSmall(t, bin, s)
 	if res.Verdict != checkers.Ok {
 		t.Fatalf("verdict %v, want ok: %s", res.Verdict, res.FirstBad)
 	}
@@ -100,13 +107,7 @@ func TestBrokenExampleCaught(t *testing.T) {
 	}
 	bin := example(t, "franzgo-eos-broken")
 	s := &Schedule{Faults: []Fault{{At: ms(400), Kind: KindKillAt, Instance: 0, API: "EndTxn", Point: "before", After: ms(200)}}}
-	res, err := Run(context.Background(), small(t, bin, s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res.Results {
-		t.Log(r)
-	}
+	res := runSmall(t, bin, s)
 	if res.Verdict != checkers.Violation {
 		t.Fatalf("verdict %v, want violation", res.Verdict)
 	}

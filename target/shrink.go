@@ -53,15 +53,9 @@ type RunFunc func(ctx context.Context, cfg Config) (*Result, error)
 // deterministic) and keeps the smallest subset that still ends in verdict.
 // cfg.Dir must be empty or writable for every run; run sets it as needed.
 func Shrink(ctx context.Context, cfg Config, verdict checkers.Verdict, o ShrinkOptions, run RunFunc) (*ShrinkResult, error) {
-	if o.Tries <= 0 {
-		o.Tries = 3
-	}
-	if o.MaxRuns <= 0 {
-		o.MaxRuns = 40
-	}
-	if o.Budget <= 0 {
-		o.Budget = Duration(8 * time.Minute)
-	}
+	defaultTo(&o.Tries, 3)
+	defaultTo(&o.MaxRuns, 40)
+	defaultTo(&o.Budget, Duration(8*time.Minute))
 	say := func(format string, a ...any) {
 		if o.Progress != nil {
 			o.Progress(format, a...)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,17 +123,7 @@ func TestBadInputTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("BENCH_SASL_TOKEN", "") // the OAUTHBEARER case needs no token from the environment
-	dir := t.TempDir()
-	for name, data := range badInputFiles {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Chdir(dir)
+	badinputtest.Chdir(t, badInputFiles)
 	var rs []badinputtest.Result
 	for _, c := range badInputs {
 		out, code := execute(t, c.Args...)

@@ -20,13 +20,7 @@ func TestNexmarkUsage(t *testing.T) {
 		{[]string{"nexmark", "q5", "--guarantee", "maybe"}, "--guarantee"},
 		{[]string{"nexmark", "q5", "--partitions", "-1"}, "--partitions"},
 	} {
-		out, code := execute(t, tc.args...)
-		if code != 2 || !strings.Contains(out, tc.want) {
-			t.Errorf("bench %s: got exit %d, output %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, tc.want)
-		}
-		if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
-			t.Errorf("bench %s: got %d lines, want one clear line:\n%s", strings.Join(tc.args, " "), lines, out)
-		}
+		checkUsage(t, tc.args, tc.want)
 	}
 }
 

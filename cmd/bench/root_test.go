@@ -23,6 +23,19 @@ func execute(t *testing.T, args ...string) (string, int) {
 	return out.String(), exitCode(err)
 }
 
+// checkUsage runs bench with args and fails t unless it exits 2 with one
+// line that contains want.
+func checkUsage(t *testing.T, args []string, want string) {
+	t.Helper()
+	out, code := execute(t, args...)
+	if code != 2 || !strings.Contains(out, want) {
+		t.Errorf("bench %s: got exit %d, output %q; want exit 2 and %q", strings.Join(args, " "), code, out, want)
+	}
+	if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
+		t.Errorf("bench %s: got %d lines, want one clear line:\n%s", strings.Join(args, " "), lines, out)
+	}
+}
+
 func TestUsageErrorsExit2(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -57,13 +70,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"plot"}, "at least one result"},
 		{[]string{"plot", "/nonexistent.json"}, "nonexistent"},
 	} {
-		out, code := execute(t, tc.args...)
-		if code != 2 || !strings.Contains(out, tc.want) {
-			t.Errorf("bench %s: got exit %d, output %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, tc.want)
-		}
-		if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
-			t.Errorf("bench %s: got %d lines, want one clear line:\n%s", strings.Join(tc.args, " "), lines, out)
-		}
+		checkUsage(t, tc.args, tc.want)
 	}
 }
 

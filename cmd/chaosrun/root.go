@@ -19,6 +19,7 @@ import (
 	"github.com/onceproof/onceproof/internal/flagerr"
 	"github.com/onceproof/onceproof/internal/invoke"
 	"github.com/onceproof/onceproof/scenarios"
+	"github.com/onceproof/onceproof/target"
 	"github.com/spf13/cobra"
 )
 
@@ -197,11 +198,13 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
-// runError maps an error from a run: bad input is exit 2, anything else is
-// a failure of the harness, reported as inconclusive.
+// runError maps an error from a run, of a scenario or of a target: bad
+// input is exit 2, anything else is a failure of the harness, reported as
+// inconclusive.
 func runError(err error) error {
 	var bad *scenarios.BadInputError
-	if errors.As(err, &bad) {
+	var badTarget *target.BadInputError
+	if errors.As(err, &bad) || errors.As(err, &badTarget) {
 		return usageError("%v", err)
 	}
 	return &exitError{code: exitInconclusive, msg: "chaosrun: " + err.Error()}

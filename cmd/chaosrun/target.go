@@ -335,7 +335,7 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 		}
 		res, dir, err := runIn(ctx, c, errw)
 		if err != nil {
-			return targetErr(err)
+			return runError(err)
 		}
 		printTargetResult(w, res)
 		code := exitFor(res.Verdict)
@@ -409,14 +409,6 @@ func runTarget(cmd *cobra.Command, argv []string, f targetFlags) error {
 		return &exitError{code: code}
 	}
 	return nil
-}
-
-func targetErr(err error) error {
-	var bad *target.BadInputError
-	if errors.As(err, &bad) {
-		return usageError("%v", err)
-	}
-	return &exitError{code: exitInconclusive, msg: "chaosrun: " + err.Error()}
 }
 
 func schedFile(sr *target.ShrinkResult) string {

@@ -7,6 +7,7 @@ package badinputtest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,24 @@ func (c Case) WantCode() int {
 // decoder errors, Go type and package names, pointers.
 var Internals = []string{"strconv.", "json: cannot", "json: unknown", "Go struct", "Go value", "faults.", "scenarios.", "bench.",
 	"*", "invalid syntax", "pflag", "%!", "[]", "int64", "uint64", "float64", "time.Duration", "RawMessage"}
+
+// Chdir makes a temporary directory holding files (a name, which may have
+// directories in it, to its content) the working directory for the rest of
+// t, so that the cases can name them relative to it.
+func Chdir(t *testing.T, files map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+}
 
 // Result is a case with what the command did.
 type Result struct {

@@ -27,9 +27,10 @@ func TestBuildString(t *testing.T) {
 
 func TestQuote(t *testing.T) {
 	for in, want := range map[string]string{
-		"/tmp/a-b/c.d":    "/tmp/a-b/c.d",
-		"/tmp/with space": "'/tmp/with space'",
-		"it's":            `'it'\''s'`,
+		"/tmp/a-b/c.d":              "/tmp/a-b/c.d",
+		"chaosrun-failures/a-seed1": "chaosrun-failures/a-seed1",
+		"/tmp/with space":           "'/tmp/with space'",
+		"it's":                      `'it'\''s'`,
 	} {
 		if got := Quote(in); got != want {
 			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
