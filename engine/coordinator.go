@@ -21,8 +21,14 @@ type CheckpointConfig struct {
 	// Timeout after which a checkpoint that has not completed is aborted.
 	Timeout time.Duration `json:"timeout"`
 	// MinPause is the least time between the end of one checkpoint and the
-	// trigger of the next.
+	// trigger of the next. As in Flink, a positive MinPause allows one
+	// checkpoint in flight whatever MaxConcurrent says.
 	MinPause time.Duration `json:"min_pause"`
+	// MaxConcurrent is how many checkpoints may be in flight at once (0 or
+	// 1: one), Flink's max-concurrent-checkpoints. With more, checkpoint
+	// n+1 is triggered while n is still aligning, uploading or committing;
+	// a checkpoint that completes subsumes the older ones still in flight.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// TolerableFailures is how many checkpoints in a row may fail before
 	// the job is restarted.
 	TolerableFailures int `json:"tolerable_failures"`
@@ -67,6 +73,8 @@ func (c CheckpointConfig) Validate() error {
 		return fmt.Errorf("timeout: must be positive, got %v", c.Timeout)
 	case c.MinPause < 0:
 		return fmt.Errorf("min_pause: negative (%v)", c.MinPause)
+	case c.MaxConcurrent < 0:
+		return fmt.Errorf("max_concurrent: negative (%d)", c.MaxConcurrent)
 	case c.TolerableFailures < 0:
 		return fmt.Errorf("tolerable_failures: negative (%d)", c.TolerableFailures)
 	case c.Retained < 1:
@@ -149,6 +157,9 @@ type pendingCheckpoint struct {
 	n           int64
 	triggeredAt int64
 	acks        map[TaskID]Ack
+	// writing is set once every task acked and the metadata write began:
+	// from then on only the write's answer decides the checkpoint.
+	writing bool
 }
 
 // Coordinator is the checkpoint coordinator and job master: a synchronous
@@ -165,8 +176,9 @@ type Coordinator struct {
 	attempt  int
 	restarts int
 	// counter is the highest checkpoint id ever triggered.
-	counter   int64
-	pending   *pendingCheckpoint
+	counter int64
+	// pending are the checkpoints in flight, oldest first.
+	pending   []*pendingCheckpoint
 	completed []Metadata
 	// bad are checkpoints a restore found corrupt.
 	bad           map[int64]bool
@@ -398,7 +410,7 @@ func (c *Coordinator) scheduleTrigger(d time.Duration) {
 // task runs, and restarts the periodic schedule from now (a live job's final
 // checkpoint before a clean stop, say). It reports whether it triggered.
 func (c *Coordinator) TriggerNow() bool {
-	if c.pending != nil || !c.allRunning() || c.deploying {
+	if len(c.pending) > 0 || !c.allRunning() || c.deploying {
 		return false
 	}
 	c.triggerGen++ // the pending schedule timer is superseded
@@ -406,14 +418,23 @@ func (c *Coordinator) TriggerNow() bool {
 	return true
 }
 
-// trigger is step 1, at the coordinator: at most one checkpoint in flight,
-// and at least MinPause after the last one ended.
+// maxConcurrent is how many checkpoints may be in flight at once.
+func (c *Coordinator) maxConcurrent() int {
+	if c.cfg.MinPause > 0 {
+		return 1
+	}
+	return max(c.cfg.MaxConcurrent, 1)
+}
+
+// trigger is step 1, at the coordinator: at most maxConcurrent checkpoints
+// in flight, and at least MinPause after the last one ended.
 func (c *Coordinator) trigger() {
 	if !c.allRunning() {
 		return // TaskRunning starts the schedule again once all run
 	}
-	if c.pending != nil {
-		// One in flight: skip this tick, keep the schedule alive.
+	if len(c.pending) >= c.maxConcurrent() {
+		// As many in flight as allowed: skip this tick, keep the
+		// schedule alive.
 		c.scheduleTrigger(c.cfg.Interval)
 		return
 	}
@@ -431,10 +452,10 @@ func (c *Coordinator) startCheckpoint() {
 	c.counter++
 	n := c.counter
 	p := &pendingCheckpoint{n: n, triggeredAt: now, acks: map[TaskID]Ack{}}
-	c.pending = p
+	c.pending = append(c.pending, p)
 	gen := c.timerGen
 	c.env.After(c.cfg.Timeout, func() {
-		if gen == c.timerGen && c.pending == p {
+		if gen == c.timerGen && c.isPending(p) {
 			c.failCheckpoint(n, "timed out")
 		}
 	})
@@ -443,7 +464,7 @@ func (c *Coordinator) startCheckpoint() {
 	// transactions after checkpoint ids, and a restarted coordinator fences
 	// every id up to its counter.
 	c.persistState(func(err error) {
-		if gen != c.timerGen || c.pending != p {
+		if gen != c.timerGen || !c.isPending(p) {
 			return
 		}
 		if err != nil {
@@ -462,8 +483,8 @@ func (c *Coordinator) startCheckpoint() {
 // ack records a task's ack; when every task acked, the metadata is
 // written. A repeated ack (a duplicated message) counts once.
 func (c *Coordinator) ack(attempt int, a Ack) {
-	p := c.pending
-	if attempt != c.attempt || p == nil || a.Checkpoint != p.n {
+	p := c.inFlight(a.Checkpoint)
+	if attempt != c.attempt || p == nil || p.writing {
 		return
 	}
 	// An ack of the current attempt and checkpoint comes from one of its
@@ -524,9 +545,10 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		return
 	}
 	c.writing++
+	p.writing = true
 	c.env.PutMetadata(p.n, data, func(err error) {
 		c.writing--
-		current := attempt == c.attempt && c.pending == p
+		current := attempt == c.attempt && c.isPending(p)
 		if err != nil {
 			if current {
 				c.failCheckpoint(p.n, "write metadata: "+err.Error())
@@ -540,7 +562,10 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 		// failover waits for this write before it deploys.
 		md.Metrics.CompletedAt = c.env.Now()
 		md.Metrics.EndToEndDuration = md.Metrics.CompletedAt - p.triggeredAt
+		// With checkpoints in flight concurrently, an older one's write
+		// may land after a newer one's: completed stays in id order.
 		c.completed = append(c.completed, md)
+		sort.Slice(c.completed, func(i, j int) bool { return c.completed[i].Checkpoint < c.completed[j].Checkpoint })
 		c.env.Event(Event{Phase: protocol.MetadataWritten, Checkpoint: p.n, Detail: fmt.Sprintf("size=%d duration=%v alignment=%v offsets=%s",
 			md.Size, time.Duration(md.Metrics.EndToEndDuration), time.Duration(md.Metrics.AlignmentDuration), formatOffsets(md.Offsets))})
 		for len(c.completed) > c.cfg.Retained {
@@ -554,13 +579,57 @@ func (c *Coordinator) commit(p *pendingCheckpoint) {
 			c.deployIfWaiting()
 			return
 		}
-		c.pending = nil
+		c.removePending(p)
+		c.subsume(p.n)
 		c.failures = 0
-		c.lastCompleted = md.Metrics.CompletedAt
+		c.lastCompleted = max(c.lastCompleted, md.Metrics.CompletedAt)
 		if !c.mutants.Has(MutantStaleMetadataCommit) {
 			notify()
 		}
 	})
+}
+
+// isPending reports whether p is still in flight.
+func (c *Coordinator) isPending(p *pendingCheckpoint) bool {
+	for _, q := range c.pending {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// inFlight returns checkpoint n if it is in flight, or nil.
+func (c *Coordinator) inFlight(n int64) *pendingCheckpoint {
+	for _, q := range c.pending {
+		if q.n == n {
+			return q
+		}
+	}
+	return nil
+}
+
+func (c *Coordinator) removePending(p *pendingCheckpoint) {
+	for i, q := range c.pending {
+		if q == p {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return
+		}
+	}
+}
+
+// subsume aborts the checkpoints older than n still collecting acks: n
+// completed and covers everything they would (as in Flink, where a
+// completed checkpoint subsumes older pending ones). One whose metadata is
+// being written completes or fails by that write alone.
+func (c *Coordinator) subsume(n int64) {
+	for _, q := range append([]*pendingCheckpoint(nil), c.pending...) {
+		if q.n < n && !q.writing {
+			c.removePending(q)
+			c.env.Event(Event{Phase: protocol.EventCheckpointSubsumed, Checkpoint: q.n, Detail: fmt.Sprintf("by checkpoint %d", n)})
+			c.sendAll(protocol.MsgNotifyAbort, q.n)
+		}
+	}
 }
 
 // deployIfWaiting runs a deploy that waited for metadata writes in flight.
@@ -589,7 +658,7 @@ func formatOffsets(m map[string]int64) string {
 
 // decline aborts checkpoint n on a task's behalf.
 func (c *Coordinator) decline(attempt int, n int64, reason string) {
-	if attempt == c.attempt && c.pending != nil && c.pending.n == n {
+	if p := c.inFlight(n); attempt == c.attempt && p != nil && !p.writing {
 		c.failCheckpoint(n, "declined: "+reason)
 	}
 }
@@ -597,7 +666,9 @@ func (c *Coordinator) decline(attempt int, n int64, reason string) {
 // failCheckpoint aborts checkpoint n, tells the tasks, and fails the job
 // over once too many failed in a row.
 func (c *Coordinator) failCheckpoint(n int64, reason string) {
-	c.pending = nil
+	if p := c.inFlight(n); p != nil {
+		c.removePending(p)
+	}
 	c.failures++
 	c.env.Event(Event{Phase: protocol.EventCheckpointFailed, Checkpoint: n, Detail: fmt.Sprintf("%s (%d in a row, %d tolerated)", reason, c.failures, c.cfg.TolerableFailures)})
 	c.sendAll(protocol.MsgNotifyAbort, n)

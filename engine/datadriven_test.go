@@ -181,7 +181,7 @@ func arg[T any](t *testing.T, d *datadriven.TestData, key string) T {
 // rather than being read as absent.
 var commandArgs = map[string]string{
 	"task":          "job vertex credits restore mutant window agg lateness",
-	"coordinator":   "tolerable restart mutant",
+	"coordinator":   "tolerable concurrent restart mutant",
 	"rec":           "in k v ts",
 	"barrier":       "in cp",
 	"watermark":     "in w",
@@ -396,6 +396,7 @@ func newCoordHarness(t *testing.T, cfg CheckpointConfig, rs RestartStrategy, mut
 func (r *scriptRunner) newCoordinator(t *testing.T, d *datadriven.TestData) {
 	cfg := testCheckpointConfig()
 	cfg.TolerableFailures = argOr(t, d, "tolerable", cfg.TolerableFailures)
+	cfg.MaxConcurrent = argOr(t, d, "concurrent", cfg.MaxConcurrent)
 	rs := fixedRestart()
 	switch s := argOr(t, d, "restart", "fixed"); s {
 	case "fixed":

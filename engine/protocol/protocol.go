@@ -152,9 +152,12 @@ const (
 	EventRunning          Phase = "running"
 	EventLateMetadata     Phase = "late-metadata"
 	EventCheckpointFailed Phase = "checkpoint-failed"
-	EventFailover         Phase = "failover"
-	EventDeleteFailed     Phase = "delete-failed"
-	EventAlignmentAborted Phase = "alignment-aborted"
+	// EventCheckpointSubsumed: a checkpoint in flight was aborted because
+	// a newer one completed (concurrent checkpoints).
+	EventCheckpointSubsumed Phase = "checkpoint-subsumed"
+	EventFailover           Phase = "failover"
+	EventDeleteFailed       Phase = "delete-failed"
+	EventAlignmentAborted   Phase = "alignment-aborted"
 )
 
 // ErrTimeout is what a Kafka request whose request or response was lost
