@@ -106,7 +106,11 @@ func (a Action) String() string {
 	case DelayMessage:
 		s = "delay " + a.messages() + " by " + a.Extra.String() + times(max(a.Count, 1))
 	case DuplicateMessage:
-		s = "duplicate " + a.messages() + times(max(a.Count, 1))
+		s = "duplicate " + a.messages()
+		if a.Extra > 0 {
+			s += ", the copy " + a.Extra.String() + " later"
+		}
+		s += times(max(a.Count, 1))
 	default:
 		return fmt.Sprintf("unknown action %q", a.Kind)
 	}

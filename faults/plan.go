@@ -151,7 +151,8 @@ const (
 	// DelayMessage holds such messages for Extra before they are sent, so
 	// that later ones overtake them.
 	DelayMessage ActionKind = "delay-message"
-	// DuplicateMessage delivers such messages twice.
+	// DuplicateMessage delivers such messages twice, the copy Extra later
+	// (0: at once), as a retransmission would.
 	DuplicateMessage ActionKind = "duplicate-message"
 )
 
@@ -252,7 +253,7 @@ var specs = []struct {
 	{DeleteCheckpointFile, kindSpec{object: required}},
 	{DropMessage, kindSpec{message: optional, count: optional}},
 	{DelayMessage, kindSpec{message: optional, count: optional, extra: required}},
-	{DuplicateMessage, kindSpec{message: optional, count: optional}},
+	{DuplicateMessage, kindSpec{message: optional, count: optional, extra: optional}},
 }
 
 func specOf(k ActionKind) (kindSpec, bool) {

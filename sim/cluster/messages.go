@@ -27,7 +27,8 @@ const (
 	// MessageDelay holds the message for Delay before it is sent, so that
 	// messages sent after it may overtake it.
 	MessageDelay
-	// MessageDuplicate sends the message twice.
+	// MessageDuplicate sends the message twice: the copy Delay later (0:
+	// at once), as a retransmission would.
 	MessageDuplicate
 )
 
@@ -53,7 +54,8 @@ type MessageRule struct {
 	// Checkpoint is the checkpoint the message is about (0: any).
 	Checkpoint int64
 	Action     MessageAction
-	// Delay is how long MessageDelay holds a message.
+	// Delay is how long MessageDelay holds a message, or how long after
+	// it MessageDuplicate sends the copy.
 	Delay time.Duration
 	// Times bounds how many messages the rule acts on (0: no bound).
 	Times int
@@ -67,7 +69,11 @@ func (c *Cluster) InterceptMessages(r *MessageRule) error {
 		return fmt.Errorf("message rule: %s is a stream message; only control messages can be addressed (a channel's order is FIFO)", r.Type)
 	}
 	switch r.Action {
-	case MessageDrop, MessageDuplicate:
+	case MessageDrop:
+	case MessageDuplicate:
+		if r.Delay < 0 {
+			return fmt.Errorf("message rule: negative delay %v", r.Delay)
+		}
 	case MessageDelay:
 		if r.Delay <= 0 {
 			return fmt.Errorf("message rule: delay must be positive, got %v", r.Delay)
@@ -127,6 +133,10 @@ func (c *Cluster) sendControl(p *sim.Proc, to sim.ProcID, m engine.Message, payl
 			p.After(r.Delay, func() { _ = p.Send(to, payload) }) // lost if the link broke meanwhile, as a late message is
 			return nil
 		case MessageDuplicate:
+			if r.Delay > 0 {
+				p.After(r.Delay, func() { _ = p.Send(to, payload) }) // the copy is lost if the link broke meanwhile
+				break
+			}
 			if err := p.Send(to, payload); err != nil {
 				return err
 			}
