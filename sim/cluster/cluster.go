@@ -265,18 +265,8 @@ func (c *Cluster) placementString(pl []int) string {
 }
 
 func (c *Cluster) event(p *sim.Proc, e engine.Event) {
-	var b strings.Builder
-	b.WriteString(string(e.Phase))
-	if e.Checkpoint > 0 {
-		fmt.Fprintf(&b, " cp=%d", e.Checkpoint)
-	}
-	if e.Task != "" {
-		b.WriteString(" " + e.Task)
-	}
-	if e.Detail != "" {
-		b.WriteString(" " + e.Detail)
-	}
-	p.Tracef("%s", b.String())
+	p.Record(sim.Event{Kind: sim.EventProtocol, Phase: e.Phase, N: e.Checkpoint, Task: e.Task, Detail: e.Detail,
+		Commit: e.Commit, Recover: e.Recover, Lost: e.Lost})
 	for _, h := range c.hooks {
 		h(p, e)
 	}
@@ -472,7 +462,7 @@ func (c *Cluster) Run() *Result {
 	}
 	res.Drained = c.drained()
 	res.InFlightCheckpoints = len(c.hist.inFlightAt)
-	c.w.Tracef("end drained=%v restarts=%d", res.Drained, res.Restarts)
+	c.w.Record(sim.Event{Kind: sim.EventEnd, Detail: fmt.Sprintf("drained=%v restarts=%d", res.Drained, res.Restarts)})
 	res.Digest = c.w.Trace().Digest()
 	res.Trace = c.w.Trace().Lines()
 	res.History = c.recorded()

@@ -448,7 +448,7 @@ func (c *copier) positions() []kproto.Position {
 
 func (c *copier) fetch() {
 	if c.finished() {
-		c.p.Tracef("copy finished")
+		c.p.Record(sim.Event{Kind: sim.EventFinished, Detail: "copy"})
 		c.stats.done = true
 		return
 	}
