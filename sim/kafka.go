@@ -109,6 +109,9 @@ type KafkaRule struct {
 	Fate  KafkaFate
 	Count int
 	Hits  int
+	// Fault is the fault of a plan that aims the rule at requests,
+	// counted from 1 (0: no fault by number, as an outage or random loss).
+	Fault int
 }
 
 // NewKafka starts a one-broker kfake cluster on a virtual network of its own
@@ -295,7 +298,7 @@ func (k *Kafka) fate(c *KafkaCall) KafkaFate {
 			k.rules = append(k.rules[:i], k.rules[i+1:]...)
 		}
 		if r.Fate != Deliver {
-			k.w.Record(Event{Kind: EventKafkaRule, N: int64(c.ID), Proc: c.From, Name: r.Name, Detail: r.Fate.String()})
+			k.w.Record(Event{Kind: EventKafkaRule, N: int64(c.ID), M: int64(r.Fault), Proc: c.From, Name: r.Name, Detail: r.Fate.String()})
 		}
 		return r.Fate
 	}

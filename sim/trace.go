@@ -56,7 +56,8 @@ const (
 	EventKafkaApplied
 	// EventKafkaResponseLost: "kafka#N response lost" (Proc sent it).
 	EventKafkaResponseLost
-	// EventKafkaRule: `kafka#N rule "Name": Detail` (Detail is the fate).
+	// EventKafkaRule: `kafka#N rule "Name": Detail` (Detail is the fate;
+	// M is the rule's KafkaRule.Fault).
 	EventKafkaRule
 	// EventKafkaTxnAborted: "kafka broker aborted transaction Name: Detail
 	// (err=Err)".

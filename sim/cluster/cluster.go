@@ -435,6 +435,9 @@ type Result struct {
 	// Err is set when the simulation itself failed.
 	Err   error    `json:"-"`
 	Trace []string `json:"-"`
+	// TraceEvents are the trace's typed events (Trace is their text); both
+	// are empty unless the run kept its trace (sim.Config.KeepTrace).
+	TraceEvents []sim.Event `json:"-"`
 	// History is what the judge reads besides the output.
 	History *History `json:"-"`
 }
@@ -465,6 +468,7 @@ func (c *Cluster) Run() *Result {
 	c.w.Record(sim.Event{Kind: sim.EventEnd, Detail: fmt.Sprintf("drained=%v restarts=%d", res.Drained, res.Restarts)})
 	res.Digest = c.w.Trace().Digest()
 	res.Trace = c.w.Trace().Lines()
+	res.TraceEvents = c.w.Trace().Events()
 	res.History = c.recorded()
 	return res
 }

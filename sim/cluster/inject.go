@@ -213,7 +213,7 @@ func (in *injector) fire(i int) {
 		if a.Kind == faults.DropResponse {
 			fate = sim.DropResponse
 		}
-		r := c.k.Intercept(&sim.KafkaRule{Name: fmt.Sprintf("fault %d", i), Fate: fate, Count: a.Count,
+		r := c.k.Intercept(&sim.KafkaRule{Name: fmt.Sprintf("fault %d", i), Fault: i + 1, Fate: fate, Count: a.Count,
 			Match: func(call *sim.KafkaCall) bool { return int16(call.Key) == key }})
 		in.rules = append(in.rules, r)
 	case faults.RestartBroker:
