@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -193,6 +195,39 @@ func TestNiceStepAndTicks(t *testing.T) {
 	}{{60000, 10000, "60\u2009000"}, {500, 100, "500"}, {1.5, 0.5, "1.5"}, {0, 1, "0"}} {
 		if got := formatMs(tc.v, tc.step); got != tc.want {
 			t.Errorf("formatMs(%v, %v): got %q, want %q", tc.v, tc.step, got, tc.want)
+		}
+	}
+}
+
+// TestEndTxnFieldsMatchText: the typed fields of a sink's EndTxn events say
+// what their text says, on runs that recover commits and lose a transaction.
+func TestEndTxnFieldsMatchText(t *testing.T) {
+	seen := map[string]bool{}
+	for _, name := range []string{"count-crash-before-commit", "txn-expired-during-outage"} {
+		s, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := s.Run(context.Background(), RunOptions{Seed: 1, KeepTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range o.TraceEvents {
+			if e.Kind != sim.EventProtocol || e.Phase != protocol.EndTxnSent {
+				continue
+			}
+			lost := strings.HasPrefix(e.Detail, "LOST ")
+			recov := strings.HasPrefix(e.Detail, "recover ")
+			commit := lost || strings.HasSuffix(e.Detail, " commit=true")
+			if e.Lost != lost || e.Recover != recov || e.Commit != commit {
+				t.Errorf("%s: %s: Lost=%v Recover=%v Commit=%v", name, e.Line(), e.Lost, e.Recover, e.Commit)
+			}
+			seen[fmt.Sprint("lost=", lost, " recover=", recov)] = true
+		}
+	}
+	for _, want := range []string{"lost=true recover=false", "lost=false recover=true", "lost=false recover=false"} {
+		if !seen[want] {
+			t.Errorf("no EndTxn event with %s", want)
 		}
 	}
 }
