@@ -77,6 +77,11 @@ type Event struct {
 	Checkpoint int64
 	Task       string
 	Detail     string
+	// Commit, Recover and Lost qualify an EndTxnSent event: the sink asks
+	// the broker to commit (false: to abort); it commits what the
+	// checkpoint it restored from pre-committed; the broker refused a
+	// pre-committed transaction (data loss, Detail says which).
+	Commit, Recover, Lost bool
 }
 
 // Ack acknowledges checkpoint Checkpoint for one task: its snapshot is

@@ -298,7 +298,8 @@ func (t *Task) LostTransactions() int {
 
 func (s *sink) enqueueCommit(p PendingTxn, commit bool, why commitReason) {
 	s.enqueue(kop{name: "end-txn", run: func(done func()) {
-		s.t.event(protocol.EndTxnSent, p.Checkpoint, fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit))
+		s.t.env.Event(Event{Phase: protocol.EndTxnSent, Checkpoint: p.Checkpoint, Task: s.t.name, Detail: fmt.Sprintf("%s %s commit=%v", why, p.Producer, commit),
+			Commit: commit, Recover: why == commitRecover})
 		asNew := commit && s.t.cfg.Mutants.Has(MutantRetryEndTxnAsNew) && len(p.recs) > 0
 		s.doRaw(kproto.EndTxn(p.Producer, commit), "end txn", !asNew, func(resp kmsg.Response, err error) {
 			if err == nil {
@@ -332,7 +333,8 @@ func (s *sink) enqueueCommit(p PendingTxn, commit bool, why commitReason) {
 				// fenced) is data loss: say so loudly, as Flink does,
 				// rather than retrying forever.
 				s.lost++
-				s.t.event(protocol.EndTxnSent, p.Checkpoint, fmt.Sprintf("LOST pre-committed transaction %s (%d records): %v", p.Producer, p.Records, err))
+				s.t.env.Event(Event{Phase: protocol.EndTxnSent, Checkpoint: p.Checkpoint, Task: s.t.name, Commit: true, Lost: true,
+					Detail: fmt.Sprintf("LOST pre-committed transaction %s (%d records): %v", p.Producer, p.Records, err)})
 			}
 			done()
 		})

@@ -254,7 +254,7 @@ func WriteBundle(dir string, o *Outcome, ro RunOptions, build string) error {
 		attachments = append(attachments, name)
 	}
 	sort.Strings(attachments)
-	report, err := RenderReport(b, o.Trace, attachments)
+	report, err := RenderReport(b, o.TraceEvents, attachments)
 	if err != nil {
 		return fmt.Errorf("write bundle %s: %w", dir, err)
 	}

@@ -275,13 +275,9 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 	if len(ro.Mutants) > 0 {
 		out.Options["mutants"] = fmt.Sprint(ro.Mutants)
 	}
-	for _, l := range res.Trace {
-		if isTimeline(l) {
-			out.Timeline = append(out.Timeline, l)
-		}
-	}
+	out.Timeline = timelineLines(res.TraceEvents)
 	if ro.KeepTrace {
-		out.Trace = res.Trace
+		out.Trace, out.TraceEvents = res.Trace, res.TraceEvents
 	}
 	// The anomalies a scenario expects are those its own plan provokes; a
 	// given plan expects none, so a loss it causes is a violation.

@@ -6,11 +6,16 @@ import (
 	"html"
 	"html/template"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/sim"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // RenderReport renders report.html for bundle b: one self-contained page
@@ -19,14 +24,9 @@ import (
 // trace (one lane per process: checkpoints, faults, kills and restarts,
 // commits, failovers), the verdicts, the fault plan, links to the bundle's
 // other files and attachments, and the compact timeline as text.
-func RenderReport(b *Bundle, trace []string, attachments []string) ([]byte, error) {
+func RenderReport(b *Bundle, trace []sim.Event, attachments []string) ([]byte, error) {
 	tl := parseTimeline(trace)
-	var timeline []string
-	for _, l := range trace {
-		if isTimeline(l) {
-			timeline = append(timeline, l)
-		}
-	}
+	timeline := timelineLines(trace)
 	d := reportData{
 		B:           b,
 		VerdictName: strings.ToUpper(b.Verdict.String()),
@@ -170,11 +170,10 @@ type band struct {
 	title    string
 }
 
-// timeline is what the picture shows, parsed from trace lines of the form
-// "<ns> <text>".
+// timeline is what the picture shows, read from the trace's events.
 type timeline struct {
 	end    int64
-	healAt int64 // -1: no heal line
+	healAt int64 // -1: no heal event
 	lanes  []string
 	marks  []mark
 	bands  []band
@@ -186,23 +185,20 @@ const (
 	laneStorage = "storage"
 )
 
-// parseTimeline reads the markers of the picture out of a trace. It knows
-// the trace's vocabulary (sim and sim/cluster's lines, the engine's phase
-// events) and ignores every line it does not recognize.
-func parseTimeline(trace []string) *timeline {
+// parseTimeline reads the markers of the picture out of a trace's events
+// (sim's and sim/cluster's kinds, the engine's protocol steps) and ignores
+// the kinds it does not draw.
+func parseTimeline(trace []sim.Event) *timeline {
 	tl := &timeline{healAt: -1}
 	procs := map[string]bool{}
 	used := map[string]bool{}
-	sender := map[string]string{} // kafka#N -> the process that sent it
-	open := map[string]int{}      // "kind lane key" -> index of an open band
-	cpStart := map[string]int64{} // checkpoint number -> triggered at
-	endTxnSent := false
-	for _, l := range trace {
-		if strings.Contains(l, " endtxn-sent ") {
-			endTxnSent = true
-			break
-		}
-	}
+	open := map[string]int{}     // "kind lane key" -> index of an open band
+	cpStart := map[int64]int64{} // checkpoint number -> triggered at
+	// The engine's sinks say when they send EndTxn; without them (the
+	// smoke copier) the Kafka requests show the commits.
+	endTxnSent := slices.ContainsFunc(trace, func(e sim.Event) bool {
+		return e.Kind == sim.EventProtocol && e.Phase == protocol.EndTxnSent
+	})
 	addMark := func(at int64, lane string, k markKind, label, title string) {
 		used[lane] = true
 		tl.marks = append(tl.marks, mark{at: at, lane: lane, kind: k, label: label, title: title})
@@ -223,112 +219,104 @@ func parseTimeline(trace []string) *timeline {
 			delete(open, id)
 		}
 	}
-	for _, line := range trace {
-		ts, text, ok := strings.Cut(strings.TrimLeft(line, " "), " ")
-		at, err := strconv.ParseInt(ts, 10, 64)
-		if !ok || err != nil {
-			continue
-		}
+	for _, e := range trace {
+		at := int64(e.At)
 		tl.end = max(tl.end, at)
-		f := strings.Fields(text)
-		if len(f) == 0 {
-			continue
-		}
-		title := strings.TrimSpace(line)
-		switch {
-		case f[0] == "spawn" && len(f) > 1:
-			procs[f[1]] = true
-		case f[0] == "start" && len(f) > 2:
-			procs[f[1]] = true
-			closeBand(at, f[1], bandDown, "")
-			if f[2] != "inc=0" {
-				addMark(at, f[1], markRestart, "", title)
+		title := strings.TrimSpace(e.Line())
+		p, peer := e.Proc, e.Peer
+		switch e.Kind {
+		case sim.EventSpawn:
+			procs[p] = true
+		case sim.EventStart:
+			procs[p] = true
+			closeBand(at, p, bandDown, "")
+			if e.Restart() {
+				addMark(at, p, markRestart, "", title)
 			}
-		case f[0] == "kill" && len(f) > 1:
-			addMark(at, f[1], markKill, "", title)
-			openBand(at, f[1], bandDown, "", title)
-		case f[0] == "pause" && len(f) > 1:
-			openBand(at, f[1], bandPaused, "", title)
-		case f[0] == "resume" && len(f) > 1:
-			closeBand(at, f[1], bandPaused, "")
-		case (f[0] == "partition" || f[0] == "heal" || f[0] == "cut") && len(f) > 1:
-			sep := "|"
-			if f[0] == "cut" {
-				sep = "->"
-			}
-			a, b, _ := strings.Cut(f[1], sep)
-			key := a + "|" + b
-			for _, p := range []string{a, b} {
-				if p == "" || (f[0] == "cut" && p == b) {
-					continue
-				}
-				if f[0] == "heal" {
-					closeBand(at, p, bandCut, key)
-				} else {
-					openBand(at, p, bandCut, key, title)
+		case sim.EventKill:
+			addMark(at, p, markKill, "", title)
+			openBand(at, p, bandDown, "", title)
+		case sim.EventPause:
+			openBand(at, p, bandPaused, "", title)
+		case sim.EventResume:
+			closeBand(at, p, bandPaused, "")
+		case sim.EventPartition, sim.EventCut:
+			// A cut is one way: only its sender is cut off.
+			for _, q := range []string{p, peer} {
+				if q != "" && (e.Kind == sim.EventPartition || q == p) {
+					openBand(at, q, bandCut, p+"|"+peer, title)
 				}
 			}
-		case f[0] == "slow" && len(f) > 2:
-			a, b, _ := strings.Cut(f[1], "|")
-			for _, p := range []string{a, b} {
-				if f[2] == "+0s" {
-					closeBand(at, p, bandSlow, f[1])
-				} else if p != "" {
-					openBand(at, p, bandSlow, f[1], title)
+		case sim.EventHeal:
+			for _, q := range []string{p, peer} {
+				if q != "" {
+					closeBand(at, q, bandCut, p+"|"+peer)
 				}
 			}
-		case f[0] == "heal:":
+		case sim.EventSlow:
+			for _, q := range []string{p, peer} {
+				if e.Dur == 0 {
+					closeBand(at, q, bandSlow, p+"|"+peer)
+				} else if q != "" {
+					openBand(at, q, bandSlow, p+"|"+peer, title)
+				}
+			}
+		case sim.EventHealAll:
 			tl.healAt = at
-		case f[0] == "fault" && len(f) > 2 && f[2] == "fired:":
-			addMark(at, laneFaults, markFault, f[1], title)
-		case f[0] == "store" || strings.HasPrefix(f[0], "corrupt-checkpoint"):
-			if strings.Contains(text, "corrupt") || strings.Contains(text, "failed") || strings.Contains(text, "store lost") {
+		case sim.EventFaultFired:
+			addMark(at, laneFaults, markFault, strconv.FormatInt(e.N, 10), title)
+		case sim.EventStoreFailed, sim.EventStoreCorrupt, sim.EventStoreLost:
+			addMark(at, laneStorage, markStorage, "", title)
+		case sim.EventFaultSkipped:
+			if e.Op == string(faults.CorruptCheckpoint) {
 				addMark(at, laneStorage, markStorage, "", title)
 			}
-		case strings.HasPrefix(f[0], "kafka#") && len(f) > 2:
-			switch {
-			case f[2] == "->":
-				sender[f[0]] = f[1]
-				if !endTxnSent && len(f) > 3 && f[3] == "EndTxn" && strings.Contains(text, "commit=true") {
-					addMark(at, f[1], markCommit, "", title)
-				}
-			case f[1] == "request" || f[1] == "response":
-				lane := laneKafka
-				if p, ok := sender[f[0]]; ok {
-					lane = p
-				}
-				addMark(at, lane, markRequestLost, "", title)
+		case sim.EventKafkaSent:
+			if !endTxnSent && e.Op == kmsg.EndTxn.Name() && e.Commit {
+				addMark(at, p, markCommit, "", title)
 			}
-		case f[0] == "kafka" && len(f) > 2 && f[1] == "broker" && f[2] == "aborted":
+		case sim.EventKafkaRequestLost, sim.EventKafkaResponseLost:
+			lane := laneKafka
+			if p != "" {
+				lane = p // the process that sent it
+			}
+			addMark(at, lane, markRequestLost, "", title)
+		case sim.EventKafkaTxnAborted:
 			addMark(at, laneKafka, markLost, "", title)
-		case procs[f[0]] && len(f) > 1:
-			p, rest := f[0], strings.Join(f[1:], " ")
-			switch {
-			case strings.HasPrefix(rest, "triggered cp="):
-				cp := strings.TrimPrefix(f[2], "cp=")
-				cpStart[cp] = at
+		case sim.EventDeploy:
+			if procs[p] {
+				addMark(at, p, markDeploy, "", title)
+			}
+		case sim.EventProtocol:
+			if !procs[p] {
+				continue
+			}
+			switch e.Phase {
+			case protocol.Triggered:
+				cpStart[e.N] = at
 				addMark(at, p, markTriggered, "", title)
-			case strings.HasPrefix(rest, "metadata-written cp="):
-				cp := strings.TrimPrefix(f[2], "cp=")
-				if t0, ok := cpStart[cp]; ok {
+			case protocol.MetadataWritten:
+				cp := strconv.FormatInt(e.N, 10)
+				if t0, ok := cpStart[e.N]; ok {
 					tl.bands = append(tl.bands, band{from: t0, to: at, lane: p, kind: bandCheckpoint, title: "checkpoint " + cp})
-					delete(cpStart, cp)
+					delete(cpStart, e.N)
 				}
 				addMark(at, p, markCompleted, cp, title)
-			case strings.HasPrefix(rest, "checkpoint-failed"):
+			case protocol.EventCheckpointFailed:
 				addMark(at, p, markCheckpointFailed, "", title)
-			case strings.HasPrefix(rest, "failover"):
+			case protocol.EventFailover:
 				addMark(at, p, markFailover, "", title)
-			case strings.HasPrefix(rest, "deploy attempt") && strings.Contains(rest, " on "):
-				addMark(at, p, markDeploy, "", title)
-			case strings.HasPrefix(rest, "endtxn-sent") && strings.Contains(rest, "LOST"):
-				addMark(at, p, markLost, "", title)
-			case strings.HasPrefix(rest, "endtxn-sent") && strings.Contains(rest, "commit=false"):
-				addMark(at, p, markAbort, "", title)
-			case strings.HasPrefix(rest, "endtxn-sent") && strings.Contains(rest, " recover "):
-				addMark(at, p, markRecoverCommit, "", title)
-			case strings.HasPrefix(rest, "endtxn-sent"):
-				addMark(at, p, markCommit, "", title)
+			case protocol.EndTxnSent:
+				switch {
+				case e.Lost:
+					addMark(at, p, markLost, "", title)
+				case !e.Commit:
+					addMark(at, p, markAbort, "", title)
+				case e.Recover:
+					addMark(at, p, markRecoverCommit, "", title)
+				default:
+					addMark(at, p, markCommit, "", title)
+				}
 			}
 		}
 	}

@@ -1,16 +1,56 @@
 package scenarios
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/sim"
 )
 
 // A trace in the simulator's vocabulary, with one of everything the
-// picture draws.
-var reportTrace = strings.Split(strings.TrimSpace(`
+// picture draws: the events, and the text they render to.
+var reportTrace = []sim.Event{
+	{At: 0, Kind: sim.EventSpawn, Proc: "jm"},
+	{At: 0, Kind: sim.EventSpawn, Proc: "w0"},
+	{At: 0, Kind: sim.EventSpawn, Proc: "w10"},
+	{At: 0, Kind: sim.EventSpawn, Proc: "w2"},
+	{At: 0, Kind: sim.EventSpawn, Proc: "reader"},
+	{At: 0, Kind: sim.EventStart, Proc: "jm"},
+	{At: 0, Kind: sim.EventStart, Proc: "w0"},
+	{At: 10e6, Kind: sim.EventDeploy, Proc: "jm", N: 1, Detail: "src/0@w0 sink/0@w2"},
+	{At: 20e6, Kind: sim.EventProtocol, Proc: "jm", Phase: protocol.Triggered, N: 1},
+	{At: 21e6, Kind: sim.EventKafkaSent, N: 7, Proc: "w2", Op: "EndTxn", Commit: true, Detail: "EndTxn txn=t pid=1 e=0 commit=true"},
+	{At: 22e6, Kind: sim.EventKafkaResponseLost, N: 7, Proc: "w2"},
+	{At: 30e6, Kind: sim.EventProtocol, Proc: "jm", Phase: protocol.MetadataWritten, N: 1, Detail: "size=10 duration=10ms"},
+	{At: 30e6, Kind: sim.EventFaultFired, N: 0, Op: "kill-worker", Detail: "kill w2 (restart after 50ms)"},
+	{At: 30e6, Kind: sim.EventKill, Proc: "w2", Detail: "kill-worker"},
+	{At: 30e6, Kind: sim.EventProtocol, Proc: "jm", Phase: protocol.EventFailover, Detail: "attempt 1: lost worker w2; restart in 50ms"},
+	{At: 31e6, Kind: sim.EventProtocol, Proc: "w0", Phase: protocol.EndTxnSent, N: 1, Task: "sink/1", Commit: true, Detail: "complete t(pid=1,e=0) commit=true"},
+	{At: 40e6, Kind: sim.EventFaultFired, N: 1, Op: "partition", Detail: "partition w0|w10 for 20ms"},
+	{At: 40e6, Kind: sim.EventPartition, Proc: "w0", Peer: "w10"},
+	{At: 45e6, Kind: sim.EventPause, Proc: "w10"},
+	{At: 50e6, Kind: sim.EventSlow, Proc: "w0", Peer: "jm", Dur: 5 * time.Millisecond},
+	{At: 55e6, Kind: sim.EventResume, Proc: "w10", M: 3},
+	{At: 60e6, Kind: sim.EventHeal, Proc: "w0", Peer: "w10"},
+	{At: 70e6, Kind: sim.EventSlow, Proc: "w0", Peer: "jm"},
+	{At: 80e6, Kind: sim.EventStart, Proc: "w2", N: 1},
+	{At: 81e6, Kind: sim.EventProtocol, Proc: "w2", Phase: protocol.EndTxnSent, N: 1, Task: "sink/0", Commit: true, Recover: true, Detail: "recover t(pid=1,e=0) commit=true"},
+	{At: 82e6, Kind: sim.EventProtocol, Proc: "w2", Phase: protocol.EndTxnSent, N: 1, Task: "sink/0", Recover: true, Detail: "recover t(pid=1,e=0) commit=false"},
+	{At: 83e6, Kind: sim.EventProtocol, Proc: "w2", Phase: protocol.EndTxnSent, N: 1, Commit: true, Lost: true, Detail: "LOST pre-committed transaction <t> (3 records): gone"},
+	{At: 90e6, Kind: sim.EventProtocol, Proc: "jm", Phase: protocol.EventCheckpointFailed, N: 2, Detail: "timed out"},
+	{At: 95e6, Kind: sim.EventStoreCorrupt, Name: "checkpoints/chk-1/x", N: 3},
+	{At: 100e6, Kind: sim.EventHealAll},
+	{At: 120e6, Kind: sim.EventEnd, Detail: "drained=true restarts=1"},
+}
+
+// reportTraceText is reportTrace as the trace renders it.
+var reportTraceText = strings.Split(strings.TrimSpace(`
            0 spawn jm
            0 spawn w0
            0 spawn w10
@@ -43,6 +83,19 @@ var reportTrace = strings.Split(strings.TrimSpace(`
    100000000 heal: faults lifted, liveness phase
    120000000 end drained=true restarts=1
 `), "\n")
+
+// TestReportTraceText: the fixture's events render to the simulator's text.
+func TestReportTraceText(t *testing.T) {
+	got := sim.Lines(reportTrace)
+	if len(got) != len(reportTraceText) {
+		t.Fatalf("%d lines, want %d", len(got), len(reportTraceText))
+	}
+	for i := range got {
+		if strings.TrimSpace(got[i]) != strings.TrimSpace(reportTraceText[i]) {
+			t.Errorf("line %d:\n got %q\nwant %q", i, got[i], reportTraceText[i])
+		}
+	}
+}
 
 func TestParseTimeline(t *testing.T) {
 	tl := parseTimeline(reportTrace)
@@ -142,6 +195,39 @@ func TestNiceStepAndTicks(t *testing.T) {
 	}{{60000, 10000, "60\u2009000"}, {500, 100, "500"}, {1.5, 0.5, "1.5"}, {0, 1, "0"}} {
 		if got := formatMs(tc.v, tc.step); got != tc.want {
 			t.Errorf("formatMs(%v, %v): got %q, want %q", tc.v, tc.step, got, tc.want)
+		}
+	}
+}
+
+// TestEndTxnFieldsMatchText: the typed fields of a sink's EndTxn events say
+// what their text says, on runs that recover commits and lose a transaction.
+func TestEndTxnFieldsMatchText(t *testing.T) {
+	seen := map[string]bool{}
+	for _, name := range []string{"count-crash-before-commit", "txn-expired-during-outage"} {
+		s, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := s.Run(context.Background(), RunOptions{Seed: 1, KeepTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range o.TraceEvents {
+			if e.Kind != sim.EventProtocol || e.Phase != protocol.EndTxnSent {
+				continue
+			}
+			lost := strings.HasPrefix(e.Detail, "LOST ")
+			recov := strings.HasPrefix(e.Detail, "recover ")
+			commit := lost || strings.HasSuffix(e.Detail, " commit=true")
+			if e.Lost != lost || e.Recover != recov || e.Commit != commit {
+				t.Errorf("%s: %s: Lost=%v Recover=%v Commit=%v", name, e.Line(), e.Lost, e.Recover, e.Commit)
+			}
+			seen[fmt.Sprint("lost=", lost, " recover=", recov)] = true
+		}
+	}
+	for _, want := range []string{"lost=true recover=false", "lost=false recover=true", "lost=false recover=false"} {
+		if !seen[want] {
+			t.Errorf("no EndTxn event with %s", want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/onceproof/onceproof/checkers"
 	"github.com/onceproof/onceproof/engine"
 	"github.com/onceproof/onceproof/faults"
+	"github.com/onceproof/onceproof/sim"
 )
 
 // Scenario is a named, replayable run: a job, a workload, a topology, a
@@ -57,6 +58,8 @@ type Outcome struct {
 	Timeline []string          `json:"timeline"`
 	Verdicts []checkers.Result `json:"verdicts"`
 	Trace    []string          `json:"-"`
+	// TraceEvents are the trace's typed events (Trace is their text).
+	TraceEvents []sim.Event `json:"-"`
 	// Attachments are extra files for the failure bundle, by file name
 	// (porcupine's HTML visualization of a violation, say); the report
 	// links them.

@@ -3,10 +3,12 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/onceproof/onceproof/checkers"
+	"github.com/onceproof/onceproof/engine/protocol"
+	"github.com/onceproof/onceproof/faults"
 	"github.com/onceproof/onceproof/internal/observe"
+	"github.com/onceproof/onceproof/sim"
 	"github.com/onceproof/onceproof/sim/smoke"
 )
 
@@ -42,13 +44,9 @@ func runSmoke(ctx context.Context, ro RunOptions) (*Outcome, error) {
 			"workers":      "1",
 		},
 	}
-	for _, l := range res.Trace {
-		if isTimeline(l) {
-			out.Timeline = append(out.Timeline, l)
-		}
-	}
+	out.Timeline = timelineLines(res.TraceEvents)
 	if ro.KeepTrace {
-		out.Trace = res.Trace
+		out.Trace, out.TraceEvents = res.Trace, res.TraceEvents
 	}
 	out.Verdicts = JudgeSmoke(ctx, h, res)
 	return out, nil
@@ -92,13 +90,39 @@ func JudgeSmoke(ctx context.Context, h *smoke.Harness, res smoke.Result) []check
 	return vs
 }
 
-// isTimeline picks the trace lines a person wants in a compact timeline.
-func isTimeline(line string) bool {
-	for _, s := range []string{" kill ", " start ", "request lost", "response lost", "finished", " partition ", "heal", " pause ",
-		" resume ", "fault ", "deploy attempt", "failover", "metadata-written", "checkpoint-failed", "LOST", "recovered", "endtxn-sent", "expire-txn", "end drained", "isolate", "cut "} {
-		if strings.Contains(line, s) {
+// inTimeline picks the events a person wants in a compact timeline: what
+// happened to processes and links, the faults and what they did, lost
+// Kafka traffic, deployments, failovers, checkpoints' outcomes and commits.
+func inTimeline(e sim.Event) bool {
+	switch e.Kind {
+	case sim.EventStart, sim.EventKill, sim.EventPause, sim.EventResume,
+		sim.EventPartition, sim.EventCut, sim.EventHeal, sim.EventHealAll,
+		sim.EventFaultFired, sim.EventMessageFault, sim.EventDiskError, sim.EventStoreLost,
+		sim.EventKafkaFault, sim.EventKafkaRequestLost, sim.EventKafkaResponseLost, sim.EventKafkaTxnAborted,
+		sim.EventDeploy, sim.EventFinished, sim.EventEnd:
+		return true
+	case sim.EventFaultSkipped:
+		return e.Op == string(faults.ExpireTxn)
+	case sim.EventKafkaRule:
+		return e.M > 0 // a fault's own drops, not an outage's
+
+	case sim.EventProtocol:
+		switch e.Phase {
+		case protocol.EventDeploy, protocol.EventRecovered, protocol.EventFailover,
+			protocol.MetadataWritten, protocol.EventCheckpointFailed, protocol.EndTxnSent:
 			return true
 		}
 	}
 	return false
+}
+
+// timelineLines renders the events of trace that inTimeline picks.
+func timelineLines(trace []sim.Event) []string {
+	var out []string
+	for _, e := range trace {
+		if inTimeline(e) {
+			out = append(out, e.Line())
+		}
+	}
+	return out
 }

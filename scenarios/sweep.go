@@ -313,7 +313,7 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 					run.Bundle = dir
 				}
 			}
-			r.out.Trace = nil // keep memory flat over long sweeps
+			r.out.Trace, r.out.TraceEvents = nil, nil // keep memory flat over long sweeps
 			runs[r.i] = &run
 			done++
 			if run.Verdict != checkers.Ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,6 +109,9 @@ type KafkaRule struct {
 	Fate  KafkaFate
 	Count int
 	Hits  int
+	// Fault is the fault of a plan that aims the rule at requests,
+	// counted from 1 (0: no fault by number, as an outage or random loss).
+	Fault int
 }
 
 // NewKafka starts a one-broker kfake cluster on a virtual network of its own
@@ -160,7 +164,7 @@ func (k *Kafka) CreateTopic(topic string, partitions int32) error {
 	if err := k.cluster.CreateTopic(topic, partitions, nil); err != nil {
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
-	k.w.Tracef("kafka topic %s partitions=%d", topic, partitions)
+	k.w.Record(Event{Kind: EventKafkaTopic, Name: topic, N: int64(partitions)})
 	return nil
 }
 
@@ -183,7 +187,11 @@ func (k *Kafka) RemoveRule(r *KafkaRule) {
 // InjectFault installs a kfake fault: the broker answers matching requests
 // with an error.
 func (k *Kafka) InjectFault(f kfake.Fault) *kfake.FaultHandle {
-	k.w.Tracef("kafka fault %s err=%v count=%d", keyNames(f.Keys), f.Err, f.Count)
+	e := Event{Kind: EventKafkaFault, Name: keyNames(f.Keys), N: int64(f.Count)}
+	if f.Err != nil { // not a nil *kerr.Error in an error, which is not nil
+		e.Err = f.Err
+	}
+	k.w.Record(e)
 	return k.cluster.Fault(f)
 }
 
@@ -215,7 +223,11 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 	k.nextID++
 	c := &KafkaCall{ID: k.nextID, From: p.name, Key: kmsg.Key(req.Key()), Req: req, Sent: k.w.now}
 	k.fillTopicIDs(req)
-	k.w.Tracef("kafka#%d %s -> %s", c.ID, p.name, describeRequest(req))
+	sent := Event{Kind: EventKafkaSent, N: int64(c.ID), Proc: p.name, Op: c.Key.Name(), Detail: describeRequest(req)}
+	if r, ok := req.(*kmsg.EndTxnRequest); ok {
+		sent.Commit = r.Commit
+	}
+	k.w.Record(sent)
 	for _, fn := range k.onSend {
 		fn(c)
 	}
@@ -232,7 +244,7 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 		fate := k.fate(c)
 		timeoutAt := c.Sent.Add(k.w.cfg.KafkaTimeout)
 		if fate == DropRequest {
-			k.w.Tracef("kafka#%d request lost", c.ID)
+			k.w.Record(Event{Kind: EventKafkaRequestLost, N: int64(c.ID), Proc: c.From})
 			rerr = fmt.Errorf("%s: %w (request lost)", c.Key.Name(), protocol.ErrTimeout)
 			k.w.At(timeoutAt, deliver)
 			return
@@ -240,12 +252,12 @@ func (k *Kafka) Do(p *Proc, req kmsg.Request, cb func(kmsg.Response, error)) {
 		resp, rerr = k.issue(req)
 		k.applied[int16(c.Key)]++
 		k.clockTxn(req, resp, rerr)
-		k.w.Tracef("kafka#%d applied: %s", c.ID, describeResponse(resp, rerr))
+		k.w.Record(Event{Kind: EventKafkaApplied, N: int64(c.ID), Proc: c.From, Detail: describeResponse(resp, rerr)})
 		for _, fn := range k.onApply {
 			fn(c, resp, rerr)
 		}
 		if fate == DropResponse {
-			k.w.Tracef("kafka#%d response lost", c.ID)
+			k.w.Record(Event{Kind: EventKafkaResponseLost, N: int64(c.ID), Proc: c.From})
 			resp, rerr = nil, fmt.Errorf("%s: %w (response lost)", c.Key.Name(), protocol.ErrTimeout)
 			k.w.At(timeoutAt, deliver)
 			return
@@ -286,7 +298,7 @@ func (k *Kafka) fate(c *KafkaCall) KafkaFate {
 			k.rules = append(k.rules[:i], k.rules[i+1:]...)
 		}
 		if r.Fate != Deliver {
-			k.w.Tracef("kafka#%d rule %q: %s", c.ID, r.Name, r.Fate)
+			k.w.Record(Event{Kind: EventKafkaRule, N: int64(c.ID), M: int64(r.Fault), Proc: c.From, Name: r.Name, Detail: r.Fate.String()})
 		}
 		return r.Fate
 	}
@@ -347,78 +359,110 @@ func keyNames(keys []kmsg.Key) string {
 	return strings.Join(names, ",")
 }
 
-// describeRequest renders a request in logical terms for the trace.
+// describeRequest renders a request in logical terms for the trace. It is
+// on the path of every request, so it appends instead of formatting.
 func describeRequest(req kmsg.Request) string {
+	var b []byte
+	num := func(sep string, n int64) {
+		b = append(b, sep...)
+		b = strconv.AppendInt(b, n, 10)
+	}
 	switch r := req.(type) {
 	case *kmsg.ProduceRequest:
-		var b strings.Builder
-		b.WriteString("Produce")
+		b = append(b, "Produce"...)
 		if r.TransactionID != nil {
-			fmt.Fprintf(&b, " txn=%s", *r.TransactionID)
+			b = append(append(b, " txn="...), *r.TransactionID...)
 		}
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
+				b = append(append(b, ' '), t.Topic...)
+				num("/", int64(p.Partition))
 				var batch kmsg.RecordBatch
 				if err := batch.ReadFrom(p.Records); err == nil {
-					fmt.Fprintf(&b, " %s/%d n=%d pid=%d e=%d seq=%d", t.Topic, p.Partition, batch.NumRecords, batch.ProducerID, batch.ProducerEpoch, batch.FirstSequence)
+					num(" n=", int64(batch.NumRecords))
+					num(" pid=", batch.ProducerID)
+					num(" e=", int64(batch.ProducerEpoch))
+					num(" seq=", int64(batch.FirstSequence))
 				} else {
-					fmt.Fprintf(&b, " %s/%d bytes=%d", t.Topic, p.Partition, len(p.Records))
+					num(" bytes=", int64(len(p.Records)))
 				}
 			}
 		}
-		return b.String()
 	case *kmsg.FetchRequest:
-		var b strings.Builder
-		b.WriteString("Fetch")
+		b = append(b, "Fetch"...)
 		if r.IsolationLevel == 1 {
-			b.WriteString(" rc")
+			b = append(b, " rc"...)
 		}
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				fmt.Fprintf(&b, " %s/%d@%d", t.Topic, p.Partition, p.FetchOffset)
+				b = append(append(b, ' '), t.Topic...)
+				num("/", int64(p.Partition))
+				num("@", p.FetchOffset)
 			}
 		}
-		return b.String()
 	case *kmsg.InitProducerIDRequest:
-		id := ""
+		b = append(b, "InitProducerID txn="...)
 		if r.TransactionalID != nil {
-			id = *r.TransactionalID
+			b = append(b, *r.TransactionalID...)
 		}
-		return fmt.Sprintf("InitProducerID txn=%s", id)
 	case *kmsg.EndTxnRequest:
-		return fmt.Sprintf("EndTxn txn=%s pid=%d e=%d commit=%v", r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+		b = append(append(b, "EndTxn txn="...), r.TransactionalID...)
+		num(" pid=", r.ProducerID)
+		num(" e=", int64(r.ProducerEpoch))
+		b = strconv.AppendBool(append(b, " commit="...), r.Commit)
+	default:
+		return kmsg.Key(req.Key()).Name()
 	}
-	return kmsg.Key(req.Key()).Name()
+	return string(b)
 }
 
-// describeResponse renders a response in logical terms for the trace.
+// describeResponse renders a response in logical terms for the trace,
+// appending as describeRequest does.
 func describeResponse(resp kmsg.Response, err error) string {
 	if err != nil {
 		return "error: " + err.Error()
 	}
+	var b []byte
+	num := func(sep string, n int64) {
+		b = append(b, sep...)
+		b = strconv.AppendInt(b, n, 10)
+	}
+	part := func(p int32, code int16) {
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		num("", int64(p))
+		b = append(append(b, ':'), codeName(code)...)
+	}
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:
-		var b strings.Builder
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				fmt.Fprintf(&b, "%d:%s@%d ", p.Partition, codeName(p.ErrorCode), p.BaseOffset)
+				part(p.Partition, p.ErrorCode)
+				num("@", p.BaseOffset)
 			}
 		}
-		return strings.TrimSpace(b.String())
 	case *kmsg.FetchResponse:
-		var b strings.Builder
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				fmt.Fprintf(&b, "%d:%s hw=%d lso=%d bytes=%d ", p.Partition, codeName(p.ErrorCode), p.HighWatermark, p.LastStableOffset, len(p.RecordBatches))
+				part(p.Partition, p.ErrorCode)
+				num(" hw=", p.HighWatermark)
+				num(" lso=", p.LastStableOffset)
+				num(" bytes=", int64(len(p.RecordBatches)))
 			}
 		}
-		return strings.TrimSpace(b.String())
 	case *kmsg.InitProducerIDResponse:
-		return fmt.Sprintf("%s pid=%d e=%d", codeName(r.ErrorCode), r.ProducerID, r.ProducerEpoch)
+		b = append(b, codeName(r.ErrorCode)...)
+		num(" pid=", r.ProducerID)
+		num(" e=", int64(r.ProducerEpoch))
 	case *kmsg.EndTxnResponse:
-		return fmt.Sprintf("%s pid=%d e=%d", codeName(r.ErrorCode), r.ProducerID, r.ProducerEpoch)
+		b = append(b, codeName(r.ErrorCode)...)
+		num(" pid=", r.ProducerID)
+		num(" e=", int64(r.ProducerEpoch))
+	default:
+		return fmt.Sprintf("%T", resp)
 	}
-	return fmt.Sprintf("%T", resp)
+	return string(b)
 }
 
 func codeName(code int16) string {
@@ -508,6 +552,6 @@ func (k *Kafka) expire(id, why string) error {
 	}
 	tc.open = false
 	tc.gen++
-	k.w.Tracef("kafka broker aborted transaction %s: %s (err=%v)", id, why, err)
+	k.w.Record(Event{Kind: EventKafkaTxnAborted, Name: id, Detail: why, Err: err})
 	return err
 }

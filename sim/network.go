@@ -125,7 +125,7 @@ func (nw *Network) breakConn(a, b ProcID) {
 	}
 	nw.conns[idx] = nil
 	w := nw.w
-	w.Tracef("link %s-%s broken", w.procs[a].name, w.procs[b].name)
+	w.Record(Event{Kind: EventLinkBroken, Proc: w.procs[a].name, Peer: w.procs[b].name})
 	for _, end := range [2][2]ProcID{{a, b}, {b, a}} {
 		p, peer := w.procs[end[0]], end[1]
 		if p.alive {
@@ -144,7 +144,7 @@ func (nw *Network) breakAll(id ProcID) {
 
 // Partition cuts the link between a and b in both directions until Heal.
 func (nw *Network) Partition(a, b ProcID) {
-	nw.w.Tracef("partition %s|%s", nw.w.procs[a].name, nw.w.procs[b].name)
+	nw.w.Record(Event{Kind: EventPartition, Proc: nw.w.procs[a].name, Peer: nw.w.procs[b].name})
 	nw.cut[int(a)*nw.n+int(b)] = true
 	nw.cut[int(b)*nw.n+int(a)] = true
 	nw.breakConn(a, b)
@@ -155,7 +155,7 @@ func (nw *Network) Partition(a, b ProcID) {
 // it); what remains one-way is that to can still open a connection and send
 // to from, while from cannot reach to.
 func (nw *Network) CutOneWay(from, to ProcID) {
-	nw.w.Tracef("cut %s->%s", nw.w.procs[from].name, nw.w.procs[to].name)
+	nw.w.Record(Event{Kind: EventCut, Proc: nw.w.procs[from].name, Peer: nw.w.procs[to].name})
 	nw.cut[int(from)*nw.n+int(to)] = true
 	nw.breakConn(from, to)
 }
@@ -172,7 +172,7 @@ func (nw *Network) Isolate(p ProcID) {
 // Heal removes every cut between a and b.
 func (nw *Network) Heal(a, b ProcID) {
 	if nw.cut[int(a)*nw.n+int(b)] || nw.cut[int(b)*nw.n+int(a)] {
-		nw.w.Tracef("heal %s|%s", nw.w.procs[a].name, nw.w.procs[b].name)
+		nw.w.Record(Event{Kind: EventHeal, Proc: nw.w.procs[a].name, Peer: nw.w.procs[b].name})
 	}
 	nw.cut[int(a)*nw.n+int(b)] = false
 	nw.cut[int(b)*nw.n+int(a)] = false
@@ -193,7 +193,7 @@ func (nw *Network) HealAll() {
 func (nw *Network) Slow(a, b ProcID, extra time.Duration) {
 	idx, _ := nw.pair(a, b)
 	if nw.slow[idx] != extra {
-		nw.w.Tracef("slow %s|%s +%v", nw.w.procs[a].name, nw.w.procs[b].name, extra)
+		nw.w.Record(Event{Kind: EventSlow, Proc: nw.w.procs[a].name, Peer: nw.w.procs[b].name, Dur: extra})
 	}
 	nw.slow[idx] = extra
 }

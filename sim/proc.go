@@ -67,7 +67,7 @@ func (w *World) Spawn(name string, factory func(p *Proc) Program) *Proc {
 	p := &Proc{w: w, id: ProcID(len(w.procs)), name: name, factory: factory, disk: vfs.NewCrashableMem()}
 	w.procs = append(w.procs, p)
 	w.net.grow(len(w.procs))
-	w.Tracef("spawn %s", name)
+	w.Record(Event{Kind: EventSpawn, Proc: name})
 	w.At(w.now, func() { w.start(p) })
 	return p
 }
@@ -84,7 +84,7 @@ func (w *World) start(p *Proc) {
 	}
 	p.alive = true
 	p.prog = p.factory(p)
-	w.Tracef("start %s inc=%d", p.name, p.inc)
+	w.Record(Event{Kind: EventStart, Proc: p.name, N: int64(p.inc)})
 	p.prog.Start(p)
 }
 
@@ -95,7 +95,7 @@ func (w *World) Kill(p *Proc, reason string) {
 	if !p.alive {
 		return
 	}
-	w.Tracef("kill %s inc=%d: %s", p.name, p.inc, reason)
+	w.Record(Event{Kind: EventKill, Proc: p.name, N: int64(p.inc), Detail: reason})
 	p.alive = false
 	p.paused = false
 	p.held = nil
@@ -139,7 +139,7 @@ func (w *World) Pause(p *Proc) {
 	if !p.alive || p.paused {
 		return
 	}
-	w.Tracef("pause %s inc=%d", p.name, p.inc)
+	w.Record(Event{Kind: EventPause, Proc: p.name, N: int64(p.inc)})
 	p.paused = true
 }
 
@@ -148,7 +148,7 @@ func (w *World) Resume(p *Proc) {
 	if !p.alive || !p.paused {
 		return
 	}
-	w.Tracef("resume %s inc=%d held=%d", p.name, p.inc, len(p.held))
+	w.Record(Event{Kind: EventResume, Proc: p.name, N: int64(p.inc), M: int64(len(p.held))})
 	p.paused = false
 	if r, ok := p.prog.(Resumer); ok {
 		r.Resumed()
@@ -220,7 +220,13 @@ func (p *Proc) OnFail(fn func(p *Proc, reason string)) { p.onFail = fn }
 
 // Tracef records a trace line prefixed with the process's name.
 func (p *Proc) Tracef(format string, args ...any) {
-	p.w.Tracef("%s %s", p.name, fmt.Sprintf(format, args...))
+	p.Record(Event{Kind: EventNote, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Record records e in the trace as the process's own: Proc is its name.
+func (p *Proc) Record(e Event) {
+	e.Proc = p.name
+	p.w.Record(e)
 }
 
 // ID is the process's ID.

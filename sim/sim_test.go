@@ -1,8 +1,11 @@
 package sim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +335,52 @@ func TestTraceDigest(t *testing.T) {
 	}
 	if run(1) == run(2) {
 		t.Fatal("different seeds, same digest")
+	}
+}
+
+// TestTraceKeptOrNot: a trace that keeps its events and one that does not
+// (and so hashes them in batches) give the same digest, and the kept events
+// render to the lines a tap saw and to the digest's lines.
+func TestTraceKeptOrNot(t *testing.T) {
+	run := func(keep bool) (*World, []string) {
+		w := newWorld(t, func(c *Config) { c.KeepTrace = keep })
+		var tapped []string
+		w.Trace().Tap(func(line string) { tapped = append(tapped, line) })
+		var log []string
+		a := w.Spawn("a", func(*Proc) Program { return &recorder{&log, "a"} })
+		b := w.Spawn("b", func(*Proc) Program { return &recorder{&log, "b"} })
+		for i := 0; i < 3*hashBatch; i++ {
+			w.After(time.Duration(i), func() {
+				w.Record(Event{Kind: EventKafkaSent, N: int64(i), Proc: "a", Op: "EndTxn", Commit: true, Detail: "EndTxn txn=t pid=1 e=0 commit=true"})
+				if i%100 == 0 {
+					w.Net().Partition(a.ID(), b.ID())
+					w.Net().Heal(a.ID(), b.ID())
+				}
+			})
+		}
+		_ = w.Run(Time(time.Second), nil)
+		return w, tapped
+	}
+	kept, tapped := run(true)
+	notKept, _ := run(false)
+	if kept.Trace().Digest() != notKept.Trace().Digest() {
+		t.Fatal("keeping the trace changed its digest")
+	}
+	if notKept.Trace().Len() != kept.Trace().Len() || len(notKept.Trace().Events()) != 0 || len(notKept.Trace().Lines()) != 0 {
+		t.Fatal("a trace that keeps nothing kept something, or counted differently")
+	}
+	lines := kept.Trace().Lines()
+	if !slices.Equal(lines, tapped) || !slices.Equal(lines, Lines(kept.Trace().Events())) {
+		t.Fatal("kept lines differ from the tapped ones")
+	}
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l + "\n"))
+	}
+	if hex.EncodeToString(h.Sum(nil)) != kept.Trace().Digest() {
+		t.Fatal("the digest is not the SHA-256 of the lines")
+	}
+	if want := "         500 kafka#500 a -> EndTxn txn=t pid=1 e=0 commit=true"; !slices.Contains(lines, want) {
+		t.Fatalf("no line %q", want)
 	}
 }

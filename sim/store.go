@@ -53,7 +53,7 @@ func (s *Store) check(op StoreOp, name string) error {
 		return nil
 	}
 	if err := s.fault(op, name); err != nil {
-		s.w.Tracef("store %s %s failed: %v", op, name, err)
+		s.w.Record(Event{Kind: EventStoreFailed, Op: string(op), Name: name, Err: err})
 		return fmt.Errorf("store %s %s: %w", op, name, err)
 	}
 	return nil
@@ -145,7 +145,7 @@ func (s *Store) Corrupt(name string, at int) error {
 		return fmt.Errorf("store corrupt %s: object is empty", name)
 	}
 	data[at%len(data)] ^= 0x5a
-	s.w.Tracef("store corrupt %s at %d", name, at%len(data))
+	s.w.Record(Event{Kind: EventStoreCorrupt, Name: name, N: int64(at % len(data))})
 	return WriteFileAtomic(s.fs, name, data, &s.tmpSeq)
 }
 

@@ -274,7 +274,14 @@ func (w *World) Run(until Time, done func() bool) error {
 // must be in logical terms (names, offsets, epochs), never wall-clock times or
 // random identifiers, so that the digest is a run's fingerprint.
 func (w *World) Tracef(format string, args ...any) {
-	w.trace.add(w.now, fmt.Sprintf(format, args...))
+	w.trace.add(Event{At: w.now, Kind: EventNote, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Record records e in the trace, stamped with the current time. Its fields
+// obey the same rule as Tracef's lines.
+func (w *World) Record(e Event) {
+	e.At = w.now
+	w.trace.add(e)
 }
 
 // Trace returns the run's trace recorder.

@@ -265,18 +265,8 @@ func (c *Cluster) placementString(pl []int) string {
 }
 
 func (c *Cluster) event(p *sim.Proc, e engine.Event) {
-	var b strings.Builder
-	b.WriteString(string(e.Phase))
-	if e.Checkpoint > 0 {
-		fmt.Fprintf(&b, " cp=%d", e.Checkpoint)
-	}
-	if e.Task != "" {
-		b.WriteString(" " + e.Task)
-	}
-	if e.Detail != "" {
-		b.WriteString(" " + e.Detail)
-	}
-	p.Tracef("%s", b.String())
+	p.Record(sim.Event{Kind: sim.EventProtocol, Phase: e.Phase, N: e.Checkpoint, Task: e.Task, Detail: e.Detail,
+		Commit: e.Commit, Recover: e.Recover, Lost: e.Lost})
 	for _, h := range c.hooks {
 		h(p, e)
 	}
@@ -445,6 +435,9 @@ type Result struct {
 	// Err is set when the simulation itself failed.
 	Err   error    `json:"-"`
 	Trace []string `json:"-"`
+	// TraceEvents are the trace's typed events (Trace is their text); both
+	// are empty unless the run kept its trace (sim.Config.KeepTrace).
+	TraceEvents []sim.Event `json:"-"`
 	// History is what the judge reads besides the output.
 	History *History `json:"-"`
 }
@@ -472,9 +465,10 @@ func (c *Cluster) Run() *Result {
 	}
 	res.Drained = c.drained()
 	res.InFlightCheckpoints = len(c.hist.inFlightAt)
-	c.w.Tracef("end drained=%v restarts=%d", res.Drained, res.Restarts)
+	c.w.Record(sim.Event{Kind: sim.EventEnd, Detail: fmt.Sprintf("drained=%v restarts=%d", res.Drained, res.Restarts)})
 	res.Digest = c.w.Trace().Digest()
 	res.Trace = c.w.Trace().Lines()
+	res.TraceEvents = c.w.Trace().Events()
 	res.History = c.recorded()
 	return res
 }

@@ -434,7 +434,7 @@ func (h *history) noteDeploy(attempt int, deps []engine.Deployment) {
 func (h *history) fire(i int, f faults.Fault) {
 	ff := FiredFault{At: h.c.w.Now(), Index: i, Name: f.Name, Action: f.Action}
 	h.fired = append(h.fired, ff)
-	h.c.w.Tracef("%s", ff)
+	h.c.w.Record(sim.Event{Kind: sim.EventFaultFired, N: int64(i), Name: f.Name, Op: string(f.Action.Kind), Detail: f.Action.String()})
 }
 
 // keyedTask reports whether the task named "vertex/subtask" has keyed state.

@@ -213,7 +213,7 @@ func (in *injector) fire(i int) {
 		if a.Kind == faults.DropResponse {
 			fate = sim.DropResponse
 		}
-		r := c.k.Intercept(&sim.KafkaRule{Name: fmt.Sprintf("fault %d", i), Fate: fate, Count: a.Count,
+		r := c.k.Intercept(&sim.KafkaRule{Name: fmt.Sprintf("fault %d", i), Fault: i + 1, Fate: fate, Count: a.Count,
 			Match: func(call *sim.KafkaCall) bool { return int16(call.Key) == key }})
 		in.rules = append(in.rules, r)
 	case faults.RestartBroker:
@@ -280,13 +280,13 @@ func (in *injector) expire(id string) {
 		}
 		sort.Strings(open)
 		if len(open) == 0 {
-			c.w.Tracef("expire-txn: no open transaction")
+			c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: "expire-txn", Detail: "no open transaction"})
 			return
 		}
 		id = open[0]
 	}
 	if err := c.k.ExpireTxn(id); err != nil {
-		c.w.Tracef("expire-txn %s: %v", id, err)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: "expire-txn", Name: id, Err: err})
 	}
 }
 
@@ -299,7 +299,7 @@ func (in *injector) corrupt(object string) {
 		return
 	}
 	if err := c.w.Store().Corrupt(object, 7); err != nil {
-		c.w.Tracef("corrupt-checkpoint %s: %v", object, err)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: "corrupt-checkpoint", Name: object, Err: err})
 	}
 }
 
@@ -312,14 +312,14 @@ func (in *injector) delete(fault int, object string) {
 		return
 	}
 	if _, err := c.w.Store().Peek(object); err != nil {
-		c.w.Tracef("delete-checkpoint-file %s: %v", object, err)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: "delete-checkpoint-file", Name: object, Err: err})
 		return
 	}
 	if err := c.w.Store().Delete(object); err != nil {
-		c.w.Tracef("delete-checkpoint-file %s: %v", object, err)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: "delete-checkpoint-file", Name: object, Err: err})
 		return
 	}
-	c.w.Tracef("store lost %s (deleted by fault %d)", object, fault)
+	c.w.Record(sim.Event{Kind: sim.EventStoreLost, Name: object, N: int64(fault)})
 }
 
 // object resolves the Object of a storage fault: "latest" is the first
@@ -337,7 +337,7 @@ func (in *injector) object(kind, object string) string {
 		md, err = c.jm.coord.LatestCompleted()
 	}
 	if err != nil {
-		c.w.Tracef("%s: no completed checkpoint yet", kind)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: kind, Detail: "no completed checkpoint yet"})
 		return ""
 	}
 	var names []string
@@ -350,7 +350,7 @@ func (in *injector) object(kind, object string) string {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		c.w.Tracef("%s: checkpoint %d has no %s object", kind, md.Checkpoint, object)
+		c.w.Record(sim.Event{Kind: sim.EventFaultSkipped, Op: kind, Detail: fmt.Sprintf("checkpoint %d has no %s object", md.Checkpoint, object)})
 		return ""
 	}
 	return names[0]
@@ -361,7 +361,7 @@ func (in *injector) object(kind, object string) string {
 func (in *injector) heal() {
 	in.healed = true
 	w := in.c.w
-	w.Tracef("heal: faults lifted, liveness phase")
+	w.Record(sim.Event{Kind: sim.EventHealAll})
 	for _, undo := range in.lifted {
 		undo()
 	}

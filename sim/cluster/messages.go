@@ -125,7 +125,7 @@ func (c *Cluster) sendControl(p *sim.Proc, to sim.ProcID, m engine.Message, payl
 			continue
 		}
 		r.Fired++
-		p.Tracef("message fault: %s %s %s->%s cp=%d", r.Action, m.Type, c.endpointName(m.From), c.endpointName(m.To), m.Checkpoint)
+		p.Record(sim.Event{Kind: sim.EventMessageFault, Op: r.Action.String(), Name: m.Type.String(), Task: c.endpointName(m.From), Peer: c.endpointName(m.To), N: m.Checkpoint})
 		switch r.Action {
 		case MessageDrop:
 			return nil

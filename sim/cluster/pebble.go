@@ -254,7 +254,7 @@ func (c *Cluster) diskRead(wi int, name string) error {
 		return nil
 	}
 	f.left--
-	c.workers[wi].Tracef("disk read error (fault %d, %d left): %s", f.fault, f.left, name)
+	c.workers[wi].Record(sim.Event{Kind: sim.EventDiskError, N: int64(f.fault), M: int64(f.left), Name: name})
 	return fmt.Errorf("%w: %s", errInjectedRead, name)
 }
 

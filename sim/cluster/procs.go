@@ -250,7 +250,7 @@ func (jm *jobMaster) deploy(m engine.Message) {
 	for i := range deps {
 		jm.placement[i] = usable[i%len(usable)]
 	}
-	jm.p.Tracef("deploy attempt %d on %s", attempt, jm.c.placementString(jm.placement))
+	jm.p.Record(sim.Event{Kind: sim.EventDeploy, N: int64(attempt), Detail: jm.c.placementString(jm.placement)})
 	jm.deployedAt = jm.p.World().Now()
 	jm.c.hist.noteDeploy(attempt, deps)
 	for _, wi := range jm.hosts() {

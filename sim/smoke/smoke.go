@@ -146,6 +146,8 @@ type Result struct {
 	// cannot recover from.
 	Err   error    `json:"-"`
 	Trace []string `json:"-"`
+	// TraceEvents are the trace's typed events (Trace is their text).
+	TraceEvents []sim.Event `json:"-"`
 }
 
 // Harness is one smoke run being set up; tests reach the world and Kafka
@@ -240,6 +242,7 @@ func (h *Harness) Run() Result {
 	w.Tracef("end done=%v commits=%d kills=%d", h.stats.done, h.stats.commits, res.Kills)
 	res.Digest = w.Trace().Digest()
 	res.Trace = w.Trace().Lines()
+	res.TraceEvents = w.Trace().Events()
 	return res
 }
 
@@ -448,7 +451,7 @@ func (c *copier) positions() []kproto.Position {
 
 func (c *copier) fetch() {
 	if c.finished() {
-		c.p.Tracef("copy finished")
+		c.p.Record(sim.Event{Kind: sim.EventFinished, Detail: "copy"})
 		c.stats.done = true
 		return
 	}
