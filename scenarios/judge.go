@@ -55,6 +55,9 @@ func Judge(ctx context.Context, c *cluster.Cluster, res *cluster.Result) *Judgem
 		j.add(checkers.Result{Checker: "liveness", Verdict: checkers.Ok,
 			Explanation: fmt.Sprintf("input drained and committed at %v", res.SimTime)})
 	}
+	if res.Err == nil {
+		j.add(judgeProgress(h))
+	}
 	opts := c.Kafka().ClientOpts()
 	in, err := judge.ReadInput(ctx, opts, judgeReadTimeout, func(t string) string { return t }, h.Input, h.InputTopics...)
 	if err != nil {
@@ -81,6 +84,20 @@ func Judge(ctx context.Context, c *cluster.Cluster, res *cluster.Result) *Judgem
 }
 
 func (j *Judgement) add(rs ...checkers.Result) { j.Verdicts = append(j.Verdicts, rs...) }
+
+// judgeProgress checks the checkpoints' ids and that one completed after
+// the faults healed.
+func judgeProgress(h *cluster.History) checkers.Result {
+	at := func(es []cluster.CheckpointEvent) []checkers.CheckpointAt {
+		out := make([]checkers.CheckpointAt, len(es))
+		for i, e := range es {
+			out[i] = checkers.CheckpointAt{Checkpoint: e.Checkpoint, At: int64(e.At)}
+		}
+		return out
+	}
+	return checkers.Progress(checkers.ProgressHistory{Triggered: at(h.Triggered), Completed: at(h.Completed),
+		HealAt: int64(h.HealAt), Bound: int64(h.ProgressBound), End: int64(h.End)})
+}
 
 // RunCluster builds a cluster from opts, runs it, judges it and closes it.
 func RunCluster(ctx context.Context, opts cluster.Options) (*cluster.Result, *Judgement, error) {

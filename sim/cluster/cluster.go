@@ -377,6 +377,12 @@ func (c *Cluster) drained() bool {
 	if err != nil {
 		return false
 	}
+	// The job must show it recovered from the faults: a checkpoint
+	// completes after the last one healed (the progress checker bounds
+	// how long that may take).
+	if md.Metrics.CompletedAt < int64(c.faultsUntil) {
+		return false
+	}
 	for tp, end := range c.inputEnd { // lint:sorted only a conjunction is computed
 		if md.Offsets[tp] < end {
 			return false

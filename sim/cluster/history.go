@@ -52,6 +52,23 @@ type History struct {
 	Register []RegisterOp
 	// Faults are the faults of the injected plan that fired, in order.
 	Faults []FiredFault
+	// Triggered are the checkpoints the coordinator triggered, and
+	// Completed those whose metadata was written, in the order they
+	// happened, across coordinator failovers.
+	Triggered, Completed []CheckpointEvent
+	// HealAt is when the last fault ended (the liveness phase began); End
+	// is when the run ended.
+	HealAt, End sim.Time
+	// ProgressBound is how long after HealAt a checkpoint may take to
+	// complete in this configuration: a restart's delays, a deploy that
+	// waits for its workers, a checkpoint that times out and the next.
+	ProgressBound time.Duration
+}
+
+// CheckpointEvent is one checkpoint's trigger or completion.
+type CheckpointEvent struct {
+	Checkpoint int64
+	At         sim.Time
 }
 
 // When a checkpoint was read back (CheckpointRead.Read).
@@ -175,6 +192,9 @@ type history struct {
 	inFlightAt map[int64]bool
 	restores   []Restore
 	fired      []FiredFault
+	// triggered and completed are the checkpoints' triggers and
+	// completions, in order.
+	triggered, completed []CheckpointEvent
 
 	// Writes to the output, per transaction (transactional id, producer
 	// id, epoch): the batches it produced, when its first EndTxn(commit)
@@ -217,7 +237,11 @@ func (c *Cluster) recordHistory(generated []jobs.Input) {
 	h := &history{c: c, inFlightAt: map[int64]bool{}, batches: map[txnKey][]*outBatch{}, commitAt: map[txnKey]int64{}, committed: map[txnKey]bool{}, seen: map[string]int64{}}
 	c.hist = h
 	c.OnEvent(func(_ *sim.Proc, e engine.Event) {
-		if e.Phase == protocol.MetadataWritten {
+		switch e.Phase {
+		case protocol.Triggered:
+			h.triggered = append(h.triggered, CheckpointEvent{Checkpoint: e.Checkpoint, At: c.w.Now()})
+		case protocol.MetadataWritten:
+			h.completed = append(h.completed, CheckpointEvent{Checkpoint: e.Checkpoint, At: c.w.Now()})
 			h.captureCheckpoint(e.Checkpoint)
 		}
 	})
@@ -405,7 +429,8 @@ func (c *Cluster) recorded() *History {
 	h := c.hist
 	p := c.opts.Params
 	out := &History{Spec: c.spec, Params: p, Input: c.generated, OutputTopic: c.spec.Output(p).Name, InputEnds: c.inputEnd,
-		Checkpoints: h.checkpoints, Retained: c.ReadRetained(), Restores: h.restores, Faults: h.fired}
+		Checkpoints: h.checkpoints, Retained: c.ReadRetained(), Restores: h.restores, Faults: h.fired,
+		Triggered: h.triggered, Completed: h.completed, HealAt: c.faultsUntil, End: c.w.Now(), ProgressBound: c.progressBound()}
 	for _, t := range c.spec.Inputs(p) {
 		out.InputTopics = append(out.InputTopics, t.Name)
 	}
@@ -418,6 +443,16 @@ func (c *Cluster) recorded() *History {
 		out.Register = h.registerOps()
 	}
 	return out
+}
+
+// progressBound is ProgressBound for this cluster's options: the longest
+// restart delay, a heartbeat timeout to notice a lost worker, the heartbeats
+// a deploy waits for its workers, two checkpoint timeouts (one failing, one
+// after it) and ten intervals.
+func (c *Cluster) progressBound() time.Duration {
+	o := c.opts
+	restart := max(o.Restart.Delay, o.Restart.MaxDelay)
+	return restart + o.HeartbeatTimeout + (deployWaitsMax+1)*o.Heartbeat + 2*o.Checkpoint.Timeout + 10*o.Checkpoint.Interval
 }
 
 // noteDeploy records a deployment of the job and the checkpoint it
