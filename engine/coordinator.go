@@ -157,6 +157,8 @@ type pendingCheckpoint struct {
 	n           int64
 	triggeredAt int64
 	acks        map[TaskID]Ack
+	// ackCount counts acks, repeats included (MutantCountDuplicateAcks).
+	ackCount int
 	// writing is set once every task acked and the metadata write began:
 	// from then on only the write's answer decides the checkpoint.
 	writing bool
@@ -222,6 +224,9 @@ func (c *Coordinator) Recover(st State, completed []Metadata) {
 	latest := int64(0)
 	if n := len(c.completed); n > 0 {
 		latest = c.completed[n-1].Checkpoint
+	}
+	if c.mutants.Has(MutantReuseCheckpointIDs) {
+		c.counter = latest // Mutant: ids after the latest completed one are used again.
 	}
 	c.env.Event(Event{Phase: protocol.EventRecovered, Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
 }
@@ -495,7 +500,8 @@ func (c *Coordinator) ack(attempt int, a Ack) {
 		panic(fmt.Sprintf("coordinator: unexpected ack of checkpoint %d from task %+v (attempt %d)", a.Checkpoint, a.Task, attempt))
 	}
 	p.acks[a.Task] = a
-	if len(p.acks) < len(c.job.Tasks()) {
+	p.ackCount++
+	if len(p.acks) < len(c.job.Tasks()) && !(c.mutants.Has(MutantCountDuplicateAcks) && p.ackCount >= len(c.job.Tasks())) {
 		return
 	}
 	c.commit(p)

@@ -76,6 +76,33 @@ const (
 	// finds an SST missing. Flink's shared state registry has had bugs of
 	// this kind (FLINK-29913: shared state discarded by mistake).
 	MutantSharedStateDiscarded Mutant = "shared-state-discarded-on-eviction"
+	// MutantRetakeStaleTrigger: a source takes a trigger of a checkpoint it
+	// has already taken (a retransmitted or late trigger): its second
+	// snapshot overwrites the first under the same handle, with positions
+	// past the barrier it sent, and a restore from that checkpoint skips
+	// the records in between. RPC retries that redeliver a trigger have
+	// hit real engines (Flink's CheckpointCoordinator dedupes triggers by
+	// checkpoint id for this reason).
+	MutantRetakeStaleTrigger Mutant = "retake-stale-trigger"
+	// MutantCommitOnlyNotified: on "checkpoint n complete" a sink commits
+	// the transaction of checkpoint n only, and drops the older ones it
+	// still holds. Notifications are best effort: when one is lost, the
+	// transaction it would have committed is left open for good (Flink's
+	// TwoPhaseCommitSinkFunction commits every pending transaction up to
+	// n for this reason; FLINK-7783 fixed losing them when a notification
+	// was skipped).
+	MutantCommitOnlyNotified Mutant = "commit-only-notified"
+	// MutantCountDuplicateAcks: the coordinator counts acks instead of the
+	// tasks that acked, so a repeated ack completes a checkpoint that one
+	// task never acked; its metadata names no snapshot for that task.
+	MutantCountDuplicateAcks Mutant = "count-duplicate-acks"
+	// MutantReuseCheckpointIDs: a restarted coordinator resumes its
+	// checkpoint counter from the latest completed checkpoint, not from
+	// the highest id it ever triggered: ids repeat after a failover, and
+	// the ids of transactions the dead coordinator's checkpoints opened are
+	// neither fenced nor fresh (FLINK-11205-style id reuse after a master
+	// failover; Flink keeps the counter in ZooKeeper for this).
+	MutantReuseCheckpointIDs Mutant = "reuse-checkpoint-ids"
 )
 
 // shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
@@ -100,6 +127,10 @@ var mutantDocs = map[Mutant]string{
 	MutantKeyGroupMisroute:      "key groups are reassigned with the old parallelism's ranges on a rescale",
 	MutantWatermarkNotRestored:  "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
 	MutantSharedStateDiscarded:  "an evicted checkpoint's shared state files are deleted though retained checkpoints still reference them",
+	MutantRetakeStaleTrigger:    "a source takes a retransmitted or late trigger again, overwriting its snapshot with later positions",
+	MutantCommitOnlyNotified:    "on a completion notice a sink commits that checkpoint's transaction only and drops older pending ones",
+	MutantCountDuplicateAcks:    "the coordinator counts acks, not the tasks that acked, so a repeated ack completes a checkpoint early",
+	MutantReuseCheckpointIDs:    "a restarted coordinator resumes its counter from the latest completed checkpoint, so ids repeat",
 }
 
 // AllMutants lists every mutant, sorted by name.

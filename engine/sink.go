@@ -257,6 +257,9 @@ func (s *sink) complete(n int64) {
 		why = commitRecover // the job restored from n: commit what n pre-committed
 	}
 	for _, p := range s.pending {
+		if p.Checkpoint < n && s.t.cfg.Mutants.Has(MutantCommitOnlyNotified) && why != commitRecover {
+			continue // Mutant: older pending transactions are dropped.
+		}
 		if p.Checkpoint <= n {
 			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) || why == commitRecover {
 				s.enqueueCommit(p, true, why)

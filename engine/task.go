@@ -643,7 +643,7 @@ func (t *Task) trigger(n, triggeredAt int64) {
 	if t.failed || !t.running || t.src == nil {
 		return
 	}
-	if n <= t.lastBarrier {
+	if n <= t.lastBarrier && !t.cfg.Mutants.Has(MutantRetakeStaleTrigger) {
 		// A repeated or late trigger: checkpoint n was taken (or a later
 		// one was). Taking it again would overwrite its snapshot with
 		// positions past the barrier already sent.

@@ -192,6 +192,55 @@ func init() {
 			fault("failing reads", faults.At(300*time.Millisecond), faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 4, Percent: 50}),
 		),
 	})
+	add("count-lost-notifications", "loses sink/0's completion notices of checkpoints 2 and 3 and delays sink/1's of 4 past checkpoint 5: each later notice must commit every transaction up to it", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("lost notice 2", faults.At(0), faults.Action{Kind: faults.DropMessage, Message: "notify-complete", To: "sink/0", Checkpoint: 2}),
+			fault("lost notice 3", faults.At(0), faults.Action{Kind: faults.DropMessage, Message: "notify-complete", To: "sink/0", Checkpoint: 3}),
+			fault("late notice 4", faults.At(0), faults.Action{Kind: faults.DelayMessage, Message: "notify-complete", To: "sink/1", Checkpoint: 4, Extra: 150 * time.Millisecond}),
+		),
+	})
+	add("copier-retransmitted-trigger", "src/0 gets checkpoint 3's trigger a second time 25ms later, after fetching more, and its worker dies before checkpoint 4 completes: the restore from 3 must resume at the positions of 3's barrier", &engineScenario{
+		job: "copier", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 40 * time.Millisecond
+		},
+		plan: plan(
+			fault("retransmitted trigger", faults.At(0), faults.Action{Kind: faults.DuplicateMessage, Message: "trigger", To: "src/0", Checkpoint: 3, Extra: 25 * time.Millisecond}),
+			fault("kill src/0's worker", faults.AtPhase(4, protocol.BarrierInjected, "src/0"), faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond}),
+		),
+	})
+	add("count-duplicate-acks", "src/0's ack of checkpoint 2 arrives three times, and the coordinator dies at 2's commit point: a checkpoint completes only once every task acked", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("repeated ack", faults.At(0), faults.Action{Kind: faults.DuplicateMessage, Message: "ack", From: "src/0", Checkpoint: 2, Count: 2}),
+			fault("coordinator dies", faults.AtPhase(2, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
+		),
+	})
+	add("coordinator-crash-mid-checkpoint", "kills the coordinator while checkpoint 3 aligns, before it completes, and again during 5: the restarted coordinator must never trigger an id it used before", &engineScenario{
+		job: "keyed-count", tune: bigger, healAt: time.Second,
+		plan: plan(
+			fault("coordinator dies during 3", faults.AtPhase(3, protocol.BarrierReceived, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 60 * time.Millisecond}),
+			fault("and during 5", faults.AtPhase(5, protocol.BarrierReceived, "sink/1"), faults.Action{Kind: faults.KillCoordinator, Duration: 60 * time.Millisecond}),
+		),
+	})
+	add("count-concurrent-checkpoints", "up to three checkpoints in flight at once over slow checkpoint storage, a kill mid-upload and a late completion notice: every phase of one checkpoint interleaves with the next", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 10 * time.Millisecond
+			o.Checkpoint.MinPause = 0
+			o.Checkpoint.MaxConcurrent = 3
+		},
+		plan: plan(
+			fault("slow storage", faults.At(0), faults.Action{Kind: faults.StorageSlow, Extra: 25 * time.Millisecond, Duration: 400 * time.Millisecond}),
+			fault("late notice 3", faults.At(0), faults.Action{Kind: faults.DelayMessage, Message: "notify-complete", To: "sink/0", Checkpoint: 3, Extra: 60 * time.Millisecond}),
+			fault("kill count/1's worker mid-upload", faults.AtPhase(6, protocol.SnapshotTaken, "count/1"), faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond}),
+		),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

@@ -35,6 +35,10 @@ var CatchingScenario = map[engine.Mutant]string{
 	engine.MutantKeyGroupMisroute:      "count-rescale-mid-stream",
 	engine.MutantWatermarkNotRestored:  "window-kill-late-events",
 	engine.MutantSharedStateDiscarded:  "count-pebble-disk-errors",
+	engine.MutantRetakeStaleTrigger:    "copier-retransmitted-trigger",
+	engine.MutantCommitOnlyNotified:    "count-lost-notifications",
+	engine.MutantCountDuplicateAcks:    "count-duplicate-acks",
+	engine.MutantReuseCheckpointIDs:    "coordinator-crash-mid-checkpoint",
 }
 
 // MutantOptions configure a mutant check.

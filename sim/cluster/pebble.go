@@ -144,9 +144,25 @@ func (c *Cluster) readCheckpoint(md engine.Metadata) (snaps []*engine.TaskSnapsh
 			lose(meta, fmt.Errorf("%w: metadata differs from what the coordinator committed", engine.ErrCorruptSnapshot))
 		}
 	}
+	// Every task of the job at the checkpoint's parallelism must have a
+	// snapshot: a checkpoint that completed without one has lost that
+	// task's state, whatever the files say.
+	for _, v := range c.job.Vertices {
+		par := v.Parallelism
+		if p, ok := md.Parallelism[v.Name]; ok {
+			par = p
+		}
+		for i := range par {
+			if task := fmt.Sprintf("%s/%d", v.Name, i); md.Handles[task] == "" {
+				lose(meta+" (no snapshot of "+task+")", fmt.Errorf("%w: the metadata names no snapshot for task %s", engine.ErrCorruptSnapshot, task))
+			}
+		}
+	}
 	handles := make([]string, 0, len(md.Handles))
 	for _, hd := range md.Handles { // lint:sorted sorted below
-		handles = append(handles, hd)
+		if hd != "" {
+			handles = append(handles, hd)
+		}
 	}
 	sort.Strings(handles)
 	for _, name := range handles {
