@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,6 +89,8 @@ written. Nothing found in --checks schedules exits 0.`,
 
 type mutantsFlags struct {
 	list     bool
+	gate     bool
+	parallel int
 	bases    string
 	seedsMax int
 	only     []string
@@ -137,7 +140,11 @@ escapes or the correct engine fails.`,
 				}
 				ms = append(ms, m)
 			}
+			if f.parallel < 1 {
+				return usageError("--parallel: must be at least 1, got %d", f.parallel)
+			}
 			rows, err := scenarios.MutantTable(cmd.Context(), scenarios.MutantOptions{Mutants: ms, Bases: bases, SeedsMax: f.seedsMax,
+				GateSweep: f.gate, Parallel: f.parallel,
 				Progress: func(m engine.Mutant, base uint64, after int) {
 					caught := fmt.Sprintf("caught after %d seeds", after)
 					if after == 0 {
@@ -149,6 +156,9 @@ escapes or the correct engine fails.`,
 				return runError(err)
 			}
 			command := "go run ./cmd/chaosrun mutants"
+			if f.gate {
+				command += " --gate-sweep"
+			}
 			if f.out != "" {
 				command += " --out " + f.out
 			}
@@ -162,6 +172,9 @@ escapes or the correct engine fails.`,
 				fmt.Fprintf(w, "\nwrote %s and %s\n", filepath.Join(f.out, "mutants.md"), filepath.Join(f.out, "mutants.json"))
 			}
 			for _, r := range rows {
+				if r.GateCatch == "not caught" {
+					return &exitError{code: exitViolation, msg: fmt.Sprintf("chaosrun: mutant %s: the gate's sweep (every scenario, seeds 1-100) does not catch it", r.Mutant)}
+				}
 				if !r.Caught || r.CorrectFailures > 0 {
 					return &exitError{code: exitViolation, msg: fmt.Sprintf("chaosrun: mutant %s: caught=%v, correct-engine failures=%d", r.Mutant, r.Caught, r.CorrectFailures)}
 				}
@@ -171,6 +184,8 @@ escapes or the correct engine fails.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.list, "list", false, "only list the mutants and the scenarios that catch them")
+	fl.BoolVar(&f.gate, "gate-sweep", false, "also run the gate's sweep (every scenario, seeds 1-100) with each mutant on, until its first failing run, and add that run to the table")
+	fl.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "runs at once in the gate sweep")
 	fl.StringVar(&f.bases, "bases", "1,1001,2001,3001,4001", "base seeds, comma-separated")
 	fl.IntVar(&f.seedsMax, "seeds-max", 200, "seeds tried from each base before a mutant counts as escaped")
 	fl.StringSliceVar(&f.only, "mutant", nil, "check only these mutants (repeatable)")
