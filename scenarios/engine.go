@@ -279,7 +279,11 @@ func (s *engineScenario) setup(ro RunOptions) (cluster.Options, faults.Plan, str
 	case s.plan != nil:
 		p = *s.plan
 	default:
-		sw, sp := faults.DrawSwarm(seededRand(ro.Seed, "swarm"), faults.SwarmOptions{Kinds: swarmKinds(), Window: s.healAt - 500*time.Millisecond, ParallelismMax: 3})
+		kinds := swarmKinds()
+		if ro.SwarmKinds != nil {
+			kinds = ro.SwarmKinds
+		}
+		sw, sp := faults.DrawSwarm(seededRand(ro.Seed, "swarm"), faults.SwarmOptions{Kinds: kinds, Window: s.healAt - 500*time.Millisecond, ParallelismMax: 3})
 		o.Sim.Workers, o.Params.Parallelism = sw.Workers, sw.Parallelism
 		p, swarm = sp, sw.String()
 	}

@@ -41,6 +41,11 @@ type RunOptions struct {
 	Plan *faults.Plan
 	// Mutants switches on deliberate engine bugs.
 	Mutants engine.Mutants
+	// SwarmKinds, for a swarm scenario, are the fault kinds its seed draws
+	// from instead of the default set: a seed found before a kind was
+	// added draws the same topology and plan again with the kinds it was
+	// found with.
+	SwarmKinds []faults.ActionKind
 }
 
 // Outcome is what one run did and what the checkers said.
