@@ -198,6 +198,10 @@ type Coordinator struct {
 	// a deploy waits for them.
 	writing       int
 	deployWaiting bool
+	// stateWriting is set while a write of the coordinator's State is in
+	// flight; stateWaiters wait for the next one (persistState).
+	stateWriting bool
+	stateWaiters []func(error)
 }
 
 // State is what the coordinator keeps durably across its own failures.
@@ -231,13 +235,35 @@ func (c *Coordinator) Recover(st State, completed []Metadata) {
 	c.env.Event(Event{Phase: protocol.EventRecovered, Detail: fmt.Sprintf("counter=%d attempt=%d latest completed=%d", st.Counter, st.Attempt, latest)})
 }
 
-// persistState writes the counter and attempt, then runs next.
+// persistState makes the counter and attempt durable, then runs next. One
+// write is in flight at a time: two writes racing through storage could
+// land out of order and leave an older counter or attempt behind, which a
+// restarted coordinator would use again. A request made while a write is in
+// flight waits for the next one, which writes the state of then and
+// answers every request that waited for it.
 func (c *Coordinator) persistState(next func(error)) {
+	c.stateWaiters = append(c.stateWaiters, next)
+	if !c.stateWriting {
+		c.writeState()
+	}
+}
+
+func (c *Coordinator) writeState() {
 	data, err := json.Marshal(State{Counter: c.counter, Attempt: c.attempt})
 	if err != nil {
 		panic(fmt.Sprintf("coordinator: encode a State of two integers: %v", err)) // cannot happen
 	}
-	c.env.PersistState(data, next)
+	waiters := c.stateWaiters
+	c.stateWaiters, c.stateWriting = nil, true
+	c.env.PersistState(data, func(err error) {
+		c.stateWriting = false
+		for _, w := range waiters {
+			w(err)
+		}
+		if len(c.stateWaiters) > 0 && !c.stateWriting {
+			c.writeState()
+		}
+	})
 }
 
 // NewCoordinator builds the coordinator of job. prefix is where checkpoints
