@@ -357,19 +357,8 @@ func countValue(key string, n int) string { return key + "#" + strconv.Itoa(n) }
 // countFn counts records per key in value state. A count that does not
 // parse is corrupted state: the task fails rather than count from zero.
 func countFn(ctx *engine.Context, _ int, r engine.Record) error {
-	st := ctx.Value("count")
-	v, ok, err := st.Get()
+	n, err := ctx.Value("count").Increment()
 	if err != nil {
-		return err
-	}
-	n := 0
-	if ok {
-		if n, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("get count: key %q holds %q, not a count", r.Key, v)
-		}
-	}
-	n++
-	if err := st.Set(strconv.Itoa(n)); err != nil {
 		return err
 	}
 	ctx.Emit(engine.Record{Key: r.Key, Value: countValue(r.Key, n), Origin: r.Origin})
