@@ -470,15 +470,8 @@ func q7Oracle(in []Committed) []Output {
 }
 
 func init() {
-	source := func(b *engine.Builder, p Params) *engine.Stream {
-		return b.Source("src", nexmarkTopic, p.Partitions, p.Parallelism)
-	}
 	perBidJob := func(name, out string, fn func(*engine.Stream) *engine.Stream) func(Params) (*engine.Job, error) {
-		return func(p Params) (*engine.Job, error) {
-			b := engine.NewJob(name)
-			fn(source(b, p).Filter("bids", isBid)).SinkTo("sink", out, p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		}
+		return pipeline(name, nexmarkTopic, out, func(s *engine.Stream, _ Params) *engine.Stream { return fn(s.Filter("bids", isBid)) })
 	}
 	// perBidQuery is q0, q1 or q2: value maps a bid's value to the
 	// output's, or drops it, in the job (operator op; none for q0) and in
@@ -518,17 +511,14 @@ func init() {
 			"(Nexmark's 10s every 2s, scaled to one event per ms); per window, the auction(s) with the most bids",
 		Inputs: one(nexmarkTopic),
 		Output: topic("q5"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("nexmark-q5")
-			source(b, p).WithWatermarks(nexmarkWatermarks()).
+		Build: pipeline("nexmark-q5", nexmarkTopic, "q5", func(s *engine.Stream, p Params) *engine.Stream {
+			return s.WithWatermarks(nexmarkWatermarks()).
 				Filter("bids", isBid).
 				KeyBy(func(r engine.Record) string { a, _ := nexmarkField(r.Value, 3); return a }).
 				Window("count", p.Parallelism, engine.Sliding(nexmarkQ5Size, nexmarkQ5Slide), engine.Count(), engine.WindowOutput(q5Count)).
 				KeyBy(func(r engine.Record) string { return r.Key }).
-				Process("hottest", p.Parallelism, func() engine.KeyedProcessFunction { return hotItems }).
-				SinkTo("sink", "q5", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+				Process("hottest", p.Parallelism, func() engine.KeyedProcessFunction { return hotItems })
+		}),
 		Generate: nexmarkGenerate,
 		Oracle:   q5Oracle,
 		Lineage: func(k, v string) string {
@@ -543,16 +533,13 @@ func init() {
 			"event per ms), the bid(s) with the highest price",
 		Inputs: one(nexmarkTopic),
 		Output: topic("q7"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("nexmark-q7")
+		Build: pipeline("nexmark-q7", nexmarkTopic, "q7", func(s *engine.Stream, p Params) *engine.Stream {
 			size := nexmarkQ7Size.Milliseconds()
-			source(b, p).WithWatermarks(nexmarkWatermarks()).
+			return s.WithWatermarks(nexmarkWatermarks()).
 				Filter("bids", isBid).
 				KeyBy(func(r engine.Record) string { return strconv.FormatInt(windowStart(r.Time, size), 10) }).
-				Process("highest", p.Parallelism, func() engine.KeyedProcessFunction { return highestBid }).
-				SinkTo("sink", "q7", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+				Process("highest", p.Parallelism, func() engine.KeyedProcessFunction { return highestBid })
+		}),
 		Generate: nexmarkGenerate,
 		Oracle:   q7Oracle,
 		Lineage: func(_, v string) string {
