@@ -78,6 +78,25 @@ func sampleSnapshot() *TaskSnapshot {
 	}
 }
 
+// getCase is a Get and what a backend must answer.
+type getCase struct {
+	kg        int
+	name, key string
+	want      string
+	ok        bool
+}
+
+// checkGets asks b every Get of cases; when says at what point (for the
+// messages).
+func checkGets(t *testing.T, b StateBackend, when string, cases []getCase) {
+	t.Helper()
+	for _, c := range cases {
+		if got, ok, _ := b.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
+			t.Errorf("Get(%d, %s, %s)%s: got %q, %v, want %q, %v", c.kg, c.name, c.key, when, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestHeapSnapshotSortedAndComplete(t *testing.T) {
 	h := NewHeapBackend()
 	applyOps(h, sampleOps)
@@ -108,12 +127,7 @@ func TestHeapSnapshotRestoreRoundTrip(t *testing.T) {
 	if got := r.Snapshot(); !reflect.DeepEqual(got, sampleState) {
 		t.Errorf("snapshot after restore:\ngot  %+v\nwant %+v", got, sampleState)
 	}
-	for _, c := range []struct {
-		kg        int
-		name, key string
-		want      string
-		ok        bool
-	}{
+	checkGets(t, r, " after restore", []getCase{
 		{7, "count", "k1", "3", true},
 		{7, "count", "k2", "2", true},
 		{0, "count", "k0", "9", true},
@@ -121,11 +135,7 @@ func TestHeapSnapshotRestoreRoundTrip(t *testing.T) {
 		{42, "gone", "kx", "", false},
 		{99, "stale", "k", "", false},
 		{0, "count", "k1", "", false}, // the same key in another key group is another entry
-	} {
-		if got, ok, _ := r.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
-			t.Errorf("Get(%d, %s, %s) after restore: got %q, %v, want %q, %v", c.kg, c.name, c.key, got, ok, c.want, c.ok)
-		}
-	}
+	})
 	if got, _ := r.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
 		want := []string{"l1", "l2"}
 		t.Errorf("GetList(7, left, k1) after restore: got %q, want %q", got, want)
