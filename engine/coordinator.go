@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -673,19 +674,11 @@ func (c *Coordinator) deployIfWaiting() {
 }
 
 func formatOffsets(m map[string]int64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m { // lint:sorted keys are sorted below
-		keys = append(keys, k)
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s@%d", k, m[k]))
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s@%d", k, m[k])
-	}
-	return b.String()
+	return strings.Join(parts, ",")
 }
 
 // decline aborts checkpoint n on a task's behalf.

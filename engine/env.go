@@ -71,6 +71,17 @@ type StreamMsg struct {
 	Idle      bool       `json:"idle,omitempty"`
 }
 
+// msgType is the type of the message that carries sm.
+func (sm StreamMsg) msgType() protocol.MsgType {
+	switch sm.Kind {
+	case KindBarrier:
+		return protocol.MsgBarrier
+	case KindWatermark:
+		return protocol.MsgWatermark
+	}
+	return protocol.MsgRecord
+}
+
 // Event is one step of the protocol, reported by a task or the coordinator.
 type Event struct {
 	Phase      protocol.Phase

@@ -174,15 +174,8 @@ func (e *fakeTaskEnv) Send(m Message) {
 // deliverStream delivers sm to t on vertex input input from upstream
 // subtask upstream.
 func deliverStream(t *Task, input, upstream int, sm StreamMsg) {
-	typ := protocol.MsgRecord
-	switch sm.Kind {
-	case KindBarrier:
-		typ = protocol.MsgBarrier
-	case KindWatermark:
-		typ = protocol.MsgWatermark
-	}
 	from := TaskID{Vertex: t.v.Inputs[input].From, Subtask: upstream}
-	t.Step(Message{Type: typ, Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: input, Checkpoint: sm.Checkpoint, Stream: sm})
+	t.Step(Message{Type: sm.msgType(), Attempt: t.dep.Attempt, From: TaskEndpoint(from), To: t.ep, Input: input, Checkpoint: sm.Checkpoint, Stream: sm})
 }
 
 // deliverCredit returns n credits to t on output channel ch of gate g.

@@ -1,6 +1,10 @@
 package engine
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
 
 // Operator is what an operator task runs. Its state lives in the task's
 // state backend, never in its own fields, so that a snapshot holds all of it.
@@ -98,6 +102,24 @@ func (s ValueState) Set(v string) error { return s.c.t.state.Set(s.c.kg, s.name,
 
 // Clear removes the value.
 func (s ValueState) Clear() error { return s.c.t.state.Delete(s.c.kg, s.name, s.c.key) }
+
+// Increment adds one to the count the value holds (unset: 0) and returns the
+// new count. A value that does not parse as a count is corrupted state: an
+// error, rather than a count started again from zero.
+func (s ValueState) Increment() (int, error) {
+	v, ok, err := s.Get()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if ok {
+		if n, err = strconv.Atoi(v); err != nil {
+			return 0, fmt.Errorf("value state %q: key %q holds %q, not a count", s.name, s.c.key, v)
+		}
+	}
+	n++
+	return n, s.Set(strconv.Itoa(n))
+}
 
 // ListState is one keyed list.
 type ListState struct {

@@ -614,15 +614,7 @@ func scanState(db *pebble.DB) (out []KeyGroupState, err error) {
 	}
 	// Keys sort by length-prefixed name; snapshots sort by name, then key.
 	for i := range out {
-		g := &out[i]
-		sort.Slice(g.Values, func(i, j int) bool {
-			a, b := g.Values[i], g.Values[j]
-			return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
-		})
-		sort.Slice(g.Lists, func(i, j int) bool {
-			a, b := g.Lists[i], g.Lists[j]
-			return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
-		})
+		out[i].sortEntries()
 	}
 	return out, nil
 }

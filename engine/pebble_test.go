@@ -23,6 +23,17 @@ func newTestPebble(t *testing.T, fs vfs.FS, dir string) *PebbleBackend {
 	return b
 }
 
+// openTestPebble returns an open backend in memory holding what ops write.
+func openTestPebble(t *testing.T, ops []stateOp) *PebbleBackend {
+	t.Helper()
+	b := newTestPebble(t, vfs.NewMem(), "s")
+	if err := b.Open(); err != nil {
+		t.Fatal(err)
+	}
+	applyOps(b, ops)
+	return b
+}
+
 // uploadAll plays checkpoint storage for a backend test: it keeps the bytes
 // of every file a checkpoint hands out (by object name), names new files as
 // the task would, and reports shared ones uploaded. It returns the
@@ -72,30 +83,17 @@ func restoreFrom(t *testing.T, files []StateFile, store map[string][]byte, start
 // TestPebbleBackendOps: the pebble backend holds what the heap backend
 // holds for the same writes, and snapshots it in the same order.
 func TestPebbleBackendOps(t *testing.T) {
-	b := newTestPebble(t, vfs.NewMem(), "s")
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
-	applyOps(b, sampleOps)
+	b := openTestPebble(t, sampleOps)
 	if got := mustSnapshot(t, b); !reflect.DeepEqual(got, sampleState) {
 		t.Errorf("Snapshot:\ngot  %+v\nwant %+v", got, sampleState)
 	}
-	for _, c := range []struct {
-		kg        int
-		name, key string
-		want      string
-		ok        bool
-	}{
+	checkGets(t, b, "", []getCase{
 		{7, "count", "k2", "2", true},
 		{7, "sum", "k1", "40", true},
 		{42, "gone", "kx", "", false},
 		{8, "count", "k1", "", false}, // same name and key, other key group
 		{7, "left", "k1", "", false},  // a list is not a value
-	} {
-		if v, ok, _ := b.Get(c.kg, c.name, c.key); v != c.want || ok != c.ok {
-			t.Errorf("Get(%d, %s, %s): got %q %v, want %q %v", c.kg, c.name, c.key, v, ok, c.want, c.ok)
-		}
-	}
+	})
 	if got, _ := b.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
 		t.Errorf("GetList(7, left, k1): got %q", got)
 	}
@@ -114,12 +112,8 @@ func TestPebbleBackendOps(t *testing.T) {
 // holds exactly the state at that checkpoint; the second checkpoint
 // re-uploads no SST of the first.
 func TestPebbleCheckpointRestoreRoundTrip(t *testing.T) {
-	b := newTestPebble(t, vfs.NewMem(), "s")
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
+	b := openTestPebble(t, sampleOps)
 	store := map[string][]byte{}
-	applyOps(b, sampleOps)
 	files1, _ := uploadAll(t, b, 1, store)
 	b.Set(7, "count", "k1", "4")
 	b.Delete(0, "count", "k0")
@@ -169,12 +163,8 @@ func dataOf(files []StateFile, store map[string][]byte) [][]byte {
 // TestPebbleRestoreKeyGroupRange: a restore keeps only the task's key
 // groups; the others are gone for reads and for the next checkpoint.
 func TestPebbleRestoreKeyGroupRange(t *testing.T) {
-	b := newTestPebble(t, vfs.NewMem(), "s")
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
+	b := openTestPebble(t, sampleOps)
 	store := map[string][]byte{}
-	applyOps(b, sampleOps)
 	files, _ := uploadAll(t, b, 1, store)
 	r := restoreFrom(t, files, store, 7, 64)
 	want := []KeyGroupState{sampleState[1]}
@@ -232,10 +222,7 @@ func TestPebbleDeterministicFiles(t *testing.T) {
 // TestPebbleFatalBecomesStateError: a fatal pebble error (Logger.Fatalf)
 // surfaces as a *StateError and leaves the backend unusable.
 func TestPebbleFatalBecomesStateError(t *testing.T) {
-	b := newTestPebble(t, vfs.NewMem(), "s")
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
+	b := openTestPebble(t, nil)
 	got := func() (err error) {
 		defer b.catch("set", &err)
 		pebbleLogger{}.Fatalf("pebble: fatal commit error: %v", "disk on fire")
@@ -254,10 +241,7 @@ func TestPebbleFatalBecomesStateError(t *testing.T) {
 }
 
 func TestTrimWALKeepsRecords(t *testing.T) {
-	b := newTestPebble(t, vfs.NewMem(), "s")
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
+	b := openTestPebble(t, nil)
 	store := map[string][]byte{}
 	for n := int64(1); n <= 3; n++ {
 		for i := 0; i < 200; i++ {

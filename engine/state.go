@@ -197,19 +197,25 @@ func (h *HeapBackend) Snapshot() []KeyGroupState {
 		for k, v := range g.lists { // lint:sorted entries are sorted below
 			s.Lists = append(s.Lists, ListEntry{Name: k.name, Key: k.key, Values: v})
 		}
-		sort.Slice(s.Values, func(i, j int) bool {
-			a, b := s.Values[i], s.Values[j]
-			return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
-		})
-		sort.Slice(s.Lists, func(i, j int) bool {
-			a, b := s.Lists[i], s.Lists[j]
-			return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
-		})
+		s.sortEntries()
 		if len(s.Values) > 0 || len(s.Lists) > 0 {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// sortEntries puts g's values and lists in snapshot order: by name, then
+// key.
+func (g *KeyGroupState) sortEntries() {
+	sort.Slice(g.Values, func(i, j int) bool {
+		a, b := g.Values[i], g.Values[j]
+		return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
+	})
+	sort.Slice(g.Lists, func(i, j int) bool {
+		a, b := g.Lists[i], g.Lists[j]
+		return a.Name < b.Name || (a.Name == b.Name && a.Key < b.Key)
+	})
 }
 
 // Restore implements StateBackend.

@@ -78,6 +78,25 @@ func sampleSnapshot() *TaskSnapshot {
 	}
 }
 
+// getCase is a Get and what a backend must answer.
+type getCase struct {
+	kg        int
+	name, key string
+	want      string
+	ok        bool
+}
+
+// checkGets asks b every Get of cases; when says at what point (for the
+// messages).
+func checkGets(t *testing.T, b StateBackend, when string, cases []getCase) {
+	t.Helper()
+	for _, c := range cases {
+		if got, ok, _ := b.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
+			t.Errorf("Get(%d, %s, %s)%s: got %q, %v, want %q, %v", c.kg, c.name, c.key, when, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestHeapSnapshotSortedAndComplete(t *testing.T) {
 	h := NewHeapBackend()
 	applyOps(h, sampleOps)
@@ -108,12 +127,7 @@ func TestHeapSnapshotRestoreRoundTrip(t *testing.T) {
 	if got := r.Snapshot(); !reflect.DeepEqual(got, sampleState) {
 		t.Errorf("snapshot after restore:\ngot  %+v\nwant %+v", got, sampleState)
 	}
-	for _, c := range []struct {
-		kg        int
-		name, key string
-		want      string
-		ok        bool
-	}{
+	checkGets(t, r, " after restore", []getCase{
 		{7, "count", "k1", "3", true},
 		{7, "count", "k2", "2", true},
 		{0, "count", "k0", "9", true},
@@ -121,11 +135,7 @@ func TestHeapSnapshotRestoreRoundTrip(t *testing.T) {
 		{42, "gone", "kx", "", false},
 		{99, "stale", "k", "", false},
 		{0, "count", "k1", "", false}, // the same key in another key group is another entry
-	} {
-		if got, ok, _ := r.Get(c.kg, c.name, c.key); got != c.want || ok != c.ok {
-			t.Errorf("Get(%d, %s, %s) after restore: got %q, %v, want %q, %v", c.kg, c.name, c.key, got, ok, c.want, c.ok)
-		}
-	}
+	})
 	if got, _ := r.GetList(7, "left", "k1"); !slices.Equal(got, []string{"l1", "l2"}) {
 		want := []string{"l1", "l2"}
 		t.Errorf("GetList(7, left, k1) after restore: got %q, want %q", got, want)
@@ -180,20 +190,9 @@ func TestEncodeSnapshotDeterministic(t *testing.T) {
 		return data
 	}
 	want := encode(sampleOps)
-	// Reverse the order of the writes that commute: sets of distinct
-	// entries, and appends to distinct lists. The order-sensitive ones
-	// (overwrite, delete, clear, appends to one list) keep their order.
-	reordered := []stateOp{
-		{"set", 127, "count", "kz", "2"},
-		{"append", 127, "left", "kz", "l9"},
-		{"append", 127, "right", "kz", "r1"},
-		{"set", 0, "count", "k0", "9"},
-		{"append", 7, "left", "k1", "l1"},
-		{"append", 7, "left", "k1", "l2"},
-		{"set", 7, "sum", "k1", "40"},
-		{"set", 7, "count", "k2", "2"},
-		{"set", 7, "count", "k1", "3"},
-	}
+	// The same state written in another order: every entry of
+	// sampleState set or appended directly, in reverse.
+	reordered := reversedWrites(sampleState)
 	for i := range 20 {
 		ops := sampleOps
 		if i%2 == 1 {
@@ -203,6 +202,25 @@ func TestEncodeSnapshotDeterministic(t *testing.T) {
 			t.Fatalf("encoding %d differs:\ngot  %s\nwant %s", i, got, want)
 		}
 	}
+}
+
+// reversedWrites returns writes that build state directly (no overwrite,
+// delete or clear), in the reverse of snapshot order: the last key group
+// first, and in each the last value and the last list first. The writes
+// that do not commute, appends to one list, keep their order.
+func reversedWrites(state []KeyGroupState) []stateOp {
+	var ops []stateOp
+	for _, g := range slices.Backward(state) {
+		for _, v := range slices.Backward(g.Values) {
+			ops = append(ops, stateOp{"set", g.KG, v.Name, v.Key, v.Value})
+		}
+		for _, l := range slices.Backward(g.Lists) {
+			for _, e := range l.Values {
+				ops = append(ops, stateOp{"append", g.KG, l.Name, l.Key, e})
+			}
+		}
+	}
+	return ops
 }
 
 // TestDecodeSnapshotRejectsEveryFlippedByte flips each byte of an encoded

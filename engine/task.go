@@ -348,14 +348,7 @@ func (t *Task) send(m Message) {
 // sendStream sends a stream message on output channel ch of gate g.
 func (t *Task) sendStream(g, ch int, sm StreamMsg) {
 	gate := t.gates[g]
-	typ := protocol.MsgRecord
-	switch sm.Kind {
-	case KindBarrier:
-		typ = protocol.MsgBarrier
-	case KindWatermark:
-		typ = protocol.MsgWatermark
-	}
-	t.send(Message{Type: typ, To: TaskEndpoint(TaskID{Vertex: gate.to, Subtask: ch}), Input: gate.input, Checkpoint: sm.Checkpoint, Stream: sm})
+	t.send(Message{Type: sm.msgType(), To: TaskEndpoint(TaskID{Vertex: gate.to, Subtask: ch}), Input: gate.input, Checkpoint: sm.Checkpoint, Stream: sm})
 }
 
 // sendCredit returns n credits to the upstream end of input channel in.

@@ -269,18 +269,7 @@ func (o *windowOp) Process(ctx *Context, _ int, r Record) error {
 		ctx.RegisterEventTimeTimer(o.cleanupTime(w))
 	}
 	if late {
-		lv := ctx.Value("late")
-		s, ok, err := lv.Get()
-		if err != nil {
-			return err
-		}
-		n := 0
-		if ok {
-			if n, err = strconv.Atoi(s); err != nil {
-				return fmt.Errorf("late count %q: %w", s, err)
-			}
-		}
-		if err := lv.Set(strconv.Itoa(n + 1)); err != nil {
+		if _, err := ctx.Value("late").Increment(); err != nil {
 			return err
 		}
 		ctx.t.late++

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -371,19 +371,11 @@ func printVerdicts(w io.Writer, vs []checkers.Result) {
 }
 
 func formatOptions(o map[string]string) string {
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
+	parts := make([]string, 0, len(o))
+	for _, k := range slices.Sorted(maps.Keys(o)) {
+		parts = append(parts, k+"="+o[k])
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "%s=%s", k, o[k])
-	}
-	return b.String()
+	return strings.Join(parts, " ")
 }
 
 func short(d string) string {

@@ -193,6 +193,16 @@ func Names() []string {
 	return out
 }
 
+// pipeline builds job name as a source "src" reading topic in, the stages
+// body adds to its stream, and a sink "sink" writing topic out.
+func pipeline(name, in, out string, body func(*engine.Stream, Params) *engine.Stream) func(Params) (*engine.Job, error) {
+	return func(p Params) (*engine.Job, error) {
+		b := engine.NewJob(name)
+		body(b.Source("src", in, p.Partitions, p.Parallelism), p).SinkTo("sink", out, p.Partitions, p.Parallelism, p.Guarantee)
+		return b.Build()
+	}
+}
+
 func one(name string) func(Params) []Topic {
 	return func(p Params) []Topic { return []Topic{{Name: name, Partitions: p.Partitions}} }
 }
@@ -219,13 +229,9 @@ func init() {
 		Description: "source -> map -> sink: copies every record, marked",
 		Inputs:      one("in"),
 		Output:      topic("out"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("copier")
-			b.Source("src", "in", p.Partitions, p.Parallelism).
-				Map("map", func(r engine.Record) engine.Record { r.Value = "copy(" + r.Value + ")"; return r }).
-				SinkTo("sink", "out", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+		Build: pipeline("copier", "in", "out", func(s *engine.Stream, _ Params) *engine.Stream {
+			return s.Map("map", func(r engine.Record) engine.Record { r.Value = "copy(" + r.Value + ")"; return r })
+		}),
 		Generate: func(r *rand.Rand, p Params) []Input { return keyed("in", r, p) },
 		Oracle: func(in []Committed) []Output {
 			out := make([]Output, 0, len(in))
@@ -245,14 +251,10 @@ func init() {
 		Description: "running count per key in keyed value state; each output carries the key's input count",
 		Inputs:      one("in"),
 		Output:      topic("counts"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("keyed-count")
-			b.Source("src", "in", p.Partitions, p.Parallelism).
-				KeyBy(func(r engine.Record) string { return r.Key }).
-				Process("count", p.Parallelism, func() engine.KeyedProcessFunction { return engine.ProcessFunc(countFn) }).
-				SinkTo("sink", "counts", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+		Build: pipeline("keyed-count", "in", "counts", func(s *engine.Stream, p Params) *engine.Stream {
+			return s.KeyBy(func(r engine.Record) string { return r.Key }).
+				Process("count", p.Parallelism, func() engine.KeyedProcessFunction { return engine.ProcessFunc(countFn) })
+		}),
 		Generate: func(r *rand.Rand, p Params) []Input { return keyed("in", r, p) },
 		Oracle: func(in []Committed) []Output {
 			counts := map[string]int{}
@@ -357,19 +359,8 @@ func countValue(key string, n int) string { return key + "#" + strconv.Itoa(n) }
 // countFn counts records per key in value state. A count that does not
 // parse is corrupted state: the task fails rather than count from zero.
 func countFn(ctx *engine.Context, _ int, r engine.Record) error {
-	st := ctx.Value("count")
-	v, ok, err := st.Get()
+	n, err := ctx.Value("count").Increment()
 	if err != nil {
-		return err
-	}
-	n := 0
-	if ok {
-		if n, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("get count: key %q holds %q, not a count", r.Key, v)
-		}
-	}
-	n++
-	if err := st.Set(strconv.Itoa(n)); err != nil {
 		return err
 	}
 	ctx.Emit(engine.Record{Key: r.Key, Value: countValue(r.Key, n), Origin: r.Origin})

@@ -185,18 +185,8 @@ func lessNumeric(a, b string) int {
 // that did is dropped, so its window's result could differ from the
 // oracle's; the count keeps the evidence in every snapshot.
 func nexmarkLate(ctx *engine.Context) error {
-	st := ctx.Value("late")
-	v, ok, err := st.Get()
-	if err != nil {
-		return err
-	}
-	n := 0
-	if ok {
-		if n, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("late count %q: %w", v, err)
-		}
-	}
-	return st.Set(strconv.Itoa(n + 1))
+	_, err := ctx.Value("late").Increment()
+	return err
 }
 
 // topOf keeps, in keyed state, the largest score seen for the current key
@@ -247,42 +237,6 @@ func takeTop(ctx *engine.Context) (string, []string, bool, error) {
 	return m, items, true, nil
 }
 
-// hotItems is q5's second stage, keyed by window start: it collects the
-// window's per-auction counts ("<auction>,<count>") and, when the
-// watermark passes the window, emits the auctions with the highest count,
-// by auction id.
-type hotItems struct{}
-
-func (hotItems) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
-	start, _ := strconv.ParseInt(ctx.Key(), 10, 64)
-	at := start + nexmarkQ5Size.Milliseconds() - 1
-	if at <= ctx.CurrentWatermark() {
-		return nexmarkLate(ctx)
-	}
-	auction, count, _ := strings.Cut(r.Value, ",")
-	n, _ := strconv.ParseInt(count, 10, 64)
-	if err := topOf(ctx, n, auction); err != nil {
-		return err
-	}
-	ctx.RegisterEventTimeTimer(at)
-	return nil
-}
-
-func (hotItems) OnTimer(ctx *engine.Context, at int64) error {
-	if ctx.TimeDomain() != engine.EventTime {
-		return nil
-	}
-	count, auctions, ok, err := takeTop(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	slices.SortFunc(auctions, lessNumeric)
-	for _, a := range auctions {
-		ctx.Emit(engine.Record{Key: ctx.Key(), Value: a + "," + count, Time: at})
-	}
-	return nil
-}
-
 // q5Count is the first stage's output: keyed by window start for the
 // second stage, "<auction>,<count>".
 func q5Count(w engine.WindowResult) engine.Record {
@@ -290,42 +244,81 @@ func q5Count(w engine.WindowResult) engine.Record {
 		Time: w.Window.MaxTimestamp()}
 }
 
-// highestBid is q7, keyed by window start: it keeps the window's
-// highest-priced bids and, when the watermark passes the window, emits
-// them by event number.
-type highestBid struct{}
+// topStage is the last stage of q5 and q7, keyed by window start: it
+// keeps the window's items with the highest score and, when the watermark
+// passes the window, emits them in the order out puts them.
+type topStage struct {
+	size time.Duration
+	// score is a record's score and the item it stands for.
+	score func(engine.Record) (int64, string)
+	// out is the values to emit for the items with the best score.
+	out func(best string, items []string) []string
+}
 
-func (highestBid) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
+func (w topStage) ProcessElement(ctx *engine.Context, _ int, r engine.Record) error {
 	start, _ := strconv.ParseInt(ctx.Key(), 10, 64)
-	at := start + nexmarkQ7Size.Milliseconds() - 1
+	at := start + w.size.Milliseconds() - 1
 	if at <= ctx.CurrentWatermark() {
 		return nexmarkLate(ctx)
 	}
-	price, _ := nexmarkInt(r.Value, 5)
-	if err := topOf(ctx, price, r.Value); err != nil {
+	score, item := w.score(r)
+	if err := topOf(ctx, score, item); err != nil {
 		return err
 	}
 	ctx.RegisterEventTimeTimer(at)
 	return nil
 }
 
-func (highestBid) OnTimer(ctx *engine.Context, at int64) error {
+func (w topStage) OnTimer(ctx *engine.Context, at int64) error {
 	if ctx.TimeDomain() != engine.EventTime {
 		return nil
 	}
-	_, bids, ok, err := takeTop(ctx)
+	best, items, ok, err := takeTop(ctx)
 	if err != nil || !ok {
 		return err
 	}
-	slices.SortFunc(bids, func(a, b string) int {
-		na, _ := nexmarkField(a, 1)
-		nb, _ := nexmarkField(b, 1)
-		return lessNumeric(na, nb)
-	})
-	for _, b := range bids {
-		ctx.Emit(engine.Record{Key: ctx.Key(), Value: b, Time: at})
+	for _, v := range w.out(best, items) {
+		ctx.Emit(engine.Record{Key: ctx.Key(), Value: v, Time: at})
 	}
 	return nil
+}
+
+// hotItems is q5's second stage: it collects the window's per-auction
+// counts ("<auction>,<count>") and emits the auctions with the highest
+// count, by auction id.
+var hotItems = topStage{
+	size: nexmarkQ5Size,
+	score: func(r engine.Record) (int64, string) {
+		auction, count, _ := strings.Cut(r.Value, ",")
+		n, _ := strconv.ParseInt(count, 10, 64)
+		return n, auction
+	},
+	out: func(count string, auctions []string) []string {
+		slices.SortFunc(auctions, lessNumeric)
+		out := make([]string, len(auctions))
+		for i, a := range auctions {
+			out[i] = a + "," + count
+		}
+		return out
+	},
+}
+
+// highestBid is q7: it keeps the window's highest-priced bids and emits
+// them by event number.
+var highestBid = topStage{
+	size: nexmarkQ7Size,
+	score: func(r engine.Record) (int64, string) {
+		price, _ := nexmarkInt(r.Value, 5)
+		return price, r.Value
+	},
+	out: func(_ string, bids []string) []string {
+		slices.SortFunc(bids, func(a, b string) int {
+			na, _ := nexmarkField(a, 1)
+			nb, _ := nexmarkField(b, 1)
+			return lessNumeric(na, nb)
+		})
+		return bids
+	},
 }
 
 // nexmarkFinalWatermark is the watermark the job ends with over the
@@ -477,15 +470,8 @@ func q7Oracle(in []Committed) []Output {
 }
 
 func init() {
-	source := func(b *engine.Builder, p Params) *engine.Stream {
-		return b.Source("src", nexmarkTopic, p.Partitions, p.Parallelism)
-	}
 	perBidJob := func(name, out string, fn func(*engine.Stream) *engine.Stream) func(Params) (*engine.Job, error) {
-		return func(p Params) (*engine.Job, error) {
-			b := engine.NewJob(name)
-			fn(source(b, p).Filter("bids", isBid)).SinkTo("sink", out, p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		}
+		return pipeline(name, nexmarkTopic, out, func(s *engine.Stream, _ Params) *engine.Stream { return fn(s.Filter("bids", isBid)) })
 	}
 	// perBidQuery is q0, q1 or q2: value maps a bid's value to the
 	// output's, or drops it, in the job (operator op; none for q0) and in
@@ -525,17 +511,14 @@ func init() {
 			"(Nexmark's 10s every 2s, scaled to one event per ms); per window, the auction(s) with the most bids",
 		Inputs: one(nexmarkTopic),
 		Output: topic("q5"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("nexmark-q5")
-			source(b, p).WithWatermarks(nexmarkWatermarks()).
+		Build: pipeline("nexmark-q5", nexmarkTopic, "q5", func(s *engine.Stream, p Params) *engine.Stream {
+			return s.WithWatermarks(nexmarkWatermarks()).
 				Filter("bids", isBid).
 				KeyBy(func(r engine.Record) string { a, _ := nexmarkField(r.Value, 3); return a }).
 				Window("count", p.Parallelism, engine.Sliding(nexmarkQ5Size, nexmarkQ5Slide), engine.Count(), engine.WindowOutput(q5Count)).
 				KeyBy(func(r engine.Record) string { return r.Key }).
-				Process("hottest", p.Parallelism, func() engine.KeyedProcessFunction { return hotItems{} }).
-				SinkTo("sink", "q5", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+				Process("hottest", p.Parallelism, func() engine.KeyedProcessFunction { return hotItems })
+		}),
 		Generate: nexmarkGenerate,
 		Oracle:   q5Oracle,
 		Lineage: func(k, v string) string {
@@ -550,16 +533,13 @@ func init() {
 			"event per ms), the bid(s) with the highest price",
 		Inputs: one(nexmarkTopic),
 		Output: topic("q7"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("nexmark-q7")
+		Build: pipeline("nexmark-q7", nexmarkTopic, "q7", func(s *engine.Stream, p Params) *engine.Stream {
 			size := nexmarkQ7Size.Milliseconds()
-			source(b, p).WithWatermarks(nexmarkWatermarks()).
+			return s.WithWatermarks(nexmarkWatermarks()).
 				Filter("bids", isBid).
 				KeyBy(func(r engine.Record) string { return strconv.FormatInt(windowStart(r.Time, size), 10) }).
-				Process("highest", p.Parallelism, func() engine.KeyedProcessFunction { return highestBid{} }).
-				SinkTo("sink", "q7", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+				Process("highest", p.Parallelism, func() engine.KeyedProcessFunction { return highestBid })
+		}),
 		Generate: nexmarkGenerate,
 		Oracle:   q7Oracle,
 		Lineage: func(_, v string) string {

@@ -139,15 +139,11 @@ func init() {
 			"allowed lateness 20ms); each output is one firing of one window with its sum and count",
 		Inputs: one("in"),
 		Output: topic("windows"),
-		Build: func(p Params) (*engine.Job, error) {
-			b := engine.NewJob("window-sum")
-			b.Source("src", "in", p.Partitions, p.Parallelism).
-				WithWatermarks(engine.BoundedOutOfOrderness(windowBound).WithIdleness(windowIdleTimeout).WithTimestampAssigner(windowEventTime)).
+		Build: pipeline("window-sum", "in", "windows", func(s *engine.Stream, p Params) *engine.Stream {
+			return s.WithWatermarks(engine.BoundedOutOfOrderness(windowBound).WithIdleness(windowIdleTimeout).WithTimestampAssigner(windowEventTime)).
 				KeyBy(func(r engine.Record) string { return r.Key }).
-				Window("window", p.Parallelism, engine.Sliding(windowSize, windowSlide), engine.Sum(windowAmount), engine.AllowedLateness(windowLateness)).
-				SinkTo("sink", "windows", p.Partitions, p.Parallelism, p.Guarantee)
-			return b.Build()
-		},
+				Window("window", p.Parallelism, engine.Sliding(windowSize, windowSlide), engine.Sum(windowAmount), engine.AllowedLateness(windowLateness))
+		}),
 		Generate: func(r *rand.Rand, p Params) []Input {
 			out := make([]Input, 0, p.Records+int(p.Partitions))
 			for i := 0; i < p.Records; i++ {

@@ -175,8 +175,15 @@ type CheckpointStat struct {
 // new output again; this is the figure bench reports as recovery time).
 // A zero duration means the point was not reached.
 type KillStat struct {
-	At          time.Time     `json:"at"`
-	Attempt     int           `json:"attempt"`
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+	Recovery
+}
+
+// Recovery is how long after a failover the restarted job reached each of
+// the three points KillStat names. A zero duration means the point was not
+// reached.
+type Recovery struct {
 	Running     time.Duration `json:"running_ns"`
 	FirstRecord time.Duration `json:"first_record_ns"`
 	Checkpoint  time.Duration `json:"checkpoint_ns"`
@@ -192,11 +199,9 @@ type RestartStat struct {
 	At time.Time `json:"at"`
 	// Attempt is the attempt that failed; Reason is why, as the
 	// coordinator said it.
-	Attempt     int           `json:"attempt"`
-	Reason      string        `json:"reason"`
-	Running     time.Duration `json:"running_ns"`
-	FirstRecord time.Duration `json:"first_record_ns"`
-	Checkpoint  time.Duration `json:"checkpoint_ns"`
+	Attempt int    `json:"attempt"`
+	Reason  string `json:"reason"`
+	Recovery
 }
 
 // FailedCheckpoint is a checkpoint that was triggered and did not complete:
@@ -996,45 +1001,35 @@ func (r *Runner) recordCheckpoint(attempt int, data []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checkpoints = append(r.checkpoints, st)
-	for _, k := range r.kills {
-		if k.Checkpoint == 0 && attempt > k.attempt {
-			k.Checkpoint = now.Sub(k.At)
-		}
-	}
-	for _, rs := range r.restarts {
-		if rs.Checkpoint == 0 && attempt > rs.Attempt {
-			rs.Checkpoint = now.Sub(rs.At)
-		}
-	}
+	r.reached(attempt, now, func(rec *Recovery) *time.Duration { return &rec.Checkpoint })
 }
 
 // noteRunning and noteFirstRecord close recovery measurements.
 func (r *Runner) noteRunning(a *attempt) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range r.kills {
-		if k.Running == 0 && a.n > k.attempt {
-			k.Running = time.Since(k.At)
-		}
-	}
-	for _, rs := range r.restarts {
-		if rs.Running == 0 && a.n > rs.Attempt {
-			rs.Running = time.Since(rs.At)
-		}
-	}
+	r.reached(a.n, time.Now(), func(rec *Recovery) *time.Duration { return &rec.Running })
 }
 
 func (r *Runner) noteFirstRecord(a *attempt) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range r.kills {
-		if k.FirstRecord == 0 && a.n > k.attempt {
-			k.FirstRecord = time.Since(k.At)
+	r.reached(a.n, time.Now(), func(rec *Recovery) *time.Duration { return &rec.FirstRecord })
+}
+
+// reached records that attempt reached a recovery point at now: in every
+// kill and restart of an earlier attempt that had not reached it yet, the
+// point's duration becomes the time since the failover. r.mu must be held.
+func (r *Runner) reached(attempt int, now time.Time, point func(*Recovery) *time.Duration) {
+	note := func(rec *Recovery, at time.Time, failed int) {
+		if d := point(rec); *d == 0 && attempt > failed {
+			*d = now.Sub(at)
 		}
 	}
+	for _, k := range r.kills {
+		note(&k.Recovery, k.At, k.attempt)
+	}
 	for _, rs := range r.restarts {
-		if rs.FirstRecord == 0 && a.n > rs.Attempt {
-			rs.FirstRecord = time.Since(rs.At)
-		}
+		note(&rs.Recovery, rs.At, rs.Attempt)
 	}
 }
