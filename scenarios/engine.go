@@ -322,9 +322,12 @@ func (s *engineScenario) run(ctx context.Context, ro RunOptions) (*Outcome, erro
 		},
 		Stats: map[string]int{"restarts": res.Restarts, "kills": res.Kills, "checkpoints": len(res.Checkpoints), "lost_transactions": res.LostTxns},
 	}
+	var fired []faultFired
 	for _, f := range res.History.Faults {
 		out.Fired = append(out.Fired, firedLine(f))
+		fired = append(fired, faultFired{index: f.Index, action: f.Action})
 	}
+	out.Coverage = coverageOf(c.Job(), res.TraceEvents, fired)
 	if len(ro.Mutants) > 0 {
 		out.Options["mutants"] = fmt.Sprint(ro.Mutants)
 	}

@@ -60,6 +60,9 @@ type Outcome struct {
 	Plan     faults.Plan       `json:"plan"`
 	Stats    map[string]int    `json:"stats,omitempty"`
 	Fired    []string          `json:"fired,omitempty"`
+	// Coverage are the cells of the coverage grid the run's faults reached
+	// (coverage.go).
+	Coverage []string          `json:"coverage,omitempty"`
 	Timeline []string          `json:"timeline"`
 	Verdicts []checkers.Result `json:"verdicts"`
 	Trace    []string          `json:"-"`

@@ -147,11 +147,13 @@ type SeedRun struct {
 	Seed     uint64           `json:"seed"`
 	Verdict  checkers.Verdict `json:"verdict"`
 	// Anomalies names what the failing checkers found.
-	Anomalies []string      `json:"anomalies,omitempty"`
-	Digest    string        `json:"digest"`
-	Events    int           `json:"events"`
-	SimTime   time.Duration `json:"sim_time_ns"`
-	WallTime  time.Duration `json:"wall_time_ns"`
+	Anomalies []string `json:"anomalies,omitempty"`
+	// Coverage are the coverage cells the run reached (coverage.go).
+	Coverage []string      `json:"coverage,omitempty"`
+	Digest   string        `json:"digest"`
+	Events   int           `json:"events"`
+	SimTime  time.Duration `json:"sim_time_ns"`
+	WallTime time.Duration `json:"wall_time_ns"`
 	// Bundle is the failure bundle's directory, if one was written.
 	Bundle string `json:"bundle,omitempty"`
 	// CheckedTwice: the seed was run twice and the runs compared;
@@ -292,7 +294,7 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepSummary, error) {
 			stop.Store(true)
 		default:
 			run := SeedRun{Scenario: j.s.Name, Seed: j.seed, Verdict: r.out.Verdict(), Digest: r.out.Digest,
-				Events: r.out.Events, SimTime: r.out.SimTime, WallTime: r.wall}
+				Events: r.out.Events, SimTime: r.out.SimTime, WallTime: r.wall, Coverage: r.out.Coverage}
 			if r.det != nil {
 				run.CheckedTwice, run.Nondeterministic = true, r.det.Verdict != checkers.Ok
 			}

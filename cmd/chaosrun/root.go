@@ -86,7 +86,7 @@ Exit codes: 0 passed, 1 safety violation, 2 bad usage or input,
 	root.SetVersionTemplate("chaosrun {{.Version}}\n")
 	// A flag's bad value is bad usage, said in the user's terms.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", flagerr.Describe(err)) })
-	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants(), newMerge(), newTarget())
+	root.AddCommand(newList(), newRun(), newSweep(), newReplay(), newExplore(), newMutants(), newMerge(), newTarget(), newCoverage())
 	return root
 }
 

@@ -30,6 +30,8 @@ type sweepFlags struct {
 	json        bool
 	out         string
 	determinism bool
+	// coverage prints the coverage grid after the summary.
+	coverage bool
 }
 
 func newSweep() *cobra.Command {
@@ -144,6 +146,12 @@ func sweep(cmd *cobra.Command, names []string, f sweepFlags) error {
 		}
 	} else {
 		printSummary(w, sum, o.Parallel)
+	}
+	if f.coverage && !f.json {
+		fmt.Fprintln(w)
+		if err := scenarios.WriteCoverage(w, scenarios.CoverageOfSummary(sum)); err != nil {
+			return err
+		}
 	}
 	// An interrupted sweep's summary says so and its verdict is not Ok:
 	// the summary decides the exit code, as for a complete one.
