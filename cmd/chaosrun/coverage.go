@@ -58,6 +58,7 @@ instead of sweeping. The exit code is the sweep's worst verdict.`,
 	fl.StringSliceVar(&from, "from", nil, "read these sweep summaries (chaosrun sweep --json) instead of sweeping")
 	fl.StringVar(&f.seeds, "seeds", "1-100", `seeds to run: a range "A-B" (inclusive) or one seed "N"`)
 	fl.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "runs at once")
+	fl.IntVar(&f.maxFailures, "max-failures", 0, "stop scheduling seeds after this many failed (0: run them all)")
 	fl.StringVar(&f.out, "out", defaultFailures, "directory for the failure bundles")
 	_ = cmd.MarkFlagDirname("out")
 	return cmd
