@@ -9,9 +9,11 @@
 // one of the kinds in AllKinds (kill, pause, partition, slow a link, fail,
 // drop or lose the answer to a Kafka request, restart the broker, expire a
 // transaction, crash a disk, fail or slow checkpoint storage, corrupt a
-// checkpoint or delete one of its files), and the kind decides which of the
-// Action's other fields are used. An injector is a switch over Action.Kind. A Duration of 0 means
-// "until the liveness phase heals everything".
+// checkpoint or delete one of its files, drop, delay or repeat a control
+// message of the engine chosen by type, endpoint and checkpoint), and the
+// kind decides which of the Action's other fields are used. An injector is
+// a switch over Action.Kind. A Duration of 0 means "until the liveness
+// phase heals everything".
 //
 // Plan.Validate checks a plan against a topology (how many workers there
 // are) and names the fault and the field of every problem; Parse decodes
