@@ -103,6 +103,12 @@ const (
 	// neither fenced nor fresh (FLINK-11205-style id reuse after a master
 	// failover; Flink keeps the counter in ZooKeeper for this).
 	MutantReuseCheckpointIDs Mutant = "reuse-checkpoint-ids"
+	// MutantIdleSourceSilent: a source subtask that owns no partition (more
+	// subtasks than partitions) never says it is idle, so every downstream
+	// task waits for its watermark forever and no event-time window fires:
+	// Flink's Kafka source had exactly this (FLINK-5479, watermarks stall
+	// with idle partitions or subtasks without partitions).
+	MutantIdleSourceSilent Mutant = "idle-source-silent"
 )
 
 // shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
@@ -131,6 +137,7 @@ var mutantDocs = map[Mutant]string{
 	MutantCommitOnlyNotified:    "on a completion notice a sink commits that checkpoint's transaction only and drops older pending ones",
 	MutantCountDuplicateAcks:    "the coordinator counts acks, not the tasks that acked, so a repeated ack completes a checkpoint early",
 	MutantReuseCheckpointIDs:    "a restarted coordinator resumes its counter from the latest completed checkpoint, so ids repeat",
+	MutantIdleSourceSilent:      "a source subtask that owns no partition never declares itself idle, so event time stalls downstream",
 }
 
 // AllMutants lists every mutant, sorted by name.

@@ -101,7 +101,7 @@ func (s *source) start(snap *TaskSnapshot) {
 			}
 		}
 	}
-	if s.ws != nil && len(s.pos) == 0 {
+	if s.ws != nil && len(s.pos) == 0 && !s.t.cfg.Mutants.Has(MutantIdleSourceSilent) {
 		// A subtask with no partition has no event time to wait for.
 		s.t.broadcastWatermark(StreamMsg{Kind: KindWatermark, Idle: true})
 		s.t.outIdle = true

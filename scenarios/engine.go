@@ -241,6 +241,31 @@ func init() {
 			fault("kill count/1's worker mid-upload", faults.AtPhase(6, protocol.SnapshotTaken, "count/1"), faults.Action{Kind: faults.KillWorker, Worker: "w0", Duration: 50 * time.Millisecond}),
 		),
 	})
+	add("window-idle-source-subtask", "window-sum at parallelism 4 over 3 partitions, so one source subtask reads nothing and must declare itself idle, with a kill of a window task's worker: every window fires once", &engineScenario{
+		job: "window-sum", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Params.Parallelism, o.Params.Partitions = 4, 3
+			o.Sim.Workers = 4
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 30 * time.Millisecond
+		},
+		plan: plan(fault("kill window/1's worker", faults.AtPhase(3, protocol.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
+	})
+	add("count-wide-fan-in", "keyed-count at parallelism 4 over 6 partitions and 4 workers: every count task aligns four input channels while a worker is cut off and a notice is lost", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Params.Parallelism, o.Params.Partitions = 4, 6
+			o.Sim.Workers = 4
+			o.Task.FetchBytesMax = 2 << 10
+		},
+		plan: plan(
+			fault("cut a worker mid-alignment", faults.AtPhase(2, protocol.BarrierReceived, "count/3"), faults.Action{Kind: faults.Isolate, Worker: "w3", Duration: 150 * time.Millisecond}),
+			fault("lost notice", faults.At(0), faults.Action{Kind: faults.DropMessage, Message: "notify-complete", To: "sink/2", Checkpoint: 4}),
+		),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}

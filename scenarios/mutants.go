@@ -39,6 +39,7 @@ var CatchingScenario = map[engine.Mutant]string{
 	engine.MutantCommitOnlyNotified:    "count-lost-notifications",
 	engine.MutantCountDuplicateAcks:    "count-duplicate-acks",
 	engine.MutantReuseCheckpointIDs:    "coordinator-crash-mid-checkpoint",
+	engine.MutantIdleSourceSilent:      "window-idle-source-subtask",
 }
 
 // MutantOptions configure a mutant check.
