@@ -266,6 +266,22 @@ func init() {
 			fault("lost notice", faults.At(0), faults.Action{Kind: faults.DropMessage, Message: "notify-complete", To: "sink/2", Checkpoint: 4}),
 		),
 	})
+	add("count-pebble-fallback", "keyed-count on pebble with three retained checkpoints: checkpoint 6's snapshot is corrupted at its commit point as the coordinator dies, so the restore falls back to 5, whose shared state files must have survived the evictions", &engineScenario{
+		// As in storage-corrupt-checkpoint, no task hears 6 completed, so
+		// falling back is exactly-once.
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Backend = cluster.BackendPebble
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 20 * time.Millisecond
+			o.Checkpoint.Retained = 3
+		},
+		plan: plan(
+			fault("corrupt", faults.AtPhase(6, protocol.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}),
+			fault("coordinator dies", faults.AtPhase(6, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
+		),
+	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
 		add("swarm-"+job, "swarm testing: the seed draws the topology, the fault kinds, their rates and a fault plan", &engineScenario{job: job, healAt: 3 * time.Second})
 	}
