@@ -94,15 +94,20 @@ type MutantRow struct {
 // gateSeeds are the seeds the gate sweeps every scenario over (.ci/run).
 var gateSeeds = SeedRange{First: 1, Last: 100}
 
-// gateCatch runs the gate's sweep with m on until its first failing run.
+// gateCatch runs the gate's sweep with m on until its first failing run,
+// seed by seed over every scenario (the gate runs the same runs, in
+// another order), so that a mutant caught at a low seed is found at once.
 func gateCatch(ctx context.Context, m engine.Mutant, parallel int) (string, []string, error) {
-	sum, err := Sweep(ctx, SweepOptions{Scenarios: All(), Seeds: gateSeeds, Parallel: parallel, Mutants: engine.Mutants{m}, SkipUnfit: true, MaxFailures: 1})
-	if err != nil {
-		return "", nil, err
-	}
-	for _, r := range sum.Runs {
-		if r.Verdict != checkers.Ok {
-			return fmt.Sprintf("%s/%d", r.Scenario, r.Seed), r.Anomalies, nil
+	for seed := gateSeeds.First; seed <= gateSeeds.Last; seed++ {
+		sum, err := Sweep(ctx, SweepOptions{Scenarios: All(), Seeds: SeedRange{First: seed, Last: seed}, Parallel: parallel,
+			Mutants: engine.Mutants{m}, SkipUnfit: true, MaxFailures: 1})
+		if err != nil {
+			return "", nil, err
+		}
+		for _, r := range sum.Runs {
+			if r.Verdict != checkers.Ok {
+				return fmt.Sprintf("%s/%d", r.Scenario, r.Seed), r.Anomalies, nil
+			}
 		}
 	}
 	return "not caught", nil, nil
