@@ -496,6 +496,19 @@ func (c *Coordinator) startCheckpoint() {
 	// The id must be durable before any barrier carries it: sinks name
 	// transactions after checkpoint ids, and a restarted coordinator fences
 	// every id up to its counter.
+	triggerSources := func() {
+		c.env.Event(Event{Phase: protocol.Triggered, Checkpoint: n})
+		for _, id := range c.job.Tasks() {
+			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
+				c.send(Message{Type: protocol.MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
+			}
+		}
+	}
+	if c.mutants.Has(MutantTriggerBeforeCounterDurable) {
+		triggerSources() // Mutant: the id is not durable yet.
+		c.persistState(func(error) {})
+		return
+	}
 	c.persistState(func(err error) {
 		if gen != c.timerGen || !c.isPending(p) {
 			return
@@ -504,12 +517,7 @@ func (c *Coordinator) startCheckpoint() {
 			c.failCheckpoint(n, "persist checkpoint counter: "+err.Error())
 			return
 		}
-		c.env.Event(Event{Phase: protocol.Triggered, Checkpoint: n})
-		for _, id := range c.job.Tasks() {
-			if c.job.Vertices[id.Vertex].Kind == SourceVertex {
-				c.send(Message{Type: protocol.MsgTrigger, Attempt: c.attempt, To: TaskEndpoint(id), Checkpoint: n, TriggeredAt: now})
-			}
-		}
+		triggerSources()
 	})
 }
 

@@ -109,6 +109,33 @@ const (
 	// Flink's Kafka source had exactly this (FLINK-5479, watermarks stall
 	// with idle partitions or subtasks without partitions).
 	MutantIdleSourceSilent Mutant = "idle-source-silent"
+	// MutantAbortDropsPrecommitted: on "checkpoint n aborted" a sink
+	// aborts the transaction it pre-committed for n. The records in it lie
+	// before the barrier of every later checkpoint, which will not replay
+	// them: a later checkpoint must commit that transaction, so an abort
+	// notice may not touch it (Flink's TwoPhaseCommitSinkFunction keeps
+	// pending transactions on notifyCheckpointAborted for this reason).
+	MutantAbortDropsPrecommitted Mutant = "abort-drops-precommitted"
+	// MutantCommitRestoredEarly: a restored sink commits what its snapshot
+	// pre-committed at once, before the whole job has restored from that
+	// checkpoint. When another task cannot restore from it and the job
+	// falls back to an older one, that output is committed twice.
+	MutantCommitRestoredEarly Mutant = "commit-restored-early"
+	// MutantCommitAheadOfNotice: on "checkpoint n complete" a sink commits
+	// every transaction it has pre-committed, newer ones included. With
+	// checkpoints in flight concurrently, one that then fails has its
+	// output committed while the job restores from before it.
+	MutantCommitAheadOfNotice Mutant = "commit-ahead-of-notice"
+	// MutantTriggerBeforeCounterDurable: the coordinator sends a trigger
+	// before the checkpoint's id is durable; a coordinator that dies then
+	// restarts with the old counter and triggers that id again.
+	MutantTriggerBeforeCounterDurable Mutant = "trigger-before-counter-durable"
+	// MutantForgetRemovedSinks: after a restore at a lower parallelism the
+	// remaining sinks fence only their own transactional ids, not those of
+	// the sink subtasks that are gone, whose open transactions then pin
+	// the last stable offset for good (Kafka sinks have needed id probing
+	// after a scale-down for this, FLINK-28060's family).
+	MutantForgetRemovedSinks Mutant = "forget-removed-sinks"
 )
 
 // shortTxnTimeout is the transaction timeout under MutantShortTxnTimeout:
@@ -118,26 +145,31 @@ const shortTxnTimeout = 250 * time.Millisecond
 
 // mutantDocs describes every mutant, for listings.
 var mutantDocs = map[Mutant]string{
-	MutantCommitBeforeComplete:  "the sink commits at the barrier instead of on checkpoint completion",
-	MutantNoRecoverCommit:       "on restore the sink aborts its pre-committed transactions instead of committing them",
-	MutantNoAlignment:           "barriers are forwarded without blocking the channels that delivered them",
-	MutantLateOffsetSnapshot:    "the source records its position after emitting the next batch",
-	MutantRestoreIncomplete:     "restore from the latest triggered checkpoint, not the latest completed one",
-	MutantNoFenceLingering:      "transactions of the previous attempt are not aborted",
-	MutantAckBeforeDurable:      "a task acks the checkpoint before its snapshot is durable",
-	MutantStaleMetadataCommit:   "the coordinator notifies completion before the metadata is durable",
-	MutantShortTxnTimeout:       "the transaction timeout is shorter than recovery, and the loss is not reported",
-	MutantZombieUnfenced:        "a new attempt does not fence the previous attempt's transactions",
-	MutantRetryEndTxnAsNew:      "an EndTxn that timed out is taken for failed and its records are produced again",
-	MutantUnalignedDropInflight: "unaligned checkpoints do not store the records in flight (channel state)",
-	MutantKeyGroupMisroute:      "key groups are reassigned with the old parallelism's ranges on a rescale",
-	MutantWatermarkNotRestored:  "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
-	MutantSharedStateDiscarded:  "an evicted checkpoint's shared state files are deleted though retained checkpoints still reference them",
-	MutantRetakeStaleTrigger:    "a source takes a retransmitted or late trigger again, overwriting its snapshot with later positions",
-	MutantCommitOnlyNotified:    "on a completion notice a sink commits that checkpoint's transaction only and drops older pending ones",
-	MutantCountDuplicateAcks:    "the coordinator counts acks, not the tasks that acked, so a repeated ack completes a checkpoint early",
-	MutantReuseCheckpointIDs:    "a restarted coordinator resumes its counter from the latest completed checkpoint, so ids repeat",
-	MutantIdleSourceSilent:      "a source subtask that owns no partition never declares itself idle, so event time stalls downstream",
+	MutantCommitBeforeComplete:        "the sink commits at the barrier instead of on checkpoint completion",
+	MutantNoRecoverCommit:             "on restore the sink aborts its pre-committed transactions instead of committing them",
+	MutantNoAlignment:                 "barriers are forwarded without blocking the channels that delivered them",
+	MutantLateOffsetSnapshot:          "the source records its position after emitting the next batch",
+	MutantRestoreIncomplete:           "restore from the latest triggered checkpoint, not the latest completed one",
+	MutantNoFenceLingering:            "transactions of the previous attempt are not aborted",
+	MutantAckBeforeDurable:            "a task acks the checkpoint before its snapshot is durable",
+	MutantStaleMetadataCommit:         "the coordinator notifies completion before the metadata is durable",
+	MutantShortTxnTimeout:             "the transaction timeout is shorter than recovery, and the loss is not reported",
+	MutantZombieUnfenced:              "a new attempt does not fence the previous attempt's transactions",
+	MutantRetryEndTxnAsNew:            "an EndTxn that timed out is taken for failed and its records are produced again",
+	MutantUnalignedDropInflight:       "unaligned checkpoints do not store the records in flight (channel state)",
+	MutantKeyGroupMisroute:            "key groups are reassigned with the old parallelism's ranges on a rescale",
+	MutantWatermarkNotRestored:        "a restore brings back window contents but not watermarks and event-time timers, so pending windows never fire",
+	MutantSharedStateDiscarded:        "an evicted checkpoint's shared state files are deleted though retained checkpoints still reference them",
+	MutantRetakeStaleTrigger:          "a source takes a retransmitted or late trigger again, overwriting its snapshot with later positions",
+	MutantCommitOnlyNotified:          "on a completion notice a sink commits that checkpoint's transaction only and drops older pending ones",
+	MutantCountDuplicateAcks:          "the coordinator counts acks, not the tasks that acked, so a repeated ack completes a checkpoint early",
+	MutantReuseCheckpointIDs:          "a restarted coordinator resumes its counter from the latest completed checkpoint, so ids repeat",
+	MutantIdleSourceSilent:            "a source subtask that owns no partition never declares itself idle, so event time stalls downstream",
+	MutantAbortDropsPrecommitted:      "on an abort notice a sink aborts the transaction it pre-committed for that checkpoint",
+	MutantCommitRestoredEarly:         "a restored sink commits its snapshot's transactions before the whole job restored from that checkpoint",
+	MutantCommitAheadOfNotice:         "on a completion notice a sink commits every pre-committed transaction, newer ones included",
+	MutantTriggerBeforeCounterDurable: "the coordinator triggers a checkpoint before its id is durable",
+	MutantForgetRemovedSinks:          "after a scale-down the sinks do not fence the transactional ids of the sink subtasks that are gone",
 }
 
 // AllMutants lists every mutant, sorted by name.

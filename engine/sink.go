@@ -117,6 +117,10 @@ func (s *sink) start(snap *TaskSnapshot) {
 					s.enqueueCommit(p, false, commitRecover) // Mutant: abort instead.
 					continue
 				}
+				if s.t.cfg.Mutants.Has(MutantCommitRestoredEarly) {
+					s.enqueueCommit(p, true, commitRecover) // Mutant: before the job restored.
+					continue
+				}
 				// Committed when the coordinator says the whole job has
 				// restored from this checkpoint (complete(restored)): if
 				// another task cannot restore from it (a corrupt snapshot),
@@ -139,6 +143,9 @@ func (s *sink) start(snap *TaskSnapshot) {
 		}
 		// After a rescale down, the ids of old subtasks that are gone.
 		for _, sub := range s.t.fenceSubtasks {
+			if s.t.cfg.Mutants.Has(MutantForgetRemovedSinks) {
+				break // Mutant: the gone subtasks' ids stay open.
+			}
 			for k := restored + 1; k <= s.t.dep.FenceUpTo; k++ {
 				s.enqueueInit(s.txnIDOf(sub, k), false)
 			}
@@ -260,7 +267,7 @@ func (s *sink) complete(n int64) {
 		if p.Checkpoint < n && s.t.cfg.Mutants.Has(MutantCommitOnlyNotified) && why != commitRecover {
 			continue // Mutant: older pending transactions are dropped.
 		}
-		if p.Checkpoint <= n {
+		if p.Checkpoint <= n || s.t.cfg.Mutants.Has(MutantCommitAheadOfNotice) {
 			if !s.t.cfg.Mutants.Has(MutantCommitBeforeComplete) || why == commitRecover {
 				s.enqueueCommit(p, true, why)
 			}
@@ -270,6 +277,20 @@ func (s *sink) complete(n int64) {
 	}
 	s.pending = keep
 	s.enqueueCommitted(n)
+}
+
+// abortPending aborts the transaction pre-committed for checkpoint n
+// (MutantAbortDropsPrecommitted only).
+func (s *sink) abortPending(n int64) {
+	var keep []PendingTxn
+	for _, p := range s.pending {
+		if p.Checkpoint == n {
+			s.enqueueCommit(p, false, commitComplete)
+			continue
+		}
+		keep = append(keep, p)
+	}
+	s.pending = keep
 }
 
 // enqueueCommitted records, once every operation queued before it is done,

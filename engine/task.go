@@ -665,6 +665,9 @@ func (t *Task) notifyAbort(n int64) {
 	if t.failed {
 		return
 	}
+	if t.snk != nil && t.cfg.Mutants.Has(MutantAbortDropsPrecommitted) {
+		t.snk.abortPending(n) // Mutant: the abort notice aborts n's transaction.
+	}
 	if a := t.align; a != nil && a.checkpoint == n && t.capture == nil {
 		t.align = nil
 		t.unblockAll()

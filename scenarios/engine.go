@@ -219,11 +219,12 @@ func init() {
 			fault("coordinator dies", faults.AtPhase(2, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
 		),
 	})
-	add("coordinator-crash-mid-checkpoint", "kills the coordinator while checkpoint 3 aligns, before it completes, and again during 5: the restarted coordinator must never trigger an id it used before", &engineScenario{
+	add("coordinator-crash-mid-checkpoint", "kills the coordinator while checkpoint 3 aligns, before it completes, again during 5, and as it triggers 8: the restarted coordinator must never trigger an id it used before", &engineScenario{
 		job: "keyed-count", tune: bigger, healAt: time.Second,
 		plan: plan(
 			fault("coordinator dies during 3", faults.AtPhase(3, protocol.BarrierReceived, "sink/0"), faults.Action{Kind: faults.KillCoordinator, Duration: 60 * time.Millisecond}),
 			fault("and during 5", faults.AtPhase(5, protocol.BarrierReceived, "sink/1"), faults.Action{Kind: faults.KillCoordinator, Duration: 60 * time.Millisecond}),
+			fault("and as it triggers 8", faults.AtPhase(8, protocol.Triggered, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 60 * time.Millisecond}),
 		),
 	})
 	add("count-concurrent-checkpoints", "up to three checkpoints in flight at once over slow checkpoint storage, a kill mid-upload and a late completion notice: every phase of one checkpoint interleaves with the next", &engineScenario{
@@ -280,6 +281,31 @@ func init() {
 		plan: plan(
 			fault("corrupt", faults.AtPhase(6, protocol.MetadataWritten, ""), faults.Action{Kind: faults.CorruptCheckpoint, Object: faults.LatestCheckpoint}),
 			fault("coordinator dies", faults.AtPhase(6, protocol.MetadataWritten, ""), faults.Action{Kind: faults.KillCoordinator, Duration: 50 * time.Millisecond}),
+		),
+	})
+	add("count-rescale-down", "restarts keyed-count at parallelism 2 from checkpoint 2 taken at 3, then kills a worker: the gone subtasks' key groups and their sinks' transactions must move to the ones that remain", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Params.Parallelism = 3
+			o.Task.FetchBytesMax = 2 << 10
+			o.RescaleAt, o.RescaleTo = 2, 2
+		},
+		plan: plan(fault("kill a worker after the rescale", faults.AtPhase(5, protocol.MetadataWritten, ""),
+			faults.Action{Kind: faults.KillWorker, Worker: "w1", Duration: 50 * time.Millisecond})),
+	})
+	add("count-tolerated-checkpoint-failure", "sink/1's upload of checkpoint 3 fails and 4 times out behind a late ack, both tolerated (no restart): the transactions they pre-committed must be committed by checkpoint 5", &engineScenario{
+		job: "keyed-count", healAt: time.Second,
+		tune: func(o *cluster.Options) {
+			o.Params.Records = 2000
+			o.Task.FetchBytesMax = 2 << 10
+			o.Checkpoint.Interval = 30 * time.Millisecond
+			o.Checkpoint.TolerableFailures = 2
+			o.Checkpoint.Timeout = 100 * time.Millisecond
+		},
+		plan: plan(
+			fault("failed upload", faults.AtPhase(3, protocol.SnapshotTaken, "sink/1"), faults.Action{Kind: faults.StorageWriteFail, Count: 1}),
+			fault("late ack", faults.At(0), faults.Action{Kind: faults.DelayMessage, Message: "ack", From: "sink/0", Checkpoint: 4, Extra: 150 * time.Millisecond}),
 		),
 	})
 	for _, job := range []string{"copier", "keyed-count", "join"} {
