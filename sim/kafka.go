@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,11 +177,8 @@ func (k *Kafka) Intercept(r *KafkaRule) *KafkaRule {
 
 // RemoveRule removes r.
 func (k *Kafka) RemoveRule(r *KafkaRule) {
-	for i, x := range k.rules {
-		if x == r {
-			k.rules = append(k.rules[:i], k.rules[i+1:]...)
-			return
-		}
+	if i := slices.Index(k.rules, r); i >= 0 {
+		k.rules = slices.Delete(k.rules, i, i+1)
 	}
 }
 
@@ -295,7 +293,7 @@ func (k *Kafka) fate(c *KafkaCall) KafkaFate {
 		}
 		r.Hits++
 		if r.Count > 0 && r.Hits >= r.Count {
-			k.rules = append(k.rules[:i], k.rules[i+1:]...)
+			k.rules = slices.Delete(k.rules, i, i+1)
 		}
 		if r.Fate != Deliver {
 			k.w.Record(Event{Kind: EventKafkaRule, N: int64(c.ID), M: int64(r.Fault), Proc: c.From, Name: r.Name, Detail: r.Fate.String()})
