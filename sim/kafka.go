@@ -143,6 +143,20 @@ func NewKafka(w *World) (*Kafka, error) {
 	return &Kafka{w: w, vn: vn, cluster: c, client: cl, topicIDs: map[string][16]byte{}, applied: map[int16]int{}, txns: map[string]*txnClock{}}, nil
 }
 
+// NewWorldWithKafka builds the world of cfg and starts its broker
+// (NewKafka): the set-up of every run that talks to Kafka.
+func NewWorldWithKafka(cfg Config) (*World, *Kafka, error) {
+	w, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := NewKafka(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, k, nil
+}
+
 // Close stops the client and the broker.
 func (k *Kafka) Close() {
 	k.client.Close()

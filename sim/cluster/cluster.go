@@ -182,11 +182,7 @@ func New(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := sim.New(opts.Sim)
-	if err != nil {
-		return nil, err
-	}
-	k, err := sim.NewKafka(w)
+	w, k, err := sim.NewWorldWithKafka(opts.Sim)
 	if err != nil {
 		return nil, err
 	}

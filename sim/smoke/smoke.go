@@ -169,11 +169,7 @@ func New(opts Options) (*Harness, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("smoke options: %w", err)
 	}
-	w, err := sim.New(opts.Sim)
-	if err != nil {
-		return nil, err
-	}
-	k, err := sim.NewKafka(w)
+	w, k, err := sim.NewWorldWithKafka(opts.Sim)
 	if err != nil {
 		return nil, err
 	}
