@@ -652,11 +652,8 @@ func (c *Coordinator) inFlight(n int64) *pendingCheckpoint {
 }
 
 func (c *Coordinator) removePending(p *pendingCheckpoint) {
-	for i, q := range c.pending {
-		if q == p {
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
-			return
-		}
+	if i := slices.Index(c.pending, p); i >= 0 {
+		c.pending = slices.Delete(c.pending, i, i+1)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,20 @@ func NewKafka(w *World) (*Kafka, error) {
 	return &Kafka{w: w, vn: vn, cluster: c, client: cl, topicIDs: map[string][16]byte{}, applied: map[int16]int{}, txns: map[string]*txnClock{}}, nil
 }
 
+// NewWorldWithKafka builds the world of cfg and starts its broker
+// (NewKafka): the set-up of every run that talks to Kafka.
+func NewWorldWithKafka(cfg Config) (*World, *Kafka, error) {
+	w, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := NewKafka(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, k, nil
+}
+
 // Close stops the client and the broker.
 func (k *Kafka) Close() {
 	k.client.Close()
@@ -176,11 +191,8 @@ func (k *Kafka) Intercept(r *KafkaRule) *KafkaRule {
 
 // RemoveRule removes r.
 func (k *Kafka) RemoveRule(r *KafkaRule) {
-	for i, x := range k.rules {
-		if x == r {
-			k.rules = append(k.rules[:i], k.rules[i+1:]...)
-			return
-		}
+	if i := slices.Index(k.rules, r); i >= 0 {
+		k.rules = slices.Delete(k.rules, i, i+1)
 	}
 }
 
@@ -295,7 +307,7 @@ func (k *Kafka) fate(c *KafkaCall) KafkaFate {
 		}
 		r.Hits++
 		if r.Count > 0 && r.Hits >= r.Count {
-			k.rules = append(k.rules[:i], k.rules[i+1:]...)
+			k.rules = slices.Delete(k.rules, i, i+1)
 		}
 		if r.Fate != Deliver {
 			k.w.Record(Event{Kind: EventKafkaRule, N: int64(c.ID), M: int64(r.Fault), Proc: c.From, Name: r.Name, Detail: r.Fate.String()})

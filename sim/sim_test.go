@@ -127,10 +127,13 @@ func (r *recorder) Receive(from ProcID, m any) { *r.log = append(*r.log, r.name+
 func (r *recorder) LinkDown(peer ProcID)       { *r.log = append(*r.log, r.name+" linkdown") }
 func (r *recorder) Writable(peer ProcID)       { *r.log = append(*r.log, r.name+" writable") }
 
+// spawnPair spawns the recorders a and b, which share one log, and runs w
+// to time 0, where both have started.
 func spawnPair(w *World) (*Proc, *Proc, *[]string) {
 	var log []string
 	a := w.Spawn("a", func(p *Proc) Program { return &recorder{&log, "a"} })
 	b := w.Spawn("b", func(p *Proc) Program { return &recorder{&log, "b"} })
+	_ = w.Run(0, nil)
 	return a, b, &log
 }
 
@@ -140,7 +143,6 @@ func TestLinkFIFO(t *testing.T) {
 		c.LinkBufferMessages = 1000
 	})
 	a, b, log := spawnPair(w)
-	_ = w.Run(0, nil)
 	var want []string
 	for i := 0; i < 200; i++ {
 		m := string(rune('A' + i%26))
@@ -161,7 +163,6 @@ func TestLinkFIFO(t *testing.T) {
 func TestBackpressure(t *testing.T) {
 	w := newWorld(t, func(c *Config) { c.LinkBufferMessages = 2 })
 	a, b, log := spawnPair(w)
-	_ = w.Run(0, nil)
 	for i, want := range []error{nil, nil, ErrBackpressure} {
 		if err := a.Send(b.ID(), "m"); !errors.Is(err, want) {
 			t.Fatalf("send %d: got %v, want %v", i, err, want)
@@ -176,7 +177,6 @@ func TestBackpressure(t *testing.T) {
 func TestPartitionBreaksBothEnds(t *testing.T) {
 	w := newWorld(t, nil)
 	a, b, log := spawnPair(w)
-	_ = w.Run(0, nil)
 	if err := a.Send(b.ID(), "before"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,6 @@ func TestPartitionBreaksBothEnds(t *testing.T) {
 func TestKillLosesMemoryTimersAndMessages(t *testing.T) {
 	w := newWorld(t, nil)
 	a, b, log := spawnPair(w)
-	_ = w.Run(0, nil)
 	fired := false
 	b.After(time.Second, func() { fired = true })
 	_ = a.Send(b.ID(), "lost")
@@ -229,7 +228,6 @@ func TestKillLosesMemoryTimersAndMessages(t *testing.T) {
 func TestPauseHoldsThenResumes(t *testing.T) {
 	w := newWorld(t, nil)
 	a, b, log := spawnPair(w)
-	_ = w.Run(0, nil)
 	w.Pause(b)
 	_ = a.Send(b.ID(), "held")
 	_ = w.Run(Time(time.Second), nil)
@@ -246,7 +244,6 @@ func TestPauseHoldsThenResumes(t *testing.T) {
 func TestDiskKeepsOnlySyncedData(t *testing.T) {
 	w := newWorld(t, nil)
 	a, _, _ := spawnPair(w)
-	_ = w.Run(0, nil)
 	write := func(name string, sync bool) {
 		fs := a.Disk()
 		f, err := fs.Create(name, vfs.WriteCategoryUnspecified)

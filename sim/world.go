@@ -58,6 +58,29 @@ func (l Latency) Validate(field string) error {
 	return nil
 }
 
+// KillSchedule is how often a run kills its processes: Kills kills, at
+// seeded random times in [0, KillWindow), each followed by a restart after up
+// to RestartDelayMax. Its fields stand at the top level of the JSON of the
+// options that embed it.
+type KillSchedule struct {
+	Kills           int           `json:"kills"`
+	KillWindow      time.Duration `json:"kill_window"`
+	RestartDelayMax time.Duration `json:"restart_delay_max"`
+}
+
+// Validate reports the first invalid field by its JSON name.
+func (k KillSchedule) Validate() error {
+	switch {
+	case k.Kills < 0:
+		return fmt.Errorf("kills: negative (%d)", k.Kills)
+	case k.Kills > 0 && k.KillWindow <= 0:
+		return fmt.Errorf("kill_window: must be positive when kills > 0, got %v", k.KillWindow)
+	case k.RestartDelayMax < 0:
+		return fmt.Errorf("restart_delay_max: negative (%v)", k.RestartDelayMax)
+	}
+	return nil
+}
+
 // Config is everything that shapes a simulated world apart from the programs
 // that run in it. It round-trips through JSON so a failing run can be saved and
 // replayed.

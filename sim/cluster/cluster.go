@@ -44,12 +44,10 @@ type Options struct {
 	// in; every fourth is aborted, so the input holds aborted records and
 	// control markers.
 	InputTxnRecords int `json:"input_txn_records"`
-	// Kills is the number of worker kills, at seeded random times in
+	// KillSchedule kills a worker Kills times, at seeded random times in
 	// [0, KillWindow), each restarting the worker after up to
 	// RestartDelayMax.
-	Kills           int           `json:"kills"`
-	KillWindow      time.Duration `json:"kill_window"`
-	RestartDelayMax time.Duration `json:"restart_delay_max"`
+	sim.KillSchedule
 	// RescaleAt, when positive, restarts the job at parallelism RescaleTo
 	// right after checkpoint RescaleAt completes, from that checkpoint.
 	RescaleAt int64 `json:"rescale_at,omitempty"`
@@ -74,8 +72,7 @@ func DefaultOptions(job string, seed uint64) Options {
 		Heartbeat:        20 * time.Millisecond,
 		HeartbeatTimeout: 100 * time.Millisecond,
 		InputTxnRecords:  11,
-		KillWindow:       time.Second,
-		RestartDelayMax:  200 * time.Millisecond,
+		KillSchedule:     sim.KillSchedule{KillWindow: time.Second, RestartDelayMax: 200 * time.Millisecond},
 		RunLimit:         60 * time.Second,
 	}
 }
@@ -114,12 +111,11 @@ func (o Options) Validate() error {
 		return fmt.Errorf("heartbeat_timeout: %v is below heartbeat %v", o.HeartbeatTimeout, o.Heartbeat)
 	case o.InputTxnRecords < 1:
 		return fmt.Errorf("input_txn_records: must be at least 1, got %d", o.InputTxnRecords)
-	case o.Kills < 0:
-		return fmt.Errorf("kills: negative (%d)", o.Kills)
-	case o.Kills > 0 && o.KillWindow <= 0:
-		return fmt.Errorf("kill_window: must be positive when kills > 0, got %v", o.KillWindow)
-	case o.RestartDelayMax < 0:
-		return fmt.Errorf("restart_delay_max: negative (%v)", o.RestartDelayMax)
+	}
+	if err := o.KillSchedule.Validate(); err != nil {
+		return err
+	}
+	switch {
 	case o.RescaleAt > 0 && o.RescaleTo < 1:
 		return fmt.Errorf("rescale_to: must be at least 1 when rescale_at is set, got %d", o.RescaleTo)
 	case o.RunLimit <= 0:
@@ -186,11 +182,7 @@ func New(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := sim.New(opts.Sim)
-	if err != nil {
-		return nil, err
-	}
-	k, err := sim.NewKafka(w)
+	w, k, err := sim.NewWorldWithKafka(opts.Sim)
 	if err != nil {
 		return nil, err
 	}

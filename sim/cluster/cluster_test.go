@@ -108,10 +108,7 @@ func killSinkAfterCommitPoint(t *testing.T, mutants engine.Mutants) (judged, boo
 	o := cluster.DefaultOptions("keyed-count", 11)
 	o.Sim.KeepTrace = true
 	o.Mutants = mutants
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, o)
 	defer c.Close()
 	killed := false
 	c.OnEvent(func(p *sim.Proc, e engine.Event) {
@@ -237,4 +234,27 @@ func TestAtLeastOnceSink(t *testing.T) {
 		t.Fatal("30 seeds with kills and no duplicate: the at-least-once mode is not being exercised")
 	}
 	t.Logf("duplicates in %d of 29 seeds with kills", dups)
+}
+
+// newCluster builds the cluster of o, failing t if it cannot; the caller
+// closes it.
+func newCluster(t *testing.T, o cluster.Options) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runOK builds, runs and judges the cluster of o and fails t unless the
+// verdict is ok. The cluster stays open, for a look at its storage after
+// the run, until t ends.
+func runOK(t *testing.T, o cluster.Options) (*cluster.Cluster, judged) {
+	t.Helper()
+	c := newCluster(t, o)
+	t.Cleanup(c.Close)
+	res := runJudged(c)
+	requireOK(t, o, res)
+	return c, res
 }

@@ -59,10 +59,7 @@ func TestEveryFaultKindFires(t *testing.T) {
 			if tc.action.Kind == faults.DiskReadError {
 				o.Backend = cluster.BackendPebble // the heap reads no files
 			}
-			c, err := cluster.New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newCluster(t, o)
 			defer c.Close()
 			if err := c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: tc.trigger, Action: tc.action}}}, time.Second); err != nil {
 				t.Fatal(err)
@@ -130,22 +127,16 @@ func index(lines []string, sub string) int {
 // recovers exactly.
 func TestDiskReadErrorNeedsPebble(t *testing.T) {
 	plan := faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(100 * time.Millisecond), Action: faults.Action{Kind: faults.DiskReadError, Worker: "w0", Count: 3, Percent: 50}}}}
-	c, err := cluster.New(busy(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, busy(1))
 	defer c.Close()
-	err = c.Inject(plan, time.Second)
+	err := c.Inject(plan, time.Second)
 	if !errors.Is(err, cluster.ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
 		t.Fatalf("heap: got %v, want ErrUnsupportedFault naming pebble", err)
 	}
 
 	o := busy(1)
 	o.Backend = cluster.BackendPebble
-	c, err = cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = newCluster(t, o)
 	defer c.Close()
 	if err := c.Inject(plan, time.Second); err != nil {
 		t.Fatalf("pebble: %v", err)
@@ -169,10 +160,7 @@ func TestDiskReadErrorNeedsPebble(t *testing.T) {
 func TestPartitionedForeverIsNoProgress(t *testing.T) {
 	o := busy(2)
 	o.RunLimit = 5 * time.Second
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, o)
 	defer c.Close()
 	var fs []faults.Fault
 	for _, w := range []string{"w0", "w1", "w2"} {

@@ -75,13 +75,7 @@ func TestDeletedSharedFileIsLostState(t *testing.T) {
 // the end of the run.
 func TestRereadAtEndFindsLostFile(t *testing.T) {
 	o := lostStateOpts(2)
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res := runJudged(c)
-	requireOK(t, o, res)
+	c, res := runOK(t, o)
 	retained := res.Checkpoints
 	last := retained[len(retained)-1]
 	if len(last.Shared) == 0 {
@@ -106,13 +100,7 @@ func TestRereadAtEndFindsLostFile(t *testing.T) {
 func TestCorruptSnapshotIsLostState(t *testing.T) {
 	o := lostStateOpts(4)
 	o.Backend = cluster.BackendHeap
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res := runJudged(c)
-	requireOK(t, o, res)
+	c, res := runOK(t, o)
 	last := res.Checkpoints[len(res.Checkpoints)-1]
 	handle := last.Handles["count/0"]
 	if err := c.World().Store().Corrupt(handle, 3); err != nil {
@@ -126,12 +114,9 @@ func TestCorruptSnapshotIsLostState(t *testing.T) {
 // TestLatestSharedNeedsPebble: on the heap backend there is no shared file
 // to delete; the plan is refused up front with a clear error.
 func TestLatestSharedNeedsPebble(t *testing.T) {
-	c, err := cluster.New(busy(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, busy(1))
 	defer c.Close()
-	err = c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(0), Action: faults.Action{Kind: faults.DeleteCheckpointFile, Object: faults.LatestShared}}}}, time.Second)
+	err := c.Inject(faults.Plan{Faults: []faults.Fault{{Trigger: faults.At(0), Action: faults.Action{Kind: faults.DeleteCheckpointFile, Object: faults.LatestShared}}}}, time.Second)
 	if !errors.Is(err, cluster.ErrUnsupportedFault) || !strings.Contains(err.Error(), "pebble") {
 		t.Fatalf("got %v, want ErrUnsupportedFault naming pebble", err)
 	}
@@ -149,10 +134,7 @@ func rejudgeState(t *testing.T, c *cluster.Cluster, res judged) checkers.Result 
 // runPlan runs o under plan, healed at heal.
 func runPlan(t *testing.T, o cluster.Options, plan faults.Plan, heal time.Duration) judged {
 	t.Helper()
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, o)
 	defer c.Close()
 	if err := c.Inject(plan, heal); err != nil {
 		t.Fatal(err)

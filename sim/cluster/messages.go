@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/onceproof/onceproof/engine"
@@ -87,11 +88,8 @@ func (c *Cluster) InterceptMessages(r *MessageRule) error {
 
 // removeMessageRule lifts r: messages sent from now on pass it.
 func (c *Cluster) removeMessageRule(r *MessageRule) {
-	for i, x := range c.msgRules {
-		if x == r {
-			c.msgRules = append(c.msgRules[:i], c.msgRules[i+1:]...)
-			return
-		}
+	if i := slices.Index(c.msgRules, r); i >= 0 {
+		c.msgRules = slices.Delete(c.msgRules, i, i+1)
 	}
 }
 

@@ -34,10 +34,7 @@ func TestMessageRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := busy(1)
-			c, err := cluster.New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newCluster(t, o)
 			defer c.Close()
 			rule := tc.rule
 			if err := c.InterceptMessages(&rule); err != nil {
@@ -60,10 +57,7 @@ func TestMessageRules(t *testing.T) {
 // TestMessageRulesRefuseStreamMessages: a channel between two tasks is
 // FIFO, so its messages cannot be dropped or delayed one by one.
 func TestMessageRulesRefuseStreamMessages(t *testing.T) {
-	c, err := cluster.New(busy(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCluster(t, busy(1))
 	defer c.Close()
 	for _, r := range []cluster.MessageRule{
 		{Type: protocol.MsgBarrier, Action: cluster.MessageDrop},

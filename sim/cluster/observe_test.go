@@ -21,10 +21,7 @@ func TestAbortedReadInTheSimulator(t *testing.T) {
 		o := cluster.DefaultOptions("copier", seed)
 		o.Kills = 2
 		o.KillWindow = 300 * time.Millisecond
-		c, err := cluster.New(o)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := newCluster(t, o)
 		res := runJudged(c)
 		requireOK(t, o, res)
 

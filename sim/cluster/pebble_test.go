@@ -70,13 +70,7 @@ func TestPebbleSharedStateRetention(t *testing.T) {
 	o.Params.Records = 3000
 	o.Params.Keys = 200
 	o.Task.FetchBytesMax = 2 << 10
-	c, err := cluster.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res := runJudged(c)
-	requireOK(t, o, res)
+	c, res := runOK(t, o)
 	if index(res.Trace, "shared state deleted") < 0 {
 		t.Fatal("no shared file was ever deleted")
 	}

@@ -58,11 +58,9 @@ type Options struct {
 	InputTxnRecords int `json:"input_txn_records"`
 	// BatchBytesMax bounds one fetch.
 	BatchBytesMax int32 `json:"batch_bytes_max"`
-	// Kills is the number of kills of the copier, at times drawn uniformly in
+	// KillSchedule kills the copier Kills times, at times drawn uniformly in
 	// [0, KillWindow), each followed by a restart after up to RestartDelayMax.
-	Kills           int           `json:"kills"`
-	KillWindow      time.Duration `json:"kill_window"`
-	RestartDelayMax time.Duration `json:"restart_delay_max"`
+	sim.KillSchedule
 	// LossPercent is the chance that a request is lost before the broker,
 	// and separately that a response is lost after it.
 	LossPercent int `json:"loss_percent"`
@@ -78,9 +76,7 @@ func DefaultOptions(seed uint64) Options {
 		Partitions:      3,
 		InputTxnRecords: 7,
 		BatchBytesMax:   1 << 10,
-		Kills:           3,
-		KillWindow:      400 * time.Millisecond,
-		RestartDelayMax: 100 * time.Millisecond,
+		KillSchedule:    sim.KillSchedule{Kills: 3, KillWindow: 400 * time.Millisecond, RestartDelayMax: 100 * time.Millisecond},
 		LossPercent:     2,
 		RunLimit:        60 * time.Second,
 	}
@@ -100,12 +96,11 @@ func (o Options) Validate() error {
 		return fmt.Errorf("input_txn_records: must be at least 1, got %d", o.InputTxnRecords)
 	case o.BatchBytesMax <= 0:
 		return fmt.Errorf("batch_bytes_max: must be positive, got %d", o.BatchBytesMax)
-	case o.Kills < 0:
-		return fmt.Errorf("kills: negative (%d)", o.Kills)
-	case o.Kills > 0 && o.KillWindow <= 0:
-		return fmt.Errorf("kill_window: must be positive when kills > 0, got %v", o.KillWindow)
-	case o.RestartDelayMax < 0:
-		return fmt.Errorf("restart_delay_max: negative (%v)", o.RestartDelayMax)
+	}
+	if err := o.KillSchedule.Validate(); err != nil {
+		return err
+	}
+	switch {
 	case o.LossPercent < 0 || o.LossPercent > 50:
 		return fmt.Errorf("loss_percent: %d is outside 0..50", o.LossPercent)
 	case o.RunLimit <= 0:
@@ -174,11 +169,7 @@ func New(opts Options) (*Harness, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("smoke options: %w", err)
 	}
-	w, err := sim.New(opts.Sim)
-	if err != nil {
-		return nil, err
-	}
-	k, err := sim.NewKafka(w)
+	w, k, err := sim.NewWorldWithKafka(opts.Sim)
 	if err != nil {
 		return nil, err
 	}

@@ -97,38 +97,38 @@ func TestSeedsDiffer(t *testing.T) {
 func isEndTxn(c *sim.KafkaCall) bool  { return c.Key == kmsg.EndTxn }
 func isProduce(c *sim.KafkaCall) bool { return c.Key == kmsg.Produce }
 
-func TestDroppedRequest(t *testing.T) {
-	h, err := smoke.New(quiet(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	endTxn := h.Kafka.Intercept(&sim.KafkaRule{Name: "lose 2nd EndTxn", Fate: sim.DropRequest, Count: 1, Match: nth(2, isEndTxn)})
-	produce := h.Kafka.Intercept(&sim.KafkaRule{Name: "lose a Produce", Fate: sim.DropRequest, Count: 1, Match: nth(3, isProduce)})
-	res := mustRun(t, h)
-	if endTxn.Hits != 1 || produce.Hits != 1 {
-		t.Fatalf("got hits EndTxn=%d Produce=%d, want 1 and 1", endTxn.Hits, produce.Hits)
-	}
-	if n := count(res.Trace, "request lost"); n != 2 {
-		t.Fatalf("got %d lost requests in the trace, want 2", n)
-	}
-}
-
-// TestDroppedResponse applies an EndTxn and a Produce and loses their
-// responses: the copier cannot know they were applied, retries them with the
-// same decision and sequence numbers, and the output is still exact.
-func TestDroppedResponse(t *testing.T) {
-	h, err := smoke.New(quiet(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	endTxn := h.Kafka.Intercept(&sim.KafkaRule{Name: "ambiguous EndTxn", Fate: sim.DropResponse, Count: 1, Match: nth(2, isEndTxn)})
-	produce := h.Kafka.Intercept(&sim.KafkaRule{Name: "ambiguous Produce", Fate: sim.DropResponse, Count: 1, Match: nth(4, isProduce)})
-	res := mustRun(t, h)
-	if endTxn.Hits != 1 || produce.Hits != 1 {
-		t.Fatalf("got hits EndTxn=%d Produce=%d, want 1 and 1", endTxn.Hits, produce.Hits)
-	}
-	if n := count(res.Trace, "response lost"); n != 2 {
-		t.Fatalf("got %d lost responses in the trace, want 2", n)
+// TestDroppedKafkaMessage loses the 2nd EndTxn and one Produce on the way
+// to the broker or on the way back. A lost request is never applied. A lost
+// response leaves both applied: the copier cannot know they were applied,
+// retries them with the same decision and sequence numbers, and the output is
+// still exact.
+func TestDroppedKafkaMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		seed             uint64
+		fate             sim.KafkaFate
+		endTxn, produce  string // the rules' names
+		nthProduce       int
+		traced, lostWhat string // the trace line, and its plural for the failure
+	}{
+		{"request", 2, sim.DropRequest, "lose 2nd EndTxn", "lose a Produce", 3, "request lost", "lost requests"},
+		{"response", 3, sim.DropResponse, "ambiguous EndTxn", "ambiguous Produce", 4, "response lost", "lost responses"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := smoke.New(quiet(tc.seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			endTxn := h.Kafka.Intercept(&sim.KafkaRule{Name: tc.endTxn, Fate: tc.fate, Count: 1, Match: nth(2, isEndTxn)})
+			produce := h.Kafka.Intercept(&sim.KafkaRule{Name: tc.produce, Fate: tc.fate, Count: 1, Match: nth(tc.nthProduce, isProduce)})
+			res := mustRun(t, h)
+			if endTxn.Hits != 1 || produce.Hits != 1 {
+				t.Fatalf("got hits EndTxn=%d Produce=%d, want 1 and 1", endTxn.Hits, produce.Hits)
+			}
+			if n := count(res.Trace, tc.traced); n != 2 {
+				t.Fatalf("got %d %s in the trace, want 2", n, tc.lostWhat)
+			}
+		})
 	}
 }
 
