@@ -57,7 +57,7 @@ var badInputs = []badinputtest.Case{
 	{What: "negative kill time", Args: []string{"run", "copier", "--kill-at", "-1s"}, Want: "--kill-at: must not be negative, got -1s"},
 	{What: "unknown kill phase", Args: []string{"run", "copier", "--kill-at", "1s", "--kill-phase", "commit"}, Want: `--kill-phase: unknown phase "commit" (want one of triggered,`},
 	{What: "kill phase without a kill time", Args: []string{"run", "copier", "--kill-phase", "ack-sent"}, Want: "--kill-phase: needs --kill-at"},
-	{What: "unknown mutant", Args: []string{"run", "copier", "--mutant", "nope"}, Want: `--mutant: unknown mutant "nope" (known: ack-before-durable,`},
+	{What: "unknown mutant", Args: []string{"run", "copier", "--mutant", "nope"}, Want: `--mutant: unknown mutant "nope" (known: abort-drops-precommitted, ack-before-durable,`},
 	{What: "broker port not a number", Args: []string{"run", "copier", "--brokers", "localhost:kafka9"}, Want: `--brokers: "localhost:kafka9": port "kafka9" is not a number from 1 to 65535`},
 	{What: "broker port out of range", Args: []string{"run", "copier", "--brokers", "127.0.0.1:99999"}, Want: `port "99999" is not a number from 1 to 65535`},
 	{What: "broker without a port", Args: []string{"run", "copier", "--brokers", "kafka1"}, Want: `--brokers: "kafka1" is not host:port (such as 127.0.0.1:9092)`},

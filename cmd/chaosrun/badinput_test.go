@@ -52,7 +52,7 @@ var badInputs = []badinputtest.Case{
 	{What: "seed not a number", Args: []string{"run", "smoke-copier", "--seed", "x"}, Want: `--seed "x" is not a number (want a whole number, 0 or more)`},
 	{What: "negative seed", Args: []string{"run", "smoke-copier", "--seed", "-1"}, Want: `--seed "-1" is not a number`},
 	{What: "seed without a value", Args: []string{"run", "smoke-copier", "--seed"}, Want: "--seed needs a value: a number"},
-	{What: "unknown mutant", Args: []string{"run", "count-crash-before-commit", "--mutant", "nope"}, Want: `--mutant: unknown mutant "nope" (known: ack-before-durable,`},
+	{What: "unknown mutant", Args: []string{"run", "count-crash-before-commit", "--mutant", "nope"}, Want: `--mutant: unknown mutant "nope" (known: abort-drops-precommitted, ack-before-durable,`},
 	{What: "a mutant for the smoke scenario", Args: []string{"run", "smoke-copier", "--mutant", "no-recover-commit"}, Want: "takes no fault plan and no mutant"},
 	{What: "a fault plan for the smoke scenario", Args: []string{"run", "smoke-copier", "--faults", "plan.json"}, Want: "--faults: scenario smoke-copier draws its own faults and takes no fault plan"},
 	{What: "missing plan file", Args: []string{"run", "count-crash-before-commit", "--faults", "absent.json"}, Want: "--faults absent.json: no such file"},
