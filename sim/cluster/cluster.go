@@ -105,6 +105,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("task.channel_credits: must be at least 2, got %d", o.Task.ChannelCredits)
 	case o.Task.SinkBatchRecords < 1:
 		return fmt.Errorf("task.sink_batch_records: must be at least 1, got %d", o.Task.SinkBatchRecords)
+	case o.Task.Unaligned && o.Checkpoint.MaxConcurrent > 1:
+		return fmt.Errorf("checkpoint.max_concurrent: unaligned checkpoints are taken one at a time (as in Flink), got %d", o.Checkpoint.MaxConcurrent)
 	case o.Heartbeat <= 0:
 		return fmt.Errorf("heartbeat: must be positive, got %v", o.Heartbeat)
 	case o.HeartbeatTimeout < o.Heartbeat:
