@@ -353,6 +353,21 @@ func (s *engineScenario) setup(ro RunOptions) (cluster.Options, faults.Plan, str
 		sw, sp := faults.DrawSwarm(seededRand(ro.Seed, "swarm"), faults.SwarmOptions{Kinds: kinds, Window: s.healAt - 500*time.Millisecond, ParallelismMax: 3})
 		o.Sim.Workers, o.Params.Parallelism = sw.Workers, sw.Parallelism
 		p, swarm = sp, sw.String()
+		if s.job != "window-sum" {
+			// Skew, from a stream of its own so that the topology and
+			// plan a seed draws stay what they were: a hot key in a third
+			// of the runs, an empty input partition in a quarter.
+			wr := seededRand(ro.Seed, "skew")
+			if wr.IntN(3) == 0 {
+				o.Params.HotKeyPercent = 30 + 10*wr.IntN(7)
+			}
+			if wr.IntN(4) == 0 && o.Params.Partitions > 1 {
+				o.Params.EmptyPartitions = 1
+			}
+			if o.Params.HotKeyPercent > 0 || o.Params.EmptyPartitions > 0 {
+				swarm += fmt.Sprintf(" skew=hot-key:%d%%,empty-partitions:%d", o.Params.HotKeyPercent, o.Params.EmptyPartitions)
+			}
+		}
 	}
 	return o, p, swarm
 }

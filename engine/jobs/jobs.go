@@ -37,6 +37,12 @@ type Params struct {
 	Keys int `json:"keys"`
 	// Guarantee of the sink.
 	Guarantee engine.Guarantee `json:"guarantee"`
+	// Skew of the keyed workloads (copier, keyed-count, join): a hot key,
+	// k0, takes HotKeyPercent of the records, and the last EmptyPartitions
+	// partitions of every input topic receive none (their records go to
+	// the others).
+	HotKeyPercent   int   `json:"hot_key_percent,omitempty"`
+	EmptyPartitions int32 `json:"empty_partitions,omitempty"`
 }
 
 // Validate reports the first invalid field.
@@ -50,6 +56,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("records: negative (%d)", p.Records)
 	case p.Keys < 1:
 		return fmt.Errorf("keys: must be at least 1, got %d", p.Keys)
+	case p.HotKeyPercent < 0 || p.HotKeyPercent > 100:
+		return fmt.Errorf("hot_key_percent: %d is not a percentage (want 0..100)", p.HotKeyPercent)
+	case p.EmptyPartitions < 0 || p.EmptyPartitions >= p.Partitions:
+		return fmt.Errorf("empty_partitions: %d (want 0 to partitions-1 = %d)", p.EmptyPartitions, p.Partitions-1)
 	}
 	return nil
 }
@@ -217,8 +227,14 @@ func keyed(t string, r *rand.Rand, p Params) []Input {
 	out := make([]Input, 0, p.Records)
 	for i := 0; i < p.Records; i++ {
 		k := fmt.Sprintf("k%d", r.IntN(p.Keys))
-		out = append(out, Input{Topic: t, Partition: engine.PartitionFor(k, p.Partitions, 0), Key: k,
-			Value: fmt.Sprintf("%s-%d", t, i), Time: int64(i)})
+		if p.HotKeyPercent > 0 && r.IntN(100) < p.HotKeyPercent {
+			k = "k0"
+		}
+		part := engine.PartitionFor(k, p.Partitions, 0)
+		if p.EmptyPartitions > 0 {
+			part %= p.Partitions - p.EmptyPartitions
+		}
+		out = append(out, Input{Topic: t, Partition: part, Key: k, Value: fmt.Sprintf("%s-%d", t, i), Time: int64(i)})
 	}
 	return out
 }
