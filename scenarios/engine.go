@@ -353,10 +353,14 @@ func (s *engineScenario) setup(ro RunOptions) (cluster.Options, faults.Plan, str
 		sw, sp := faults.DrawSwarm(seededRand(ro.Seed, "swarm"), faults.SwarmOptions{Kinds: kinds, Window: s.healAt - 500*time.Millisecond, ParallelismMax: 3})
 		o.Sim.Workers, o.Params.Parallelism = sw.Workers, sw.Parallelism
 		p, swarm = sp, sw.String()
-		if s.job != "window-sum" {
+		if s.job == "copier" || s.job == "keyed-count" {
 			// Skew, from a stream of its own so that the topology and
 			// plan a seed draws stay what they were: a hot key in a third
-			// of the runs, an empty input partition in a quarter.
+			// of the runs, an empty input partition in a quarter. (Not
+			// for join, whose output grows with the square of a key's
+			// records: a hot key makes its checkpoints outlast their
+			// timeout, a workload no configuration of this size can
+			// checkpoint.)
 			wr := seededRand(ro.Seed, "skew")
 			if wr.IntN(3) == 0 {
 				o.Params.HotKeyPercent = 30 + 10*wr.IntN(7)
