@@ -39,17 +39,9 @@ instead of sweeping. The exit code is the sweep's worst verdict.`,
 			if len(from) == 0 {
 				return sweep(cmd, args, f)
 			}
-			var sums []*scenarios.SweepSummary
-			for _, path := range from {
-				s, err := scenarios.ReadSummary(path)
-				if err != nil {
-					return usageError("coverage: %v", err)
-				}
-				sums = append(sums, s)
-			}
-			merged, err := scenarios.MergeSummaries(sums[0], sums[1:]...)
+			merged, _, err := readSummaries("coverage", from)
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			return scenarios.WriteCoverage(cmd.OutOrStdout(), scenarios.CoverageOfSummary(merged))
 		},

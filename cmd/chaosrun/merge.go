@@ -25,17 +25,9 @@ the exit code is the worst verdict.`,
 			"  chaosrun merge shard1.json shard2.json",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var sums []*scenarios.SweepSummary
-			for _, path := range args {
-				s, err := scenarios.ReadSummary(path)
-				if err != nil {
-					return usageError("merge: %v", err)
-				}
-				sums = append(sums, s)
-			}
-			merged, err := scenarios.MergeSummaries(sums[0], sums[1:]...)
+			merged, n, err := readSummaries("merge", args)
 			if err != nil {
-				return usageError("%v", err) // MergeSummaries says "merge: "
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -45,7 +37,7 @@ the exit code is the worst verdict.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(w, "merged %d shard summaries\n", len(sums))
+				fmt.Fprintf(w, "merged %d shard summaries\n", n)
 				printSummary(w, merged, 0)
 			}
 			if code := exitFor(merged.Verdict); code != exitOK {
@@ -56,4 +48,22 @@ the exit code is the worst verdict.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the merged summary as JSON")
 	return cmd
+}
+
+// readSummaries reads the sweep summaries at paths and merges them; what
+// says which command reads them, for the messages.
+func readSummaries(what string, paths []string) (*scenarios.SweepSummary, int, error) {
+	var sums []*scenarios.SweepSummary
+	for _, path := range paths {
+		s, err := scenarios.ReadSummary(path)
+		if err != nil {
+			return nil, 0, usageError("%s: %v", what, err)
+		}
+		sums = append(sums, s)
+	}
+	merged, err := scenarios.MergeSummaries(sums[0], sums[1:]...)
+	if err != nil {
+		return nil, 0, usageError("%v", err) // MergeSummaries says "merge: "
+	}
+	return merged, len(sums), nil
 }
