@@ -168,13 +168,8 @@ func CoverageOfSummary(s *SweepSummary) CoverageGrid {
 	return g
 }
 
-// Impossible are the (phase, kind) cells no run can reach, with the reason.
-// Every other cell can exist; one not reached is a gap of the sweep.
-var Impossible = map[string]string{}
-
 // WriteCoverage prints the (phase x fault kind) grid, counting runs over
-// every role, the (message type x action) grid, the cells not reached and
-// the cells that cannot exist.
+// every role, the (message type x action) grid and the cells not reached.
 func WriteCoverage(w io.Writer, g CoverageGrid) error {
 	phases := append([]string{PhaseStart}, phaseNames()...)
 	kinds := faults.AllKinds()
@@ -209,8 +204,6 @@ func WriteCoverage(w io.Writer, g CoverageGrid) error {
 			switch n := byPhaseKind[key]; {
 			case n > 0:
 				fmt.Fprintf(tw, "%d\t", n)
-			case Impossible[key] != "":
-				fmt.Fprint(tw, "x\t")
 			default:
 				fmt.Fprint(tw, ".\t")
 				gap(string(k), shortPhase[p])
@@ -265,17 +258,6 @@ func WriteCoverage(w io.Writer, g CoverageGrid) error {
 	fmt.Fprintf(w, "\n%d cells not reached\n", n)
 	for _, k := range gapKeys {
 		fmt.Fprintf(w, "  %-24s %s\n", k, strings.Join(gaps[k], " "))
-	}
-	if len(Impossible) > 0 {
-		fmt.Fprintln(w, "\ncells that cannot exist (x):")
-		keys := make([]string, 0, len(Impossible))
-		for k := range Impossible { // lint:sorted sorted below
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", strings.ReplaceAll(k, "|", " x "), Impossible[k])
-		}
 	}
 	return nil
 }
